@@ -1,0 +1,33 @@
+"""Write output files whole or not at all: write a temporary file beside the target, then rename it over.
+
+A rename within one folder is atomic, so a Ctrl-C or a crash never leaves a half-written PNG or JSON behind.
+"""
+
+import json
+import os
+import tempfile
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # reading the umask means setting it: put it straight back
+
+
+def _atomic(path, write):
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private; give it the usual permissions
+        os.replace(tmp, path)
+    except BaseException:  # KeyboardInterrupt too: remove the partial file, then let the interrupt go on
+        os.unlink(tmp)
+        raise
+
+
+def save_figure(fig, path):
+    _atomic(path, lambda file: fig.savefig(file, format="png", dpi=100))
+
+
+def save_json(data, path):
+    _atomic(path, lambda file: file.write(json.dumps(data, indent=2).encode() + b"\n"))

@@ -1,0 +1,32 @@
+"""Small helpers that let demo_notebook.py run the same way as a script, in a terminal, and as a notebook."""
+
+import sys
+
+
+def in_notebook():
+    """True inside a Jupyter kernel (VS Code, JupyterLab), where sys.argv holds the kernel's own arguments."""
+    return "ipykernel" in sys.modules
+
+
+def pause(enabled):
+    """Wait for Enter between steps, but only for a person at a terminal: never in a notebook, pipe or CI."""
+    if not enabled or in_notebook() or not sys.stdin or not sys.stdin.isatty():
+        return
+    try:
+        input("\n[press Enter to continue] ")
+    except EOFError:  # stdin closed while waiting: carry on rather than crash
+        pass
+
+
+def show(path):
+    """Show a written PNG inline in a notebook; in a terminal, say where it is."""
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=path))
+    else:
+        print(f"(figure written to {path}: open it to look)")
+
+
+def section(title):
+    print(f"\n{'=' * 78}\n{title}\n{'=' * 78}")
