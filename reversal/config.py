@@ -81,7 +81,7 @@ def _vocab(text):
 def build_parser(prog, default_samples, description=None):
     """The flags both scripts share; their defaults come from Config, so they are written down once."""
     d = Config()
-    parser = _Parser(prog=prog, description=description)
+    parser = _Parser(prog=prog, description=description, allow_abbrev=False)  # a typo is an error, not a guess
     arg = parser.add_argument
     arg("--out", default=d.out, help="folder for the output files; created if missing (default: the current folder)")
     arg("--seed", type=_integer(0), default=d.seed, help=f"random seed for weights, split and batches (default: {d.seed})")

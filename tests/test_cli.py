@@ -1,0 +1,145 @@
+"""Bad settings are refused with exit 2 and one line; the two scripts run end to end."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import matplotlib.image
+import pytest
+
+from reversal.config import build_parser, resolve
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+BAD = {
+    "epochs 0": ["--epochs", "0"],
+    "epochs not an integer": ["--epochs", "1.5"],
+    "samples negative": ["--samples", "-3"],
+    "batch-size 0": ["--batch-size", "0"],
+    "seq-len 0": ["--seq-len", "0"],
+    "hidden text": ["--hidden", "many"],
+    "lr 0": ["--lr", "0"],
+    "lr nan": ["--lr", "nan"],
+    "lr inf": ["--lr", "inf"],
+    "vocab repeated letters": ["--vocab", "aab"],
+    "vocab non-letters": ["--vocab", "ab1"],
+    "vocab uppercase": ["--vocab", "ABC"],
+    "vocab one letter": ["--vocab", "a"],
+    "input outside vocab": ["--input", "abd"],
+    "input wrong length": ["--input", "ab"],
+    "seq-len over the limit": ["--seq-len", "13"],
+    "seq-len over the limit for 26 letters": ["--vocab", "abcdefghijklmnopqrstuvwxyz", "--seq-len", "5"],
+    "unknown flag": ["--epoch", "5"],
+    "device not a choice": ["--device", "tpu"],
+}
+# the flag each message must name, so the student knows what to fix
+NAMED = {"unknown flag": "--epoch", "device not a choice": "--device", "seq-len over the limit for 26 letters": "--seq-len"}
+
+
+def refuse(argv, capsys):
+    parser = build_parser("demo.py", default_samples=2000)
+    with pytest.raises(SystemExit) as exit_info:
+        resolve(parser.parse_args(argv), parser)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_setting_exits_2_with_one_line_naming_it(case, tmp_path, capsys):
+    out = tmp_path / "new"
+    code, err = refuse(BAD[case] + ["--out", str(out)], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, f"expected one line, got:\n{err}"
+    assert NAMED.get(case, BAD[case][0]) in err, f"the message does not name the setting: {err}"
+    assert not out.exists(), "a refused run must not create --out"
+
+
+def test_out_that_is_a_file_is_refused(tmp_path, capsys):
+    path = tmp_path / "file.txt"
+    path.write_text("keep me")
+    code, err = refuse(["--out", str(path)], capsys)
+    assert code == 2 and "--out" in err
+    code, err = refuse(["--out", str(path / "below")], capsys)
+    assert code == 2 and "--out" in err
+    assert path.read_text() == "keep me"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="/proc refuses new files only for sure as root; as a user it may differ")
+def test_unwritable_out_is_refused(capsys):
+    code, err = refuse(["--out", "/proc/reversal-demo"], capsys)
+    assert code == 2 and "not writable" in err
+
+
+def test_unwritable_out_is_refused_by_permissions(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):
+        pytest.skip("running as root: permission bits do not stop us")
+    code, err = refuse(["--out", str(locked / "out")], capsys)
+    assert code == 2 and "not writable" in err
+
+
+def test_cuda_without_cuda_is_refused(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code, err = refuse(["--device", "cuda"], capsys)
+    assert code == 2 and "--device" in err and "CUDA" in err
+
+
+def run_script(script, *args, timeout=120):
+    return subprocess.run([sys.executable, script, *args], cwd=ROOT, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("script", ["demo.py", "demo_notebook.py"])
+def test_scripts_refuse_bad_input_without_a_traceback(script, tmp_path):
+    out = tmp_path / "out"
+    result = run_script(script, "--vocab", "aab", "--out", str(out))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "--vocab" in result.stderr
+    assert not out.exists()
+
+
+def assert_png(path):
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, f"{path} is not a real image"
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    result = run_script("demo.py", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ["training_loss.png", "activation_heatmaps.png"]:
+        assert_png(tmp_path / name)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["heldout_accuracy"] == 1.0
+    assert metrics["prediction"] == {"input": ["a", "b", "c", "<eos>"], "output": ["c", "b", "a", "<eos>"]}
+    assert len(metrics["loss_history"]) == metrics["config"]["epochs"] == 100
+    assert "c b a <eos>" in result.stdout
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")], "a temporary file was left"
+
+
+def test_notebook_finishes_with_stdin_closed(tmp_path):
+    result = run_script("demo_notebook.py", "--out", str(tmp_path))  # stdin is /dev/null: it must not wait
+    assert result.returncode == 0, result.stderr
+    for name in ["notebook_training_loss.png", "activation_heatmaps.png"]:
+        assert_png(tmp_path / name)
+    assert "Step 8" in result.stdout
+
+
+def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
+    process = subprocess.Popen([sys.executable, "demo.py", "--epochs", "100000", "--out", str(tmp_path)], cwd=ROOT,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # wait until training has started
+        if "parameters" in line:
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == [], "an interrupted run left files behind"
