@@ -24,12 +24,13 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # run as a script, Python puts bench/ on the path, not the repo root where reversal/ lives
 
-from reversal.config import Config  # noqa: E402
-from reversal.train import make_data, make_model, train  # noqa: E402
-
 
 def run(args):
-    """Wall seconds and peak RSS in MB of `python *args`; exits 1 with its stderr if it fails."""
+    """Wall seconds and peak RSS in MB of `python *args`; exits 1 with its stderr if it fails.
+
+    Linux reports a child's peak RSS as at least this process's own peak (exec records the high-water mark of the
+    memory it replaces, and subprocess uses vfork, so that memory is ours): call it before this process imports torch.
+    """
     start = time.perf_counter()
     with tempfile.TemporaryFile() as stderr:  # a file, not a pipe: a full pipe would block the child
         child = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -46,6 +47,9 @@ def run(args):
 
 def time_training():
     """Training seconds and optimizer steps per second, in this process, with the default Config."""
+    from reversal.config import Config  # here, not at the top: torch must not inflate the subprocesses' peak RSS
+    from reversal.train import make_data, make_model, train
+
     cfg = Config()
     data = make_data(cfg)
     history = train(make_model(cfg, data.vocab), data, cfg, progress=False)
@@ -61,17 +65,21 @@ def main():
              "floor peak RSS (MB)", "demo.py peak RSS (MB)"]
     results = {name: [] for name in names}  # one value per repetition
 
-    # interleaved, one of each per round, so a burst of machine noise hits every measure alike
+    # interleaved, one of each per round, so a burst of machine noise hits every script alike
     for repeat in range(repeats):
         print(f"round {repeat + 1}/{repeats}", file=sys.stderr)
         with tempfile.TemporaryDirectory() as out:
             floor_seconds, floor_rss = run(["-c", "import torch, matplotlib.pyplot"])
             demo_seconds, demo_rss = run(["demo.py", "--out", out])
             notebook_seconds, _ = run(["demo_notebook.py", "--no-pause", "--out", out])
-        train_seconds, steps_per_second = time_training()
-        for name, value in zip(names, [floor_seconds, demo_seconds, notebook_seconds, train_seconds,
-                                       steps_per_second, floor_rss, demo_rss]):
+        for name, value in [("floor (s)", floor_seconds), ("demo.py (s)", demo_seconds),
+                            ("demo_notebook.py (s)", notebook_seconds), ("floor peak RSS (MB)", floor_rss),
+                            ("demo.py peak RSS (MB)", demo_rss)]:
             results[name].append(value)
+    for _ in range(repeats):  # after every subprocess: training imports torch into this process (see run)
+        train_seconds, steps_per_second = time_training()
+        results["training (s)"].append(train_seconds)
+        results["training (steps/s)"].append(steps_per_second)
 
     median = {name: statistics.median(values) for name, values in results.items()}
     print(f"\n{'measure':<24}{'median':>10}{'min':>10}{'max':>10}   ({repeats} repeats)")
