@@ -5,14 +5,16 @@ the answer (which neuron does what) depends on the seed.
 """
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from .data import add_eos, all_sequences, make_targets
-from .model import run_with_cache
-from .train import predict
+from .model import HOOK_POINTS, run_with_cache, run_with_hooks
+from .train import predict, sequence_accuracy
 
 SEED_NOTE = "neuron numbers change with --seed; the counts and the pattern are what to compare"
 
@@ -106,3 +108,343 @@ def explain_accuracy(model, data, train_accuracy, heldout_accuracy):
         else:
             lines.append(f"  {letters(sequence, vocab)!r}: every pair of its letters occurs in training, yet it fails.")
     return lines
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The interpretability experiments. Each takes the model and the sequences to test on, and returns plain numbers.
+# ---------------------------------------------------------------------------------------------------------------------
+
+MAX_ANALYSIS_SEQUENCES = 512  # longer sequences have too many to test all; a seeded sample of this many stands in
+SELECTIVE = 0.1  # a neuron "depends on" an input position when that letter explains >= 10% of its variance
+
+
+def analysis_sequences(cfg):
+    """Every distinct sequence when there are few; else a seeded sample. (N, L), lexicographic order."""
+    sequences = all_sequences(len(cfg.vocab), cfg.seq_len)
+    if len(sequences) <= MAX_ANALYSIS_SEQUENCES:
+        return sequences
+    picks = torch.randperm(len(sequences), generator=torch.Generator().manual_seed(cfg.seed))
+    return sequences[picks[:MAX_ANALYSIS_SEQUENCES].sort().values]
+
+
+def corruptions(sequences, position, n_letters):
+    """Each sequence with the letter at `position` replaced by every other letter: ((V-1)*N, L), and the new letters."""
+    copies = []
+    for shift in range(1, n_letters):
+        corrupted = sequences.clone()
+        corrupted[:, position] = (sequences[:, position] + shift) % n_letters
+        copies.append(corrupted)
+    return torch.cat(copies)
+
+
+def position_influence(model, sequences, vocab):
+    """[i][j] = fraction of single-letter changes at input position i that change the predicted letter at output j."""
+    seq_len, n_letters = sequences.shape[1], len(vocab.letters)
+    clean = predict(model, sequences, vocab.eos_id)[:, :seq_len]  # (N, L) predicted letters
+    influence = np.zeros((seq_len, seq_len))
+    for i in range(seq_len):
+        changed = predict(model, corruptions(sequences, i, n_letters), vocab.eos_id)[:, :seq_len]
+        influence[i] = (changed != clean.repeat(n_letters - 1, 1)).float().mean(0).numpy()
+    return influence
+
+
+def explain_influence(influence):
+    seq_len = len(influence)
+    diagonal = np.array([influence[i, seq_len - 1 - i] for i in range(seq_len)])
+    off = influence[~np.eye(seq_len, dtype=bool)[::-1]]
+    lines = [f"Behaviour: changing one input letter changes the mirrored output letter (input i -> output "
+             f"{seq_len + 1}-i) in {diagonal.min():.0%} to {diagonal.max():.0%} of cases, the anti-diagonal, and any "
+             f"other output letter in at most {off.max() if off.size else 0:.0%}."]
+    if diagonal.min() >= 0.99 and (off.size == 0 or off.max() <= 0.01):
+        lines.append("  Each output depends on exactly one input, the mirrored one: a clean reversal.")
+    else:
+        lines.append("  The map is not a clean reversal: some outputs depend on the wrong inputs, or not enough on "
+                     "the right one.")
+    return lines
+
+
+def layer_features(model, sequences, vocab, device, names=HOOK_POINTS):
+    """{hook point: (N, D) activations} for the sequences."""
+    _, cache = run_with_cache(model, add_eos(sequences, vocab.eos_id).to(device), names)
+    return {name: cache[name].cpu() for name in names}
+
+
+def fit_probe(features, labels, n_classes, weight_decay=1e-2, steps=100):
+    """Multinomial logistic regression with an L2 penalty, fit by L-BFGS on standardized features.
+
+    features (N, D), labels (N,). With ~20 training points and 16-32 features an unpenalized probe can fit the
+    training set in many ways, some of which generalize badly; the penalty picks the smallest weights that fit.
+    Returns a function that predicts labels for new features.
+    """
+    mean, std = features.mean(0), features.std(0) + 1e-6  # dead neurons have std 0: avoid dividing by it
+    x = (features - mean) / std
+    weight = torch.zeros(x.shape[1], n_classes, requires_grad=True)
+    bias = torch.zeros(n_classes, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
+
+    def loss_fn():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(x @ weight + bias, labels) + weight_decay * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(loss_fn)
+    return lambda new: (((new - mean) / std) @ weight.detach() + bias.detach()).argmax(1)
+
+
+def probe_accuracy(model, data, cfg):
+    """{layer: [held-out accuracy of a probe for the letter at each input position]}; probes train on the
+    distinct training sequences and are scored on the held-out ones, which the model never saw either."""
+    train_features = layer_features(model, data.train_sequences, data.vocab, cfg.device)
+    heldout_features = layer_features(model, data.heldout_sequences, data.vocab, cfg.device)
+    result = {}
+    for name in HOOK_POINTS:
+        result[name] = []
+        for position in range(cfg.seq_len):
+            probe = fit_probe(train_features[name], data.train_sequences[:, position], len(cfg.vocab))
+            correct = probe(heldout_features[name]) == data.heldout_sequences[:, position]
+            result[name].append(correct.float().mean().item())
+    return result
+
+
+def explain_probes(trained, control, n_train, n_heldout):
+    lines = [f"Probes (logistic regression, L2 penalty, fit on {n_train} training sequences, scored on "
+             f"{n_heldout} held-out ones; with so few the score moves in steps of {1 / n_heldout:.0%}):"]
+    for name in HOOK_POINTS:
+        lines.append(f"  {name:<9} trained model: {_percentages(trained[name])}   untrained control: "
+                     f"{_percentages(control[name])}  (per input position)")
+    decodable = [name for name in HOOK_POINTS if min(control[name]) >= 0.99]
+    if decodable:
+        lines.append(f"  In the untrained control the letters are just as decodable from {', '.join(decodable)}: random "
+                     f"weights keep the input's information too. So a probe shows the information is present, not "
+                     f"that the model uses it; that takes ablation and patching.")
+    else:
+        lines.append("  The control shows what a probe finds in random weights. Either way a probe shows the information "
+                     "is present, not that the model uses it; that takes ablation and patching.")
+    return lines
+
+
+def _percentages(values):
+    return " ".join(f"{v:4.0%}" for v in values)
+
+
+def eta_squared(acts, sequences):
+    """eta squared: the fraction of each neuron's variance explained by the letter at each input position.
+
+    acts (N, H) over sequences (N, L) that cover every letter at every position equally often; returns (H, L) in
+    [0, 1], and 0 for a neuron whose activation never varies (a dead neuron).
+    """
+    acts = torch.as_tensor(acts, dtype=torch.float64)
+    total = ((acts - acts.mean(0)) ** 2).sum(0)  # (H,)
+    eta = torch.zeros(acts.shape[1], sequences.shape[1], dtype=torch.float64)
+    for position in range(sequences.shape[1]):
+        for letter in sequences[:, position].unique():
+            group = acts[sequences[:, position] == letter]  # (n_letter, H)
+            eta[:, position] += len(group) * (group.mean(0) - acts.mean(0)) ** 2
+    eta = torch.where(total[:, None] > 1e-12, eta / total.clamp_min(1e-12)[:, None], torch.zeros_like(eta))
+    return eta.clamp(0, 1).numpy()
+
+
+def selectivity_counts(eta, acts):
+    """How many neurons depend on one input position, several, or none, and how many are dead."""
+    dead = np.asarray(acts).max(0) <= 0
+    positions = (eta >= SELECTIVE).sum(1)
+    return {"dead": int(dead.sum()), "one_position": int(((positions == 1) & ~dead).sum()),
+            "several_positions": int(((positions > 1) & ~dead).sum()), "no_position": int(((positions == 0) & ~dead).sum())}
+
+
+def first_layer_weight_norms(model, seq_len):
+    """Each hidden1 neuron's weight norm per input position: the first Linear's weights, split into per-token blocks."""
+    weight = model.linear1.weight.detach().cpu()  # (H, T*E)
+    blocks = weight.view(weight.shape[0], seq_len + 1, -1)  # (H, T, E): one block of E weights per input token
+    return blocks.norm(dim=2)[:, :seq_len].numpy()  # (H, L); the <eos> block is the same for every input
+
+
+def weights_vs_selectivity(norms, eta, acts):
+    """Do the weights agree with the measured selectivity? Correlation over neurons x positions, and how often a
+    live neuron's largest weight block is at its most selective position."""
+    alive = np.asarray(acts).max(0) > 0
+    correlation = float(np.corrcoef(norms[alive].ravel(), eta[alive].ravel())[0, 1]) if alive.sum() > 1 else float("nan")
+    agree = int((norms[alive].argmax(1) == eta[alive].argmax(1)).sum())
+    return {"correlation": correlation, "top_position_agrees": agree, "alive_neurons": int(alive.sum())}
+
+
+def neuron_selectivity(model, sequences, vocab, device):
+    """Per hidden layer: eta squared (H, L) and the neuron counts; plus the first layer's weight norms per position
+    and how well they agree with hidden1's measured selectivity."""
+    features = layer_features(model, sequences, vocab, device, ("hidden1", "hidden2"))
+    result = {"threshold": SELECTIVE}
+    for name, acts in features.items():
+        eta = eta_squared(acts, sequences)
+        result[name] = {"eta": eta.tolist(), "counts": selectivity_counts(eta, acts.numpy())}
+    norms = first_layer_weight_norms(model, sequences.shape[1])
+    result["first_layer_weight_norms"] = norms.tolist()
+    result["weights_vs_selectivity"] = weights_vs_selectivity(norms, np.array(result["hidden1"]["eta"]),
+                                                              features["hidden1"].numpy())
+    return result
+
+
+def explain_selectivity(selectivity):
+    lines = [f"Selectivity (eta squared: share of a neuron's variance explained by the letter at one input position; "
+             f"'depends on' means >= {SELECTIVE:.0%}):"]
+    for name in ("hidden1", "hidden2"):
+        counts = selectivity[name]["counts"]
+        total = sum(counts.values())
+        lines.append(f"  {name}: {counts['one_position']} of {total} neurons depend on one position, "
+                     f"{counts['several_positions']} on several, {counts['no_position']} on none alone, "
+                     f"{counts['dead']} dead.")
+    agreement = selectivity["weights_vs_selectivity"]
+    lines.append(f"  First-layer weights: per-position weight norms and hidden1 selectivity correlate at "
+                 f"r = {agreement['correlation']:.2f}; the largest weight block is the most selective position for "
+                 f"{agreement['top_position_agrees']} of {agreement['alive_neurons']} live neurons.")
+    if selectivity["hidden1"]["counts"]["several_positions"] > selectivity["hidden1"]["counts"]["one_position"]:
+        lines.append("  Most neurons mix several positions: the network does not keep one neuron per letter slot "
+                     "(polysemantic, distributed).")
+    return lines
+
+
+def _per_position_accuracy(predicted, targets, seq_len):
+    return (predicted[:, :seq_len] == targets[:, :seq_len]).float().mean(0)  # (L,)
+
+
+def neuron_ablation(model, sequences, vocab, device, mean_over):
+    """Per layer: output-position accuracy with each neuron zeroed, or set to its mean over `mean_over` sequences,
+    and with the whole layer ablated. One batched forward pass per layer and kind: row block n ablates neuron n."""
+    seq_len, n = sequences.shape[1], len(sequences)
+    tokens = add_eos(sequences, vocab.eos_id).to(device)  # (N, T)
+    targets = make_targets(sequences, vocab.eos_id)
+    means = {name: acts.mean(0) for name, acts in
+             layer_features(model, mean_over, vocab, device, ("hidden1", "hidden2")).items()}
+    baseline = predict(model, sequences, vocab.eos_id)
+    result = {"baseline": _per_position_accuracy(baseline, targets, seq_len).tolist()}
+    for name in ("hidden1", "hidden2"):
+        width = len(means[name])
+        result[name] = {}
+        for kind in ("zero", "mean"):
+            value = torch.zeros(width) if kind == "zero" else means[name]
+
+            def ablate_each(out, value=value.to(device)):
+                out = out.clone().view(width, n, width)  # (neuron ablated, sequence, neuron)
+                index = torch.arange(width, device=out.device)
+                out[index, :, index] = value[:, None]
+                return out.view(width * n, width)
+
+            logits = run_with_hooks(model, tokens.repeat(width, 1), {name: ablate_each})  # (H*N, T, V)
+            predicted = logits.argmax(-1).cpu().view(width, n, -1)
+            accuracy = torch.stack([_per_position_accuracy(p, targets, seq_len) for p in predicted])  # (H, L)
+            whole = run_with_hooks(model, tokens, {name: lambda out, value=value.to(device): value.expand_as(out)})
+            whole_predicted = whole.argmax(-1).cpu()
+            result[name][kind] = {
+                "accuracy": accuracy.tolist(),
+                "whole_layer_position_accuracy": _per_position_accuracy(whole_predicted, targets, seq_len).tolist(),
+                "whole_layer_sequence_accuracy": (whole_predicted == targets).all(1).float().mean().item(),
+            }
+    worst = max(((np.array(result["baseline"]) - np.array(result[name][kind]["accuracy"])).max(), name, kind)
+                for name in ("hidden1", "hidden2") for kind in ("zero", "mean"))
+    result["worst_single_neuron_drop"] = {"drop": float(worst[0]), "layer": worst[1], "kind": worst[2]}
+    result["chance_sequence_accuracy"] = 1 / len(vocab.letters) ** seq_len
+    return result
+
+
+def explain_ablation(ablation, n_letters):
+    worst = ablation["worst_single_neuron_drop"]
+    lines = [f"Ablation: switching off any single neuron costs at most {worst['drop']:.0%} accuracy on one output "
+             f"position ({worst['kind']}-ablation in {worst['layer']})."]
+    for name in ("hidden1", "hidden2"):
+        zero = ablation[name]["zero"]
+        lines.append(f"  whole {name} zeroed: sequence accuracy {zero['whole_layer_sequence_accuracy']:.1%} "
+                     f"(chance {ablation['chance_sequence_accuracy']:.1%}), per position "
+                     f"{_percentages(zero['whole_layer_position_accuracy'])} (chance {1 / n_letters:.0%}).")
+    whole_worst = max(ablation[name]["zero"]["whole_layer_sequence_accuracy"] for name in ("hidden1", "hidden2"))
+    if worst["drop"] < 0.5 and whole_worst <= 2 * ablation["chance_sequence_accuracy"]:
+        lines.append("  Each whole layer is needed, but no single neuron is: the computation is spread over many "
+                     "neurons.")
+    return lines
+
+
+def activation_patching(model, sequences, vocab, device):
+    """Patch clean activations into a corrupted run (the letter at input i changed) and measure how much of the
+    clean answer at output L-1-i comes back.
+
+    Restored fraction = sum(LD_patched - LD_corrupt) / sum(LD_clean - LD_corrupt), where LD is the logit of the
+    clean letter minus the logit of the corrupted letter at that output: 1 = all of it back, 0 = none.
+    Returns, per layer: "whole_layer" (L,) and "neurons" (H, L).
+    """
+    seq_len, n_letters = sequences.shape[1], len(vocab.letters)
+    result = {}
+    for name in ("hidden1", "hidden2"):
+        result[name] = {"whole_layer": [], "neurons": []}
+    for i in range(seq_len):
+        j = seq_len - 1 - i  # the output position that copies input i
+        clean = sequences.repeat(n_letters - 1, 1)  # (P, L): one row per (sequence, replacement letter) pair
+        corrupted = corruptions(sequences, i, n_letters)
+        clean_tokens = add_eos(clean, vocab.eos_id).to(device)
+        corrupt_tokens = add_eos(corrupted, vocab.eos_id).to(device)
+        good, bad = clean[:, i], corrupted[:, i]  # the clean letter, and the letter the corruption puts there
+
+        def logit_diff(logits):
+            """(k*P, T, V) logits, k copies of the P pairs -> (k*P,) clean-letter minus corrupted-letter logit at j."""
+            logits = logits.cpu()[:, j]  # (k*P, V)
+            copies = len(logits) // len(good)
+            rows = torch.arange(len(logits))
+            return logits[rows, good.repeat(copies)] - logits[rows, bad.repeat(copies)]
+
+        clean_logits, cache = run_with_cache(model, clean_tokens, ("hidden1", "hidden2"))
+        ld_clean = logit_diff(clean_logits)
+        ld_corrupt = logit_diff(model(corrupt_tokens))
+        denominator = (ld_clean - ld_corrupt).sum()
+        for name in ("hidden1", "hidden2"):
+            patched = run_with_hooks(model, corrupt_tokens, {name: lambda out, name=name: cache[name]})
+            result[name]["whole_layer"].append(((logit_diff(patched) - ld_corrupt).sum() / denominator).item())
+            width = cache[name].shape[1]
+
+            def patch_each(out, clean_acts=cache[name], width=width):
+                out = out.clone().view(width, -1, width)  # (neuron patched, pair, neuron)
+                index = torch.arange(width, device=out.device)
+                out[index, :, index] = clean_acts.T  # neuron n takes its clean value in block n
+                return out.view(-1, width)
+
+            patched = run_with_hooks(model, corrupt_tokens.repeat(width, 1), {name: patch_each})
+            gain = (logit_diff(patched).view(width, -1) - ld_corrupt).sum(1) / denominator  # (H,)
+            result[name]["neurons"].append(gain.tolist())
+    for name in ("hidden1", "hidden2"):
+        result[name]["neurons"] = np.array(result[name]["neurons"]).T.tolist()  # (H, L)
+    return result
+
+
+def explain_patching(patching):
+    lines = ["Patching (clean activations copied into a run with one input letter changed; share of the clean "
+             "answer's logit difference restored at the mirrored output):"]
+    for name in ("hidden1", "hidden2"):
+        neurons = np.array(patching[name]["neurons"])  # (H, L)
+        best = neurons.max(0)
+        lines.append(f"  whole {name}: {_percentages(patching[name]['whole_layer'])} per input position; the best "
+                     f"single neuron restores {_percentages(best)}.")
+    whole = min(min(patching[name]["whole_layer"]) for name in ("hidden1", "hidden2"))
+    best = max(np.array(patching[name]["neurons"]).max() for name in ("hidden1", "hidden2"))
+    if whole > 0.99 and best < 0.5:
+        lines.append(f"  A whole layer carries the entire causal path; no single neuron carries more than {best:.0%} "
+                     f"of it.")
+    return lines
+
+
+def capacity_sweep(cfg, seq_lens, widths, progress=True):
+    """Held-out accuracy for each (seq_len, hidden width), every other setting as in cfg: (len(seq_lens), len(widths))."""
+    from .train import make_data, make_model, train
+
+    grid = np.zeros((len(seq_lens), len(widths)))
+    cells = [(a, b) for a in range(len(seq_lens)) for b in range(len(widths))]
+    for a, b in tqdm(cells, desc="sweep", unit="model", disable=None if progress else True):
+        cell = replace(cfg, seq_len=seq_lens[a], hidden=widths[b], input="")
+        data = make_data(cell)
+        model = make_model(cell, data.vocab)
+        train(model, data, cell, progress=False)
+        grid[a, b] = sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id)
+    return grid
+
+
+def explain_sweep(grid, seq_lens, widths):
+    header = "seq-len " + "".join(f"{f'hidden {w}':>11}" for w in widths)
+    rows = [f"{length:>7} " + "".join(f"{value:>11.1%}" for value in grid[a]) for a, length in enumerate(seq_lens)]
+    return ["Held-out accuracy by sequence length and hidden width:", header] + rows

@@ -90,3 +90,153 @@ def plot_activations(capture, path, max_rows=64, seed=0):
     axes[0].set_ylabel("input sequence (orange: held out; boxed: the test input)")
     fig.suptitle("Hidden activations, captured by forward hooks" + (f"\n{subtitle}" if subtitle else ""))
     save_figure(fig, path)
+
+
+def _heatmap(fig, ax, values, cmap, vmin, vmax, label, annotate=False):
+    """imshow with a labelled colorbar; small grids get their numbers written in the cells."""
+    values = np.asarray(values, dtype=float)
+    image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    fig.colorbar(image, ax=ax, label=label)
+    if annotate:
+        middle = (vmin + vmax) / 2
+        for (row, col), value in np.ndenumerate(values):
+            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if value < middle else "black")
+    return image
+
+
+def _positions(n):
+    return [str(i + 1) for i in range(n)]
+
+
+def plot_influence(influence, path):
+    """The behavioural map: which output letters change when one input letter changes."""
+    seq_len = len(influence)
+    fig = Figure(figsize=(5.2, 4.2))
+    fig.subplots_adjust(left=0.16, right=0.95, bottom=0.14, top=0.86)
+    ax = fig.subplots()
+    _heatmap(fig, ax, influence, "viridis", 0, 1, "fraction of changes that change this output",
+             annotate=seq_len <= 8)
+    ax.set_xticks(range(seq_len), _positions(seq_len))
+    ax.set_yticks(range(seq_len), _positions(seq_len))
+    ax.set_xlabel("output position")
+    ax.set_ylabel("input position changed")
+    ax.set_title("Behaviour: change one input letter,\nwhich output letters change? (reversal = anti-diagonal)")
+    save_figure(fig, path)
+
+
+def plot_probes(trained, control, path):
+    """Held-out probe accuracy per layer and input position, for the trained model and an untrained control."""
+    layers = list(trained)
+    seq_len = len(trained[layers[0]])
+    fig = Figure(figsize=(9, 3.8))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.8, wspace=0.12)
+    axes = fig.subplots(1, 2, sharey=True)
+    width = 0.8 / seq_len
+    for ax, results, title in [(axes[0], trained, "trained model"), (axes[1], control, "untrained control (same shape)")]:
+        for position in range(seq_len):
+            ax.bar(np.arange(len(layers)) + (position - (seq_len - 1) / 2) * width,
+                   [100 * results[name][position] for name in layers], width, label=f"letter at position {position + 1}")
+        ax.set_xticks(range(len(layers)), layers)
+        ax.set_ylim(0, 105)
+        ax.set_title(title)
+    axes[0].set_ylabel("probe accuracy on held-out sequences (%)")
+    axes[1].legend(loc="lower right", fontsize=8)
+    fig.suptitle("Probes: can a linear classifier read each input letter from a layer?\n"
+                 "(information present is not information used)")
+    save_figure(fig, path)
+
+
+def plot_selectivity(selectivity, path):
+    """eta squared per neuron and input position, one panel per hidden layer."""
+    names = ["hidden1", "hidden2"]
+    n_neurons = len(selectivity[names[0]]["eta"])
+    fig = Figure(figsize=(8, 1.6 + 0.2 * n_neurons))
+    fig.subplots_adjust(left=0.09, right=0.97, bottom=0.1, top=0.86, wspace=0.35)
+    for ax, name in zip(fig.subplots(1, 2), names):
+        eta = np.asarray(selectivity[name]["eta"])
+        _heatmap(fig, ax, eta, "viridis", 0, 1, "variance explained (eta squared)")
+        counts = selectivity[name]["counts"]
+        ax.set_title(f"{name}: {counts['one_position']} one-position, {counts['several_positions']} several,\n"
+                     f"{counts['no_position']} none, {counts['dead']} dead (threshold {selectivity['threshold']:.0%})", fontsize=9)
+        ax.set_xticks(range(eta.shape[1]), _positions(eta.shape[1]))
+        ax.set_yticks(range(n_neurons), range(n_neurons), fontsize=7)
+        ax.set_xlabel("input position")
+        ax.set_ylabel("neuron")
+    fig.suptitle("Selectivity: how much of each neuron's activity does the letter at each position explain?")
+    save_figure(fig, path)
+
+
+def plot_first_layer_weights(selectivity, path):
+    """First-layer weight norm per input-position block, beside hidden1's measured selectivity."""
+    norms, eta = np.asarray(selectivity["first_layer_weight_norms"]), np.asarray(selectivity["hidden1"]["eta"])
+    n_neurons, seq_len = norms.shape
+    fig = Figure(figsize=(8, 1.6 + 0.2 * n_neurons))
+    fig.subplots_adjust(left=0.09, right=0.97, bottom=0.1, top=0.88, wspace=0.35)
+    left, right = fig.subplots(1, 2)
+    _heatmap(fig, left, norms, "cividis", 0, norms.max(), "weight norm of the position's block")
+    left.set_title("first Linear: |W| per input position", fontsize=9)
+    _heatmap(fig, right, eta, "viridis", 0, 1, "variance explained (eta squared)")
+    right.set_title("hidden1 selectivity (measured)", fontsize=9)
+    for ax in (left, right):
+        ax.set_xticks(range(seq_len), _positions(seq_len))
+        ax.set_yticks(range(n_neurons), range(n_neurons), fontsize=7)
+        ax.set_xlabel("input position")
+        ax.set_ylabel("hidden1 neuron")
+    fig.suptitle("Weights vs behaviour: does a big weight block mean the neuron depends on that position?")
+    save_figure(fig, path)
+
+
+def plot_ablation(ablation, path):
+    """Accuracy per output position with each neuron ablated: zero- and mean-ablation, both hidden layers."""
+    fig = Figure(figsize=(9, 2 + 0.4 * len(ablation["hidden1"]["zero"]["accuracy"])))
+    fig.subplots_adjust(left=0.08, right=0.97, bottom=0.08, top=0.86, wspace=0.4, hspace=0.5)
+    axes = fig.subplots(1, 4)
+    for ax, (name, kind) in zip(axes, [(n, k) for n in ("hidden1", "hidden2") for k in ("zero", "mean")]):
+        accuracy = 100 * np.asarray(ablation[name][kind]["accuracy"])  # (H, L)
+        image = ax.imshow(accuracy, aspect="auto", cmap="RdYlGn", vmin=0, vmax=100, interpolation="nearest")
+        whole = ablation[name][kind]["whole_layer_sequence_accuracy"]
+        ax.set_title(f"{name}, {kind}-ablated\n(whole layer: {whole:.0%} seq. acc.)", fontsize=9)
+        ax.set_xticks(range(accuracy.shape[1]), _positions(accuracy.shape[1]))
+        ax.set_yticks(range(accuracy.shape[0]), range(accuracy.shape[0]), fontsize=7)
+        ax.set_xlabel("output position")
+    axes[0].set_ylabel("neuron ablated")
+    fig.colorbar(image, ax=axes, label="accuracy at that output position (%)")
+    fig.suptitle("Ablation: switch one neuron off (zero) or hold it at its average (mean); what still works?")
+    save_figure(fig, path)
+
+
+def plot_patching(patching, path):
+    """Share of the clean answer restored by patching the whole layer (top row) or one neuron, per input position."""
+    names = ["hidden1", "hidden2"]
+    n_neurons = len(patching[names[0]]["neurons"])
+    fig = Figure(figsize=(8, 2 + 0.2 * n_neurons))
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.1, top=0.87, wspace=0.35)
+    for ax, name in zip(fig.subplots(1, 2), names):
+        rows = np.vstack([patching[name]["whole_layer"], patching[name]["neurons"]])  # (1 + H, L)
+        _heatmap(fig, ax, rows, "viridis", 0, 1, "share of clean logit difference restored")
+        ax.axhline(0.5, color="white", linewidth=2)
+        ax.set_yticks(range(len(rows)), ["whole layer"] + [str(i) for i in range(n_neurons)], fontsize=7)
+        ax.set_xticks(range(rows.shape[1]), _positions(rows.shape[1]))
+        ax.set_xlabel("input position corrupted")
+        ax.set_ylabel("patched from the clean run")
+        ax.set_title(name)
+    fig.suptitle("Activation patching: copy clean activations into a corrupted run;\n"
+                 "how much of the clean answer at the mirrored output comes back?")
+    save_figure(fig, path)
+
+
+def plot_sweep(grid, seq_lens, widths, path):
+    """Held-out accuracy over sequence length x hidden width."""
+    fig = Figure(figsize=(1.6 + 1.1 * len(widths), 1.4 + 0.45 * len(seq_lens)))
+    fig.subplots_adjust(left=0.15, right=0.95, bottom=0.15, top=0.88)
+    ax = fig.subplots()
+    _heatmap(fig, ax, 100 * np.asarray(grid), "RdYlGn", 0, 100, "held-out accuracy (%)", annotate=False)
+    for (row, col), value in np.ndenumerate(100 * np.asarray(grid)):
+        ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(widths)), [str(w) for w in widths])
+    ax.set_yticks(range(len(seq_lens)), [str(n) for n in seq_lens])
+    ax.set_xlabel("hidden width (neurons per layer)")
+    ax.set_ylabel("sequence length")
+    ax.set_title("Capacity: where does a width stop being enough?")
+    save_figure(fig, path)
