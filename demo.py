@@ -1,46 +1,44 @@
-"""Train a tiny network to reverse letter sequences, then look inside it.
+"""Train a tiny network to reverse letter sequences, then run experiments on it to find out how it does it.
 
     python demo.py                 # defaults: 2000 samples of length-3 sequences over "abc", 100 epochs
     python demo.py --out results   # write the files into results/ instead of the current folder
+    python demo.py --sweep         # also: held-out accuracy over sequence length x hidden width (about 2 minutes)
     python demo.py --help          # every setting
 
-    python demo.py --sweep         # also: held-out accuracy over sequence length x hidden width (about 2 minutes)
-
 Writes into --out: training_loss.png, activation_heatmaps.png, position_influence.png, probe_accuracy.png,
-neuron_selectivity.png, first_layer_weights.png, ablation.png, patching.png and metrics.json
-(and capacity_sweep.png with --sweep). The guided, step-by-step version of the same story is demo_notebook.py.
+neuron_selectivity.png, first_layer_weights.png, ablation.png, patching.png, metrics.json, and with --sweep
+capacity_sweep.png. The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
 import copy
 import os
 import sys
 
-from reversal import analysis
-from reversal.analysis import activation_stats, capture_all, explain_accuracy, explain_activations
+from reversal import analysis, plots
 from reversal.config import build_parser, resolve
 from reversal.files import save_json
-from reversal import plots
-from reversal.plots import plot_activations, plot_training
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 
 SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
 SWEEP_WIDTHS = [4, 8, 16, 32]
 
+
 def main():
     parser = build_parser("demo.py", default_samples=2000, description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true",
-                        help=f"also train a grid of models: seq-len {SWEEP_SEQ_LENS[0]}..{SWEEP_SEQ_LENS[-1]} x hidden "
-                             f"{', '.join(map(str, SWEEP_WIDTHS))}, and plot held-out accuracy (about 2 minutes)")
+                        help=f"also train a model for each seq-len {SWEEP_SEQ_LENS[0]}..{SWEEP_SEQ_LENS[-1]} and hidden "
+                             f"width {', '.join(map(str, SWEEP_WIDTHS))}, and plot held-out accuracy (about 2 minutes)")
     args = parser.parse_args()
-    cfg = resolve(args, parser)
+    cfg = resolve(args, parser)  # every setting is checked here, before anything is trained or written
     print(cfg)
     os.makedirs(cfg.out, exist_ok=True)
     out = lambda name: os.path.join(cfg.out, name)
 
     # data: every distinct sequence, a seeded held-out split, training samples drawn from the rest
     data = make_data(cfg)
-    model = make_model(cfg, data.vocab)
-    untrained = copy.deepcopy(model)  # the control for the probes: same shape and starting weights, never trained
+    vocab, device = data.vocab, cfg.device
+    model = make_model(cfg, vocab)
+    untrained = copy.deepcopy(model)  # the probes' control: same shape and starting weights, never trained
     print(f"{model.parameter_count():,} parameters; {len(data.train_sequences)} training and "
           f"{len(data.heldout_sequences)} held-out sequences")
 
@@ -48,54 +46,55 @@ def main():
     steps = cfg.epochs * -(-cfg.samples // cfg.batch_size)  # ceil: the last batch of an epoch may be short
     print(f"trained {cfg.epochs} epochs in {history.seconds:.2f} s ({steps / history.seconds:,.0f} steps/s); "
           f"final loss {history.loss[-1]:.2e}")
-    train_accuracy = sequence_accuracy(model, data.train_sequences, data.vocab.eos_id)
+    train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
     heldout_accuracy = history.heldout_accuracy[-1]
-
-    output = reverse_text(model, data.vocab, cfg.input)
+    output = reverse_text(model, vocab, cfg.input)
     print(f"\nprediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(output)}")
-    print("\n".join(explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
+    print("\n".join(analysis.explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
 
-    # forward hooks capture both hidden layers for every distinct sequence
-    capture = capture_all(model, data, cfg)
-    print("\nhidden layers, captured with forward hooks:")
-    print("\n".join(explain_activations(capture)))
+    with plots.BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
+        figures.draw(plots.plot_training, history, out("training_loss.png"))
 
-    plot_training(history, out("training_loss.png"))
-    plot_activations(capture, out("activation_heatmaps.png"), seed=cfg.seed)
+        # forward hooks capture both hidden layers for every distinct sequence
+        capture = analysis.capture_all(model, data, cfg)
+        figures.draw(plots.plot_activations, capture, out("activation_heatmaps.png"), 64, cfg.seed)
+        print("\nhidden layers, captured with forward hooks:")
+        print("\n".join(analysis.explain_activations(capture)))
 
-    # interpretability: what does it do, where is the information, which parts does the output need?
-    print("\nexperiments on the trained model:")
-    sequences = analysis.analysis_sequences(cfg)
-    vocab, device = data.vocab, cfg.device
-    influence = analysis.position_influence(model, sequences, vocab)
-    probes = analysis.probe_accuracy(model, data, cfg)
-    probes_control = analysis.probe_accuracy(untrained, data, cfg)
-    selectivity = analysis.neuron_selectivity(model, sequences, vocab, device)
-    ablation = analysis.neuron_ablation(model, sequences, vocab, device, mean_over=data.train_sequences)
-    patching = analysis.activation_patching(model, sequences, vocab, device)
-    for lines in [analysis.explain_influence(influence),
-                  analysis.explain_probes(probes, probes_control, len(data.train_sequences), len(data.heldout_sequences)),
-                  analysis.explain_selectivity(selectivity),
-                  analysis.explain_ablation(ablation, len(cfg.vocab)),
-                  analysis.explain_patching(patching)]:
-        print("\n".join(lines))
-    print(f"  ({analysis.SEED_NOTE}.)")
-    plots.plot_influence(influence, out("position_influence.png"))
-    plots.plot_probes(probes, probes_control, out("probe_accuracy.png"))
-    plots.plot_selectivity(selectivity, out("neuron_selectivity.png"))
-    plots.plot_first_layer_weights(selectivity, out("first_layer_weights.png"))
-    plots.plot_ablation(ablation, out("ablation.png"))
-    plots.plot_patching(patching, out("patching.png"))
-    interpretability = {"position_influence": influence.tolist(), "probe_accuracy": probes,
-                        "probe_accuracy_control": probes_control, "neuron_selectivity": selectivity,
-                        "neuron_ablation": ablation, "patching": patching}
+        # experiments: what does it do, where is the information, which parts does the output need?
+        sequences = analysis.analysis_sequences(cfg)
+        influence = analysis.position_influence(model, sequences, vocab)
+        figures.draw(plots.plot_influence, influence, out("position_influence.png"))
+        probes = analysis.probe_accuracy(model, data, cfg)
+        probes_control = analysis.probe_accuracy(untrained, data, cfg)
+        figures.draw(plots.plot_probes, probes, probes_control, out("probe_accuracy.png"))
+        selectivity = analysis.neuron_selectivity(model, sequences, vocab, device)
+        figures.draw(plots.plot_selectivity, selectivity, out("neuron_selectivity.png"))
+        figures.draw(plots.plot_first_layer_weights, selectivity, out("first_layer_weights.png"))
+        ablation = analysis.neuron_ablation(model, sequences, vocab, device, mean_over=data.train_sequences)
+        figures.draw(plots.plot_ablation, ablation, out("ablation.png"))
+        patching = analysis.activation_patching(model, sequences, vocab, device)
+        figures.draw(plots.plot_patching, patching, out("patching.png"))
 
-    if args.sweep:
-        grid = analysis.capacity_sweep(cfg, SWEEP_SEQ_LENS, SWEEP_WIDTHS)
-        print("\n" + "\n".join(analysis.explain_sweep(grid, SWEEP_SEQ_LENS, SWEEP_WIDTHS)))
-        plots.plot_sweep(grid, SWEEP_SEQ_LENS, SWEEP_WIDTHS, out("capacity_sweep.png"))
-        interpretability["capacity_sweep"] = {"seq_lens": SWEEP_SEQ_LENS, "widths": SWEEP_WIDTHS,
-                                              "heldout_accuracy": grid.tolist()}
+        print("\nexperiments on the trained model:")
+        for lines in [analysis.explain_influence(influence),
+                      analysis.explain_probes(probes, probes_control, len(data.train_sequences),
+                                              len(data.heldout_sequences)),
+                      analysis.explain_selectivity(selectivity),
+                      analysis.explain_ablation(ablation, len(cfg.vocab)),
+                      analysis.explain_patching(patching)]:
+            print("\n".join(lines))
+        print(f"  ({analysis.SEED_NOTE}.)")
+        interpretability = {"position_influence": influence.tolist(), "probe_accuracy": probes,
+                            "probe_accuracy_control": probes_control, "neuron_selectivity": selectivity,
+                            "neuron_ablation": ablation, "patching": patching}
+
+        if args.sweep:  # opt-in: trains len(SWEEP_SEQ_LENS) x len(SWEEP_WIDTHS) more models
+            grid = analysis.capacity_sweep(cfg, SWEEP_SEQ_LENS, SWEEP_WIDTHS)
+            print("\n" + "\n".join(analysis.explain_sweep(grid, SWEEP_SEQ_LENS, SWEEP_WIDTHS)))
+            figures.draw(plots.plot_sweep, grid, SWEEP_SEQ_LENS, SWEEP_WIDTHS, out("capacity_sweep.png"))
+            interpretability["capacity_sweep"] = {"seq_lens": SWEEP_SEQ_LENS, "widths": SWEEP_WIDTHS,
+                                                  "heldout_accuracy": grid.tolist()}
 
     save_json({
         "config": cfg.to_dict(),
@@ -107,10 +106,11 @@ def main():
         "heldout_accuracy_history": history.heldout_accuracy,
         "prediction": {"input": list(cfg.input) + ["<eos>"], "output": output},
         "train_seconds": history.seconds,
-        "activations": {name: activation_stats(acts) for name, acts in capture.layers.items()},
+        "activations": {name: analysis.activation_stats(acts) for name, acts in capture.layers.items()},
         "interpretability": interpretability,
     }, out("metrics.json"))
     print(f"\nwrote the figures and metrics.json into {os.path.abspath(cfg.out)}")
+
 
 if __name__ == "__main__":
     try:
@@ -119,3 +119,8 @@ if __name__ == "__main__":
         # files are written whole or not at all (reversal/files.py), so stopping leaves nothing half-written
         print("\ninterrupted: stopped before finishing; no partial file was written", file=sys.stderr)
         sys.exit(130)
+    # Everything is written and closed. Python's own teardown of torch's modules would now take about a second
+    # and save nothing, so leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
