@@ -16,7 +16,7 @@ import sys
 
 from reversal import analysis, plots
 from reversal.config import build_parser, resolve
-from reversal.files import save_json
+from reversal.files import quick_exit, save_json
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 
 SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
@@ -119,8 +119,4 @@ if __name__ == "__main__":
         # files are written whole or not at all (reversal/files.py), so stopping leaves nothing half-written
         print("\ninterrupted: stopped before finishing; no partial file was written", file=sys.stderr)
         sys.exit(130)
-    # Everything is written and closed. Python's own teardown of torch's modules would now take about a second
-    # and save nothing, so leave at once.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    quick_exit()  # everything is written: skip Python's slow teardown of torch

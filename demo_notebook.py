@@ -9,20 +9,26 @@
 #     python demo_notebook.py --no-pause   # runs straight through
 #     python demo_notebook.py --help       # every setting
 #
-# Writes into --out: notebook_training_loss.png and activation_heatmaps.png.
+# Writes into --out: notebook_training_loss.png, activation_heatmaps.png, and one figure per experiment:
+# notebook_position_influence.png, notebook_probe_accuracy.png, notebook_neuron_selectivity.png,
+# notebook_first_layer_weights.png, notebook_ablation.png and notebook_patching.png.
 # The same story without the commentary, plus metrics.json, is demo.py.
 
 # %%
+import copy
 import os
 
+import numpy as np
 import torch
 
+from reversal import analysis, plots
 from reversal.analysis import capture_all, explain_accuracy, explain_activations
 from reversal.config import build_parser, resolve
 from reversal.data import add_eos, make_targets
-from reversal.model import run_with_cache
+from reversal.model import run_with_cache, run_with_hooks
 from reversal.plots import plot_activations, plot_training
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
+from reversal.files import quick_exit
 from reversal.tutorial import in_notebook, pause, section, show
 
 parser = build_parser("demo_notebook.py", default_samples=1000,
@@ -79,6 +85,7 @@ pause(PAUSE)
 # %%
 section("Step 3: the model")
 model = make_model(cfg, vocab)
+untrained = copy.deepcopy(model)  # kept for later: the same network before any training, as a control
 print(model)
 print(f"{model.parameter_count():,} parameters. Shapes for a batch of B sequences: tokens (B, {cfg.seq_len + 1}) -> "
       f"embedding (B, {(cfg.seq_len + 1) * cfg.d_embed}) -> hidden1 (B, {cfg.hidden}) -> hidden2 (B, {cfg.hidden}) -> "
@@ -134,30 +141,228 @@ show(out("activation_heatmaps.png"))
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 7: what it means
-# The heatmaps show *that* neurons respond differently to different inputs, not *what* they compute or whether the
-# output depends on them. That takes experiments on the network: change an input and watch the output
-# (behaviour), fit a probe (is the information there?), switch neurons off (ablation: is it needed?), and copy
-# activations from one run into another (patching: where does the causal path run?). The same tools are used on
-# transformers: hooks are how TransformerLens reads and edits a language model's activations.
+# ## Step 7: behaviour first. What does the network do?
+# **Question.** Which input positions does each output position depend on?
+# **Hypothesis.** If it reverses, changing the letter at input position i changes output position L+1-i, and
+# nothing else: the map is the anti-diagonal.
+# **Experiment.** For every sequence and every input position, swap in each other letter and count how often each
+# output letter changes.
 
 # %%
-section("Step 7: what it means")
-print(f"This network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
-      f"{n_distinct} sequences, including {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
-print("The activations above are a description; the next lessons test what causes the output.")
+section("Step 7: behaviour")
+sequences = analysis.analysis_sequences(cfg)  # every distinct sequence (a seeded sample if there are many)
+influence = analysis.position_influence(model, sequences, vocab)
+print(np.round(influence, 2))
+print("\n".join(analysis.explain_influence(influence)))
+plots.plot_influence(influence, out("notebook_position_influence.png"))
+show(out("notebook_position_influence.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** This is a statement about behaviour: the input-output map. It says nothing about
+# *how* the network computes it; a lookup table would give the same picture on these sequences.
+#
+# **Exercise.** Run the same map on the untrained network (`untrained`). What does "no mechanism yet" look like?
+
+# %%
+print(np.round(analysis.position_influence(untrained, sequences, vocab), 2))
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 8: things to try
-# - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? The explanation says why not.
-# - `--seq-len 5`: 243 sequences instead of 27. Does the network still generalize?
-# - `--hidden 4`: how narrow can the network be and still reverse?
-# - `--vocab abcd --seq-len 4`: more letters.
+# ## Step 8: probes. Where is each input letter stored?
+# **Question.** Can a linear classifier read the letter at each input position from the embedding, hidden1 and
+# hidden2?
+# **Hypothesis.** Yes at every layer: to write out every letter, the network must keep all of them.
+# **Experiment.** Fit one logistic-regression probe per layer and position on the training sequences' activations,
+# score it on the held-out sequences. The probe has an L2 penalty (weight decay): with only a couple of dozen
+# training points and more features than that, an unpenalized probe can fit them in ways that do not generalize.
+# The control: the same probes on the same network before training.
 
 # %%
-section("Step 8: things to try")
+section("Step 8: probes")
+probes = analysis.probe_accuracy(model, data, cfg)
+probes_control = analysis.probe_accuracy(untrained, data, cfg)
+print("\n".join(analysis.explain_probes(probes, probes_control, len(data.train_sequences),
+                                        len(data.heldout_sequences))))
+plots.plot_probes(probes, probes_control, out("notebook_probe_accuracy.png"))
+show(out("notebook_probe_accuracy.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** A probe shows that information is *present* in a layer, not that the network
+# *uses* it; the untrained control makes the point when random weights score as well. With a handful of held-out
+# sequences the score is also coarse: one sequence is a big step.
+#
+# **Exercise.** Take the penalty away (`WEIGHT_DECAY = 0.0`) and probe hidden2 again. Does the held-out score hold up?
+
+# %%
+WEIGHT_DECAY = 0.0
+train_features = analysis.layer_features(model, data.train_sequences, vocab, cfg.device)["hidden2"]
+heldout_features = analysis.layer_features(model, data.heldout_sequences, vocab, cfg.device)["hidden2"]
+for position in range(cfg.seq_len):
+    probe = analysis.fit_probe(train_features, data.train_sequences[:, position], len(cfg.vocab), WEIGHT_DECAY)
+    score = (probe(heldout_features) == data.heldout_sequences[:, position]).float().mean().item()
+    print(f"hidden2, position {position + 1}, weight decay {WEIGHT_DECAY}: held-out accuracy {score:.0%}")
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 9: selectivity. Does one neuron mean one thing?
+# **Question.** Is there a neuron for "the letter at position 1", another for position 2, and so on?
+# **Hypothesis.** A tidy network would have one-position neurons.
+# **Experiment.** For each neuron, the share of its variance explained by the letter at each position (eta squared,
+# from 0 = unrelated to 1 = determined by it).
+
+# %%
+section("Step 9: selectivity")
+selectivity = analysis.neuron_selectivity(model, sequences, vocab, cfg.device)
+print("\n".join(analysis.explain_selectivity(selectivity)[:3]))
+plots.plot_selectivity(selectivity, out("notebook_neuron_selectivity.png"))
+show(out("notebook_neuron_selectivity.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** Eta squared measures association, one position at a time; it misses what a neuron
+# computes from several positions together, and it does not say whether the output uses the neuron.
+#
+# **Exercise.** The threshold for "depends on" is a choice. Raise `THRESHOLD` and watch the counts move.
+
+# %%
+THRESHOLD = 0.3
+for name in ("hidden1", "hidden2"):
+    positions = (np.array(selectivity[name]["eta"]) >= THRESHOLD).sum(1)
+    print(f"{name}: neurons depending on 0, 1, 2, ... positions at threshold {THRESHOLD}: "
+          f"{np.bincount(positions, minlength=cfg.seq_len + 1).tolist()}")
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 10: weights. What do the first layer's weights say?
+# **Question.** The first Linear sees the embeddings side by side, so its weights split into one block per input
+# position. Does a neuron with a large block for a position depend on that position?
+# **Experiment.** Each hidden1 neuron's weight norm per position block, beside its measured selectivity.
+
+# %%
+section("Step 10: weights")
+print("\n".join(analysis.explain_selectivity(selectivity)[3:4]))
+plots.plot_first_layer_weights(selectivity, out("notebook_first_layer_weights.png"))
+show(out("notebook_first_layer_weights.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** A weight norm counts how strongly a neuron *could* respond to a position; how
+# much it does also depends on how different the letters' embeddings are, and on the ReLU. Agreement is evidence,
+# not proof.
+#
+# **Exercise.** Pick a neuron (`NEURON`) and compare its weight norms with its selectivity, position by position.
+
+# %%
+NEURON = int(np.argmax(np.array(selectivity["hidden1"]["eta"]).max(1)))  # the most selective one; try others
+print(f"hidden1 neuron {NEURON}: weight norms {np.round(selectivity['first_layer_weight_norms'][NEURON], 2).tolist()}, "
+      f"eta squared {np.round(selectivity['hidden1']['eta'][NEURON], 2).tolist()}")
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 11: ablation. Which neurons does the output need?
+# **Question.** If we switch a neuron off, what breaks?
+# **Hypothesis.** If each neuron carried one position, zeroing it would break that output position completely.
+# **Experiment.** Zero each neuron alone (zero-ablation), or hold it at its average over the training sequences
+# (mean-ablation, a gentler "remove the information, keep the typical level"); then ablate a whole layer. The hooks
+# *return* a changed activation, which replaces the real one.
+
+# %%
+section("Step 11: ablation")
+ablation = analysis.neuron_ablation(model, sequences, vocab, cfg.device, mean_over=data.train_sequences)
+print("\n".join(analysis.explain_ablation(ablation, len(cfg.vocab))))
+plots.plot_ablation(ablation, out("notebook_ablation.png"))
+show(out("notebook_ablation.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** Ablation shows what the output *needs*; a small effect for every single neuron
+# means the work is shared (or redundant), not that the neurons do nothing.
+#
+# **Exercise.** Ablate several neurons together. `NEURONS` starts as the two whose zeroing hurt most in hidden1;
+# edit the list.
+
+# %%
+drops = np.array(ablation["baseline"]) - np.array(ablation["hidden1"]["zero"]["accuracy"])  # (H, L)
+NEURONS = np.argsort(-drops.max(1), kind="stable")[:2].tolist()
+tokens = add_eos(sequences, vocab.eos_id).to(cfg.device)
+
+
+def zero_neurons(activation):
+    activation = activation.clone()
+    activation[:, NEURONS] = 0  # returning a tensor from a hook replaces the activation
+    return activation
+
+
+logits = run_with_hooks(model, tokens, {"hidden1": zero_neurons})
+accuracy = (logits.argmax(-1).cpu() == make_targets(sequences, vocab.eos_id)).float().mean(0)[:cfg.seq_len]
+print(f"hidden1 neurons {NEURONS} zeroed together: accuracy per output position "
+      f"{' '.join(f'{value:.0%}' for value in accuracy.tolist())}")
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 12: activation patching. Where does the causal path run?
+# **Question.** When one input letter changes, which activations carry that change to the output?
+# **Experiment.** Run a clean sequence and a corrupted copy with the letter at position i changed. Copy ("patch")
+# clean activations into the corrupted run, a whole layer or one neuron at a time, and measure how much of the clean
+# answer at the mirrored output comes back (1 = all, 0 = none), using the difference between the clean and the
+# corrupted letter's logits.
+
+# %%
+section("Step 12: activation patching")
+patching = analysis.activation_patching(model, sequences, vocab, cfg.device)
+print("\n".join(analysis.explain_patching(patching)))
+plots.plot_patching(patching, out("notebook_patching.png"))
+show(out("notebook_patching.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** Patching a layer restores everything because the network is a chain: all that
+# reaches the output passes through each hidden layer. Single neurons restoring a little each is causal evidence that
+# the path is spread across many neurons. It is measured on these corruptions only.
+#
+# **Exercise.** Patch the `K` neurons that restore the most together. How many does it take to bring most of the
+# answer back?
+
+# %%
+K = 4
+for name in ("hidden1", "hidden2"):
+    best = np.argsort(-np.array(patching[name]["neurons"]).mean(1), kind="stable")[:K].tolist()
+    shares = analysis.patch_neurons(model, sequences, vocab, cfg.device, name, best)
+    print(f"{name}: its {K} best single neurons {best} patched together restore "
+          f"{' '.join(f'{share:.0%}' for share in shares)} per input position")
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 13: what it means, and how it connects to transformers
+# - Behaviour: the influence map is what the *attention pattern* of a reversal transformer would be expected to show,
+#   each output attending to its mirrored input. Our MLP has no attention, so the same routing must live in its weights.
+# - Probing and activation patching are used the same way on large language models, with hooks on named activations
+#   (TransformerLens's `run_with_cache` and `run_with_hooks` are what ours imitate).
+# - Neurons that mix several positions are polysemantic; that is the problem sparse autoencoders attack, by
+#   rewriting a layer's activations as a larger set of sparser, more single-meaning features.
+
+# %%
+section("Step 13: what it means")
+counts = selectivity["hidden1"]["counts"]
+worst = ablation["worst_single_neuron_drop"]
+print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
+      f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
+print(f"Mechanism: in hidden1, {counts['several_positions']} of {cfg.hidden} neurons depend on several positions and "
+      f"{counts['one_position']} on one; no single neuron's ablation costs more than {worst['drop']:.0%} on any output, "
+      f"and the best single neuron restores at most "
+      f"{max(np.array(patching[n]['neurons']).max() for n in ('hidden1', 'hidden2')):.0%} in patching.")
+print("These numbers are for this seed and settings; which neuron does what changes with --seed.")
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 14: things to try
+# - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? The explanation says why not.
+# - `--seq-len 5`: 243 sequences instead of 27. Does the network still generalize, and do the neurons change?
+# - `--hidden 4`: how narrow can the network be and still reverse? Do its neurons become more selective?
+# - `python demo.py --sweep`: held-out accuracy over sequence length and width, where 16 neurons run out.
+
+# %%
+section("Step 14: things to try")
 print("python demo_notebook.py --seed 6          # another held-out split")
 print("python demo_notebook.py --seq-len 5       # 243 distinct sequences")
 print("python demo_notebook.py --hidden 4        # a narrower network")
-print(f"\nwrote notebook_training_loss.png and activation_heatmaps.png into {os.path.abspath(cfg.out)}")
+print("python demo.py --sweep                    # capacity: sequence length x hidden width")
+print(f"\nwrote the figures into {os.path.abspath(cfg.out)}")
+if not in_notebook():
+    quick_exit()  # run as a script: skip Python's slow teardown of torch; in a notebook the kernel stays

@@ -363,54 +363,75 @@ def explain_ablation(ablation, n_letters):
     return lines
 
 
+def _patching_setup(model, sequences, vocab, device, i):
+    """Clean and corrupted runs for every (sequence, replacement letter at input i) pair, and the logit difference.
+
+    LD = logit of the clean letter minus logit of the corrupted letter, at output L-1-i, the one that copies input i.
+    Returns the corrupted tokens, the clean run's cache, LD on the corrupted run, LD_clean - LD_corrupt summed, and
+    a function that gives LD for a (k * pairs, T, V) batch of patched logits.
+    """
+    seq_len, n_letters = sequences.shape[1], len(vocab.letters)
+    j = seq_len - 1 - i
+    clean = sequences.repeat(n_letters - 1, 1)  # (P, L): one row per (sequence, replacement letter) pair
+    corrupted = corruptions(sequences, i, n_letters)
+    good, bad = clean[:, i], corrupted[:, i]  # the clean letter, and the letter the corruption puts there
+
+    def logit_diff(logits):
+        logits = logits.cpu()[:, j]  # (k*P, V): k copies of the P pairs
+        copies = len(logits) // len(good)
+        rows = torch.arange(len(logits))
+        return logits[rows, good.repeat(copies)] - logits[rows, bad.repeat(copies)]
+
+    corrupt_tokens = add_eos(corrupted, vocab.eos_id).to(device)
+    clean_logits, cache = run_with_cache(model, add_eos(clean, vocab.eos_id).to(device), ("hidden1", "hidden2"))
+    with torch.no_grad():
+        ld_corrupt = logit_diff(model(corrupt_tokens))
+    return corrupt_tokens, cache, ld_corrupt, (logit_diff(clean_logits) - ld_corrupt).sum(), logit_diff
+
+
 def activation_patching(model, sequences, vocab, device):
     """Patch clean activations into a corrupted run (the letter at input i changed) and measure how much of the
     clean answer at output L-1-i comes back.
 
-    Restored fraction = sum(LD_patched - LD_corrupt) / sum(LD_clean - LD_corrupt), where LD is the logit of the
-    clean letter minus the logit of the corrupted letter at that output: 1 = all of it back, 0 = none.
-    Returns, per layer: "whole_layer" (L,) and "neurons" (H, L).
+    Restored share = sum(LD_patched - LD_corrupt) / sum(LD_clean - LD_corrupt), with LD as in _patching_setup:
+    1 = all of it back, 0 = none. Returns, per layer: "whole_layer" (L,) and "neurons" (H, L).
     """
-    seq_len, n_letters = sequences.shape[1], len(vocab.letters)
-    result = {}
-    for name in ("hidden1", "hidden2"):
-        result[name] = {"whole_layer": [], "neurons": []}
-    for i in range(seq_len):
-        j = seq_len - 1 - i  # the output position that copies input i
-        clean = sequences.repeat(n_letters - 1, 1)  # (P, L): one row per (sequence, replacement letter) pair
-        corrupted = corruptions(sequences, i, n_letters)
-        clean_tokens = add_eos(clean, vocab.eos_id).to(device)
-        corrupt_tokens = add_eos(corrupted, vocab.eos_id).to(device)
-        good, bad = clean[:, i], corrupted[:, i]  # the clean letter, and the letter the corruption puts there
-
-        def logit_diff(logits):
-            """(k*P, T, V) logits, k copies of the P pairs -> (k*P,) clean-letter minus corrupted-letter logit at j."""
-            logits = logits.cpu()[:, j]  # (k*P, V)
-            copies = len(logits) // len(good)
-            rows = torch.arange(len(logits))
-            return logits[rows, good.repeat(copies)] - logits[rows, bad.repeat(copies)]
-
-        clean_logits, cache = run_with_cache(model, clean_tokens, ("hidden1", "hidden2"))
-        ld_clean = logit_diff(clean_logits)
-        ld_corrupt = logit_diff(model(corrupt_tokens))
-        denominator = (ld_clean - ld_corrupt).sum()
+    result = {name: {"whole_layer": [], "neurons": []} for name in ("hidden1", "hidden2")}
+    for i in range(sequences.shape[1]):
+        corrupt_tokens, cache, ld_corrupt, total, logit_diff = _patching_setup(model, sequences, vocab, device, i)
         for name in ("hidden1", "hidden2"):
             patched = run_with_hooks(model, corrupt_tokens, {name: lambda out, name=name: cache[name]})
-            result[name]["whole_layer"].append(((logit_diff(patched) - ld_corrupt).sum() / denominator).item())
+            result[name]["whole_layer"].append(((logit_diff(patched) - ld_corrupt).sum() / total).item())
             width = cache[name].shape[1]
 
             def patch_each(out, clean_acts=cache[name], width=width):
                 out = out.clone().view(width, -1, width)  # (neuron patched, pair, neuron)
                 index = torch.arange(width, device=out.device)
-                out[index, :, index] = clean_acts.T  # neuron n takes its clean value in block n
+                out[index, :, index] = clean_acts.T  # block n: neuron n takes its clean value, the rest stay corrupted
                 return out.view(-1, width)
 
             patched = run_with_hooks(model, corrupt_tokens.repeat(width, 1), {name: patch_each})
-            gain = (logit_diff(patched).view(width, -1) - ld_corrupt).sum(1) / denominator  # (H,)
+            gain = (logit_diff(patched).view(width, -1) - ld_corrupt).sum(1) / total  # (H,)
             result[name]["neurons"].append(gain.tolist())
     for name in ("hidden1", "hidden2"):
-        result[name]["neurons"] = np.array(result[name]["neurons"]).T.tolist()  # (H, L)
+        result[name]["neurons"] = np.array(result[name]["neurons"]).T.tolist()  # (L, H) -> (H, L)
     return result
+
+
+def patch_neurons(model, sequences, vocab, device, layer, neurons):
+    """Share of the clean answer restored at each input position when `neurons` of `layer` are patched together."""
+    shares = []
+    for i in range(sequences.shape[1]):
+        corrupt_tokens, cache, ld_corrupt, total, logit_diff = _patching_setup(model, sequences, vocab, device, i)
+
+        def patch(out):
+            out = out.clone()
+            out[:, neurons] = cache[layer][:, neurons]
+            return out
+
+        patched = run_with_hooks(model, corrupt_tokens, {layer: patch})
+        shares.append(((logit_diff(patched) - ld_corrupt).sum() / total).item())
+    return shares
 
 
 def explain_patching(patching):
