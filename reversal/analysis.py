@@ -5,16 +5,18 @@ the answer (which neuron does what) depends on the seed.
 """
 
 import itertools
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import add_eos, all_sequences, make_targets
 from .model import HOOK_POINTS, run_with_cache, run_with_hooks
 from .train import predict, sequence_accuracy
+from .tutorial import watching
 
 SEED_NOTE = "neuron numbers change with --seed; the counts and the pattern are what to compare"
 
@@ -152,9 +154,11 @@ def explain_influence(influence):
     seq_len = len(influence)
     diagonal = np.array([influence[i, seq_len - 1 - i] for i in range(seq_len)])
     off = influence[~np.eye(seq_len, dtype=bool)[::-1]]
+    spread = f"{diagonal.min():.0%}" if diagonal.min() == diagonal.max() else f"{diagonal.min():.0%} to {diagonal.max():.0%}"
+    largest_off = off.max() if off.size else 0.0
+    others = "never any other output letter" if largest_off == 0 else f"any other output letter in at most {largest_off:.0%}"
     lines = [f"Behaviour: changing one input letter changes the mirrored output letter (input i -> output "
-             f"{seq_len + 1}-i) in {diagonal.min():.0%} to {diagonal.max():.0%} of cases, the anti-diagonal, and any "
-             f"other output letter in at most {off.max() if off.size else 0:.0%}."]
+             f"{seq_len + 1}-i) in {spread} of cases, the anti-diagonal, and {others}."]
     if diagonal.min() >= 0.99 and (off.size == 0 or off.max() <= 0.01):
         lines.append("  Each output depends on exactly one input, the mirrored one: a clean reversal.")
     else:
@@ -456,7 +460,7 @@ def capacity_sweep(cfg, seq_lens, widths, progress=True):
 
     grid = np.zeros((len(seq_lens), len(widths)))
     cells = [(a, b) for a in range(len(seq_lens)) for b in range(len(widths))]
-    for a, b in tqdm(cells, desc="sweep", unit="model", disable=None if progress else True):
+    for a, b in tqdm(cells, desc="sweep", unit="model", disable=not (progress and watching())):
         cell = replace(cfg, seq_len=seq_lens[a], hidden=widths[b], input="")
         data = make_data(cell)
         model = make_model(cell, data.vocab)
@@ -465,7 +469,24 @@ def capacity_sweep(cfg, seq_lens, widths, progress=True):
     return grid
 
 
+def sweep_percent(value):
+    """'100%' only when exactly 1; otherwise rounded down to 0.1%, so that 99.96% never reads as 100."""
+    return "100%" if value == 1 else f"{math.floor(value * 1000) / 10:.1f}%"
+
+
 def explain_sweep(grid, seq_lens, widths):
     header = "seq-len " + "".join(f"{f'hidden {w}':>11}" for w in widths)
-    rows = [f"{length:>7} " + "".join(f"{value:>11.1%}" for value in grid[a]) for a, length in enumerate(seq_lens)]
-    return ["Held-out accuracy by sequence length and hidden width:", header] + rows
+    rows = [f"{length:>7} " + "".join(f"{sweep_percent(value):>11}" for value in grid[a]) for a, length in enumerate(seq_lens)]
+    lines = ["Held-out accuracy by sequence length and hidden width:", header] + rows
+    for b, width in enumerate(widths):
+        perfect = grid[:, b] == 1.0
+        if perfect.all():
+            lines.append(f"  hidden {width}: 100% at every length tried, up to {seq_lens[-1]}.")
+        elif not perfect[0]:
+            lines.append(f"  hidden {width}: below 100% already at length {seq_lens[0]} ({sweep_percent(grid[0, b])}).")
+        else:
+            fails = int(np.argmin(perfect))
+            lines.append(f"  hidden {width}: 100% up to length {seq_lens[fails - 1]}; at {seq_lens[fails]} it drops to "
+                         f"{sweep_percent(grid[fails, b])}.")
+    lines.append("  (one model per cell, one seed: a single cell can differ with --seed)")
+    return lines

@@ -13,6 +13,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from .analysis import sweep_percent
 from .files import save_figure
 
 ACTIVATION_CMAP = "magma"  # dark = 0 (silent), bright = firing strongly; a one-sided scale for values that are >= 0
@@ -244,9 +245,9 @@ def plot_sweep(grid, seq_lens, widths, path):
     fig = Figure(figsize=(1.6 + 1.1 * len(widths), 1.4 + 0.45 * len(seq_lens)))
     fig.subplots_adjust(left=0.15, right=0.95, bottom=0.15, top=0.88)
     ax = fig.subplots()
-    _heatmap(fig, ax, 100 * np.asarray(grid), "RdYlGn", 0, 100, "held-out accuracy (%)", annotate=False)
-    for (row, col), value in np.ndenumerate(100 * np.asarray(grid)):
-        ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=8)
+    _heatmap(fig, ax, 100 * np.asarray(grid), "RdYlGn", 0, 100, "held-out accuracy (%)")
+    for (row, col), value in np.ndenumerate(np.asarray(grid)):
+        ax.text(col, row, sweep_percent(value), ha="center", va="center", fontsize=8)
     ax.set_xticks(range(len(widths)), [str(w) for w in widths])
     ax.set_yticks(range(len(seq_lens)), [str(n) for n in seq_lens])
     ax.set_xlabel("hidden width (neurons per layer)")

@@ -5,10 +5,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import Vocab, add_eos, all_sequences, make_targets, sample_training, split_heldout
 from .model import Reverser
+from .tutorial import watching
 
 
 @dataclass
@@ -63,14 +64,16 @@ class History:
 
 
 def train(model, data, cfg, progress=True):
-    """Mini-batch Adam on cross-entropy over every output position. Returns the per-epoch History."""
+    """Mini-batch Adam on cross-entropy over every output position. Returns the per-epoch History.
+
+    progress: show a progress bar, when someone is watching (a terminal or a notebook, not a pipe or CI)."""
     inputs = add_eos(data.samples, data.vocab.eos_id).to(cfg.device)  # (S, T)
     targets = make_targets(data.samples, data.vocab.eos_id).to(cfg.device)  # (S, T)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # fused: one kernel for all parameters
     generator = torch.Generator().manual_seed(cfg.seed + 1)  # batch order, apart from the split's generator
     history = History(loss=[], heldout_accuracy=[])
     start = time.perf_counter()
-    for _ in tqdm(range(cfg.epochs), desc="training", unit="epoch", disable=None if progress else True):
+    for _ in tqdm(range(cfg.epochs), desc="training", unit="epoch", disable=not (progress and watching())):
         model.train()
         order = torch.randperm(len(inputs), generator=generator).to(cfg.device)
         total = torch.zeros((), device=cfg.device)  # summed on the device: no GPU->CPU sync every step

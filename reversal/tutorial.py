@@ -8,6 +8,11 @@ def in_notebook():
     return "ipykernel" in sys.modules
 
 
+def watching():
+    """Is a person watching the output live? Then progress bars are worth drawing."""
+    return in_notebook() or sys.stderr.isatty()
+
+
 def pause(enabled):
     """Wait for Enter between steps, but only for a person at a terminal: never in a notebook, pipe or CI."""
     if not enabled or in_notebook() or not sys.stdin or not sys.stdin.isatty():
