@@ -236,8 +236,8 @@ def _percentages(values):
 def eta_squared(acts, sequences):
     """eta squared: the fraction of each neuron's variance explained by the letter at each input position.
 
-    acts (N, H) over sequences (N, L) that cover every letter at every position equally often; returns (H, L) in
-    [0, 1], and 0 for a neuron whose activation never varies (a dead neuron).
+    acts (N, H) over sequences (N, L), ideally all of them, so every letter is equally common at every position and
+    the positions are independent; returns (H, L) in [0, 1], and 0 for a neuron whose activation never varies.
     """
     acts = torch.as_tensor(acts, dtype=torch.float64)
     total = ((acts - acts.mean(0)) ** 2).sum(0)  # (H,)

@@ -287,8 +287,11 @@ class BackgroundFigures:
     def __exit__(self, error_type, *_):
         if self.pool is None:
             return
+        if error_type is not None:  # Ctrl-C or an error: drop the queued figures and let the error go on at once
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            return
         try:
             for job in self.pending:
                 job.result()  # waits, and raises here any error a worker hit
         finally:
-            self.pool.shutdown(wait=error_type is None, cancel_futures=True)
+            self.pool.shutdown(cancel_futures=True)
