@@ -73,8 +73,7 @@ def plot_activations(capture, path, max_rows=64, seed=0):
     n_rows = len(row_labels)
     height = 1.6 + 0.16 * n_rows
     fig = Figure(figsize=(4.6 * len(layers) + 0.6, height))
-    fig.subplots_adjust(left=0.6 / fig.get_figwidth() + 0.05, right=0.97, bottom=0.7 / height, top=1 - 0.75 / height,
-                        wspace=0.35)
+    fig.subplots_adjust(left=0.1, right=0.96, bottom=0.6 / height, top=1 - 0.75 / height, wspace=0.25)
     axes = fig.subplots(1, len(layers), squeeze=False)[0]
     for ax, (name, acts) in zip(axes, layers.items()):
         image = ax.imshow(acts, aspect="auto", cmap=ACTIVATION_CMAP, vmin=0, interpolation="nearest")
