@@ -78,8 +78,7 @@ def main():
 
         print("\nexperiments on the trained model:")
         for lines in [analysis.explain_influence(influence),
-                      analysis.explain_probes(probes, probes_control, len(data.train_sequences),
-                                              len(data.heldout_sequences)),
+                      analysis.explain_probes(probes, probes_control, data),
                       analysis.explain_selectivity(selectivity),
                       analysis.explain_ablation(ablation, len(cfg.vocab)),
                       analysis.explain_patching(patching)]:

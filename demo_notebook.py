@@ -174,16 +174,15 @@ pause(PAUSE)
 # hidden2?
 # **Hypothesis.** Yes at every layer: to write out every letter, the network must keep all of them.
 # **Experiment.** Fit one logistic-regression probe per layer and position on the training sequences' activations,
-# score it on the held-out sequences. The probe has an L2 penalty (weight decay): with only a couple of dozen
-# training points and more features than that, an unpenalized probe can fit them in ways that do not generalize.
+# score it on the held-out sequences. The probe has an L2 penalty (weight decay): with the defaults there are only
+# 22 training points and 16 to 32 features, and an unpenalized probe can fit them in ways that do not generalize.
 # The control: the same probes on the same network before training.
 
 # %%
 section("Step 8: probes")
 probes = analysis.probe_accuracy(model, data, cfg)
 probes_control = analysis.probe_accuracy(untrained, data, cfg)
-print("\n".join(analysis.explain_probes(probes, probes_control, len(data.train_sequences),
-                                        len(data.heldout_sequences))))
+print("\n".join(analysis.explain_probes(probes, probes_control, data)))
 plots.plot_probes(probes, probes_control, out("notebook_probe_accuracy.png"))
 show(out("notebook_probe_accuracy.png"))
 

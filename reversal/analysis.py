@@ -117,16 +117,14 @@ def explain_accuracy(model, data, train_accuracy, heldout_accuracy):
 # ---------------------------------------------------------------------------------------------------------------------
 
 MAX_ANALYSIS_SEQUENCES = 512  # longer sequences have too many to test all; a seeded sample of this many stands in
+MAX_PROBE_SEQUENCES = 1000  # probes fit on at most this many training sequences, scored on as many held-out ones
 SELECTIVE = 0.1  # a neuron "depends on" an input position when that letter explains >= 10% of its variance
 
 
 def analysis_sequences(cfg):
     """Every distinct sequence when there are few; else a seeded sample. (N, L), lexicographic order."""
-    sequences = all_sequences(len(cfg.vocab), cfg.seq_len)
-    if len(sequences) <= MAX_ANALYSIS_SEQUENCES:
-        return sequences
-    picks = torch.randperm(len(sequences), generator=torch.Generator().manual_seed(cfg.seed))
-    return sequences[picks[:MAX_ANALYSIS_SEQUENCES].sort().values]
+    generator = torch.Generator().manual_seed(cfg.seed)
+    return _sample(all_sequences(len(cfg.vocab), cfg.seq_len), MAX_ANALYSIS_SEQUENCES, generator)
 
 
 def corruptions(sequences, position, n_letters):
@@ -199,22 +197,36 @@ def fit_probe(features, labels, n_classes, weight_decay=1e-2, steps=100):
 
 def probe_accuracy(model, data, cfg):
     """{layer: [held-out accuracy of a probe for the letter at each input position]}; probes train on the
-    distinct training sequences and are scored on the held-out ones, which the model never saw either."""
-    train_features = layer_features(model, data.train_sequences, data.vocab, cfg.device)
-    heldout_features = layer_features(model, data.heldout_sequences, data.vocab, cfg.device)
+    distinct training sequences and are scored on the held-out ones, which the model never saw either.
+    Long sequences have hundreds of thousands of those: a seeded sample of MAX_PROBE_SEQUENCES of each is plenty."""
+    generator = torch.Generator().manual_seed(cfg.seed)
+    train = _sample(data.train_sequences, MAX_PROBE_SEQUENCES, generator)
+    heldout = _sample(data.heldout_sequences, MAX_PROBE_SEQUENCES, generator)
+    train_features = layer_features(model, train, data.vocab, cfg.device)
+    heldout_features = layer_features(model, heldout, data.vocab, cfg.device)
     result = {}
     for name in HOOK_POINTS:
         result[name] = []
         for position in range(cfg.seq_len):
-            probe = fit_probe(train_features[name], data.train_sequences[:, position], len(cfg.vocab))
-            correct = probe(heldout_features[name]) == data.heldout_sequences[:, position]
+            probe = fit_probe(train_features[name], train[:, position], len(cfg.vocab))
+            correct = probe(heldout_features[name]) == heldout[:, position]
             result[name].append(correct.float().mean().item())
     return result
 
 
-def explain_probes(trained, control, n_train, n_heldout):
+def _sample(sequences, limit, generator):
+    """All the sequences if there are at most `limit`, else a seeded sample of `limit`, in their original order."""
+    if len(sequences) <= limit:
+        return sequences
+    return sequences[torch.randperm(len(sequences), generator=generator)[:limit].sort().values]
+
+
+def explain_probes(trained, control, data):
+    n_train = min(len(data.train_sequences), MAX_PROBE_SEQUENCES)
+    n_heldout = min(len(data.heldout_sequences), MAX_PROBE_SEQUENCES)
+    coarse = f"; with so few the score moves in steps of {1 / n_heldout:.0%}" if n_heldout < 50 else ""
     lines = [f"Probes (logistic regression, L2 penalty, fit on {n_train} training sequences, scored on "
-             f"{n_heldout} held-out ones; with so few the score moves in steps of {1 / n_heldout:.0%}):"]
+             f"{n_heldout} held-out ones{coarse}):"]
     for name in HOOK_POINTS:
         lines.append(f"  {name:<9} trained model: {_percentages(trained[name])}   untrained control: "
                      f"{_percentages(control[name])}  (per input position)")
