@@ -11,11 +11,13 @@ capacity_sweep.png. The guided, step-by-step version of the same story is demo_n
 """
 
 import copy
+import math
 import os
 import sys
 
 from reversal import analysis, plots
 from reversal.config import build_parser, resolve
+from reversal.data import max_seq_len
 from reversal.files import quick_exit, save_json
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 
@@ -26,8 +28,9 @@ SWEEP_WIDTHS = [4, 8, 16, 32]
 def main():
     parser = build_parser("demo.py", default_samples=2000, description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true",
-                        help=f"also train a model for each seq-len {SWEEP_SEQ_LENS[0]}..{SWEEP_SEQ_LENS[-1]} and hidden "
-                             f"width {', '.join(map(str, SWEEP_WIDTHS))}, and plot held-out accuracy (about 2 minutes)")
+                        help=f"also train a model for each seq-len {SWEEP_SEQ_LENS[0]}..{SWEEP_SEQ_LENS[-1]} (as far as the vocab "
+                             f"allows) and hidden width {', '.join(map(str, SWEEP_WIDTHS))}, and plot held-out "
+                             f"accuracy (under 2 minutes with the defaults)")
     args = parser.parse_args()
     cfg = resolve(args, parser)  # every setting is checked here, before anything is trained or written
     print(cfg)
@@ -43,7 +46,7 @@ def main():
           f"{len(data.heldout_sequences)} held-out sequences")
 
     history = train(model, data, cfg)
-    steps = cfg.epochs * -(-cfg.samples // cfg.batch_size)  # ceil: the last batch of an epoch may be short
+    steps = cfg.epochs * math.ceil(cfg.samples / cfg.batch_size)  # the last batch of an epoch may be short
     print(f"trained {cfg.epochs} epochs in {history.seconds:.2f} s ({steps / history.seconds:,.0f} steps/s); "
           f"final loss {history.loss[-1]:.2e}")
     train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
@@ -68,7 +71,7 @@ def main():
         probes = analysis.probe_accuracy(model, data, cfg)
         probes_control = analysis.probe_accuracy(untrained, data, cfg)
         figures.draw(plots.plot_probes, probes, probes_control, out("probe_accuracy.png"))
-        selectivity = analysis.neuron_selectivity(model, sequences, vocab, device)
+        selectivity = analysis.neuron_selectivity(model, sequences, vocab, device, control=untrained)
         figures.draw(plots.plot_selectivity, selectivity, out("neuron_selectivity.png"))
         figures.draw(plots.plot_first_layer_weights, selectivity, out("first_layer_weights.png"))
         ablation = analysis.neuron_ablation(model, sequences, vocab, device, mean_over=data.train_sequences)
@@ -80,6 +83,7 @@ def main():
         for lines in [analysis.explain_influence(influence),
                       analysis.explain_probes(probes, probes_control, data),
                       analysis.explain_selectivity(selectivity),
+                      analysis.explain_weights(selectivity),
                       analysis.explain_ablation(ablation, len(cfg.vocab)),
                       analysis.explain_patching(patching)]:
             print("\n".join(lines))
@@ -88,11 +92,12 @@ def main():
                             "probe_accuracy_control": probes_control, "neuron_selectivity": selectivity,
                             "neuron_ablation": ablation, "patching": patching}
 
-        if args.sweep:  # opt-in: trains len(SWEEP_SEQ_LENS) x len(SWEEP_WIDTHS) more models
-            grid = analysis.capacity_sweep(cfg, SWEEP_SEQ_LENS, SWEEP_WIDTHS)
-            print("\n" + "\n".join(analysis.explain_sweep(grid, SWEEP_SEQ_LENS, SWEEP_WIDTHS)))
-            figures.draw(plots.plot_sweep, grid, SWEEP_SEQ_LENS, SWEEP_WIDTHS, out("capacity_sweep.png"))
-            interpretability["capacity_sweep"] = {"seq_lens": SWEEP_SEQ_LENS, "widths": SWEEP_WIDTHS,
+        if args.sweep:  # opt-in: trains a model for every (length, width) pair
+            seq_lens = [n for n in SWEEP_SEQ_LENS if n <= max_seq_len(len(cfg.vocab))]  # a big vocab allows fewer
+            grid = analysis.capacity_sweep(cfg, seq_lens, SWEEP_WIDTHS)
+            print("\n" + "\n".join(analysis.explain_sweep(grid, seq_lens, SWEEP_WIDTHS)))
+            figures.draw(plots.plot_sweep, grid, seq_lens, SWEEP_WIDTHS, out("capacity_sweep.png"))
+            interpretability["capacity_sweep"] = {"seq_lens": seq_lens, "widths": SWEEP_WIDTHS,
                                                   "heldout_accuracy": grid.tolist()}
 
     save_json({

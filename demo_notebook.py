@@ -25,11 +25,11 @@ from reversal import analysis, plots
 from reversal.analysis import capture_all, explain_accuracy, explain_activations
 from reversal.config import build_parser, resolve
 from reversal.data import add_eos, make_targets
-from reversal.model import run_with_cache, run_with_hooks
+from reversal.model import hook_count, run_with_cache, run_with_hooks
 from reversal.plots import plot_activations, plot_training
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.files import quick_exit
-from reversal.tutorial import in_notebook, pause, section, show
+from reversal.tutorial import in_notebook, pause, show, tell
 
 parser = build_parser("demo_notebook.py", default_samples=1000,
                       description="A guided, step-by-step tutorial: train a tiny sequence reverser and look inside it.")
@@ -41,6 +41,7 @@ cfg = resolve(args, parser)
 PAUSE = not args.no_pause
 os.makedirs(cfg.out, exist_ok=True)
 out = lambda name: os.path.join(cfg.out, name)
+tell()  # in a terminal, print the introduction above (a notebook shows it already)
 
 # %% [markdown]
 # ## Step 1: the task
@@ -50,7 +51,7 @@ out = lambda name: os.path.join(cfg.out, name)
 # which parts of it carry which information, and which parts the answer actually depends on.
 
 # %%
-section("Step 1: the task")
+tell()
 print(cfg)
 data = make_data(cfg)
 vocab = data.vocab
@@ -62,12 +63,12 @@ pause(PAUSE)
 
 # %% [markdown]
 # ## Step 2: the data
-# With 3 letters and length 3 there are only 3**3 = 27 distinct sequences, so 1000 training samples are mostly
-# repeats. To find out whether the network learns the *rule* rather than memorizing, about 20% of the distinct
+# With the defaults, 3 letters and length 3, there are only 3^3 = 27 distinct sequences, so the 1000 training
+# samples are mostly repeats. To find out whether the network learns the *rule* rather than memorizing, about 20% of the distinct
 # sequences are held out: the network never sees them during training, and we test it on them afterwards.
 
 # %%
-section("Step 2: the data")
+tell()
 n_distinct = len(data.train_sequences) + len(data.heldout_sequences)
 print(f"{n_distinct} distinct sequences: {len(data.train_sequences)} for training, {len(data.heldout_sequences)} held out.")
 print("held out (never trained on):", ", ".join("".join(vocab.decode(s.tolist())) for s in data.heldout_sequences[:20]))
@@ -83,7 +84,7 @@ pause(PAUSE)
 # position at once. There is no attention: the only place letters can be "moved" is through the two hidden layers.
 
 # %%
-section("Step 3: the model")
+tell()
 model = make_model(cfg, vocab)
 untrained = copy.deepcopy(model)  # kept for later: the same network before any training, as a control
 print(model)
@@ -94,11 +95,11 @@ pause(PAUSE)
 
 # %% [markdown]
 # ## Step 4: training
-# Adam, cross-entropy summed over every output position, mini-batches of `--batch-size` samples. After every epoch we
+# Adam, cross-entropy averaged over every output position, mini-batches of `--batch-size` samples. After every epoch we
 # measure exact-match accuracy on the held-out sequences: a sequence counts only if every output token is right.
 
 # %%
-section("Step 4: training")
+tell()
 model = make_model(cfg, vocab)  # the same starting weights as in step 3, so re-running this cell starts over
 history = train(model, data, cfg)
 train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
@@ -117,13 +118,12 @@ pause(PAUSE)
 # fails on the way (a `try/finally` inside a context manager).
 
 # %%
-section("Step 5: hooks")
+tell()
 test_tokens = torch.tensor([vocab.encode(cfg.input) + [vocab.eos_id]], device=cfg.device)  # (1, T)
-logits, cache = run_with_cache(model, test_tokens)
+logits, cache = run_with_cache(model, test_tokens, ("hidden1", "hidden2"))
 for name, activation in cache.items():
     print(f"{name:<9} shape {tuple(activation.shape)}  values {[round(v, 2) for v in activation[0].tolist()]}")
-print("hooks still attached after the run:",
-      sum(len(module._forward_hooks) for module in model.modules()), "(the context manager removed them)")
+print("hooks still attached after the run:", hook_count(model), "(the context manager removed them)")
 print("Every hidden value is >= 0: each is the output of a ReLU, which turns negatives into 0.")
 pause(PAUSE)
 
@@ -134,7 +134,7 @@ pause(PAUSE)
 # for some inputs but not others (those carry information about the input), and the boxed row, the test input.
 
 # %%
-section("Step 6: the heatmaps")
+tell()
 capture = capture_all(model, data, cfg)
 print("\n".join(explain_activations(capture)))
 plot_activations(capture, out("activation_heatmaps.png"), seed=cfg.seed)
@@ -150,7 +150,7 @@ pause(PAUSE)
 # output letter changes.
 
 # %%
-section("Step 7: behaviour")
+tell()
 sequences = analysis.analysis_sequences(cfg)  # every distinct sequence (a seeded sample if there are many)
 influence = analysis.position_influence(model, sequences, vocab)
 print(np.round(influence, 2))
@@ -165,6 +165,7 @@ show(out("notebook_position_influence.png"))
 # **Exercise.** Run the same map on the untrained network (`untrained`). What does "no mechanism yet" look like?
 
 # %%
+tell()
 print(np.round(analysis.position_influence(untrained, sequences, vocab), 2))
 pause(PAUSE)
 
@@ -179,7 +180,7 @@ pause(PAUSE)
 # The control: the same probes on the same network before training.
 
 # %%
-section("Step 8: probes")
+tell()
 probes = analysis.probe_accuracy(model, data, cfg)
 probes_control = analysis.probe_accuracy(untrained, data, cfg)
 print("\n".join(analysis.explain_probes(probes, probes_control, data)))
@@ -195,6 +196,7 @@ show(out("notebook_probe_accuracy.png"))
 # held-out score hold up on this seed? Try a few values, and other seeds: the score can move with both.
 
 # %%
+tell()
 WEIGHT_DECAY = 0.0
 train_features = analysis.layer_features(model, data.train_sequences, vocab, cfg.device)["hidden2"]
 heldout_features = analysis.layer_features(model, data.heldout_sequences, vocab, cfg.device)["hidden2"]
@@ -212,9 +214,9 @@ pause(PAUSE)
 # from 0 = unrelated to 1 = determined by it).
 
 # %%
-section("Step 9: selectivity")
-selectivity = analysis.neuron_selectivity(model, sequences, vocab, cfg.device)
-print("\n".join(analysis.explain_selectivity(selectivity)[:3]))
+tell()
+selectivity = analysis.neuron_selectivity(model, sequences, vocab, cfg.device, control=untrained)
+print("\n".join(analysis.explain_selectivity(selectivity)))
 plots.plot_selectivity(selectivity, out("notebook_neuron_selectivity.png"))
 show(out("notebook_neuron_selectivity.png"))
 
@@ -225,6 +227,7 @@ show(out("notebook_neuron_selectivity.png"))
 # **Exercise.** The threshold for "depends on" is a choice. Raise `THRESHOLD` and watch the counts move.
 
 # %%
+tell()
 THRESHOLD = 0.3
 for name in ("hidden1", "hidden2"):
     positions = (np.array(selectivity[name]["eta"]) >= THRESHOLD).sum(1)
@@ -239,8 +242,8 @@ pause(PAUSE)
 # **Experiment.** Each hidden1 neuron's weight norm per position block, beside its measured selectivity.
 
 # %%
-section("Step 10: weights")
-print("\n".join(analysis.explain_selectivity(selectivity)[3:4]))
+tell()
+print("\n".join(analysis.explain_weights(selectivity)))
 plots.plot_first_layer_weights(selectivity, out("notebook_first_layer_weights.png"))
 show(out("notebook_first_layer_weights.png"))
 
@@ -252,6 +255,7 @@ show(out("notebook_first_layer_weights.png"))
 # **Exercise.** Pick a neuron (`NEURON`) and compare its weight norms with its selectivity, position by position.
 
 # %%
+tell()
 NEURON = int(np.argmax(np.array(selectivity["hidden1"]["eta"]).max(1)))  # the most selective one; try others
 print(f"hidden1 neuron {NEURON}: weight norms {np.round(selectivity['first_layer_weight_norms'][NEURON], 2).tolist()}, "
       f"eta squared {np.round(selectivity['hidden1']['eta'][NEURON], 2).tolist()}")
@@ -266,7 +270,7 @@ pause(PAUSE)
 # *return* a changed activation, which replaces the real one.
 
 # %%
-section("Step 11: ablation")
+tell()
 ablation = analysis.neuron_ablation(model, sequences, vocab, cfg.device, mean_over=data.train_sequences)
 print("\n".join(analysis.explain_ablation(ablation, len(cfg.vocab))))
 plots.plot_ablation(ablation, out("notebook_ablation.png"))
@@ -280,6 +284,7 @@ show(out("notebook_ablation.png"))
 # edit the list.
 
 # %%
+tell()
 drops = np.array(ablation["baseline"]) - np.array(ablation["hidden1"]["zero"]["accuracy"])  # (H, L)
 NEURONS = np.argsort(-drops.max(1), kind="stable")[:2].tolist()
 tokens = add_eos(sequences, vocab.eos_id).to(cfg.device)
@@ -306,7 +311,7 @@ pause(PAUSE)
 # corrupted letter's logits.
 
 # %%
-section("Step 12: activation patching")
+tell()
 patching = analysis.activation_patching(model, sequences, vocab, cfg.device)
 print("\n".join(analysis.explain_patching(patching)))
 plots.plot_patching(patching, out("notebook_patching.png"))
@@ -321,6 +326,7 @@ show(out("notebook_patching.png"))
 # answer back?
 
 # %%
+tell()
 K = 4
 for name in ("hidden1", "hidden2"):
     best = np.argsort(-np.array(patching[name]["neurons"]).mean(1), kind="stable")[:K].tolist()
@@ -339,7 +345,7 @@ pause(PAUSE)
 #   rewriting a layer's activations as a larger set of sparser, more single-meaning features.
 
 # %%
-section("Step 13: what it means")
+tell()
 counts = selectivity["hidden1"]["counts"]
 worst = ablation["worst_single_neuron_drop"]
 print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
@@ -361,7 +367,7 @@ pause(PAUSE)
 # In a notebook, put the flags in `NOTEBOOK_FLAGS` in the first code cell and run all cells again.
 
 # %%
-section("Step 14: things to try")
+tell()
 print("python demo_notebook.py --seed 6          # another held-out split")
 print("python demo_notebook.py --seq-len 5       # 243 distinct sequences")
 print("python demo_notebook.py --hidden 4        # a narrower network")

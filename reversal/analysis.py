@@ -60,8 +60,9 @@ def explain_activations(capture, top=3):
     for name, acts in capture.layers.items():
         stats = activation_stats(acts)
         n, h = acts.shape
-        lines.append(f"{name}: {len(stats['dead'])} of {h} neurons are dead (0 for all {n} inputs)"
-                     f"{' ' + str(stats['dead']) if stats['dead'] else ''}, {len(stats['always'])} fire for every "
+        listed = f" {stats['dead'][:10]}" if 0 < len(stats["dead"]) <= 10 else ""  # a long list helps nobody
+        lines.append(f"{name}: {len(stats['dead'])} of {h} neurons are dead (0 for all {n} inputs){listed}, "
+                     f"{len(stats['always'])} fire for every "
                      f"input, {len(stats['sometimes'])} fire for some inputs and not others; on average "
                      f"{stats['mean_active_fraction']:.0%} of the neurons are above 0 for an input.")
         strongest = np.argsort(-acts[row], kind="stable")[:top]
@@ -85,30 +86,34 @@ def missing_pairs(sequence, train_sequences):
 
 
 def explain_accuracy(model, data, train_accuracy, heldout_accuracy):
-    """Whether the model learned the rule (held-out 100%), and if not, what the training data lacked."""
+    """Whether the model learned the rule (held-out 100%), and if not, what is missing."""
     n_train, n_heldout = len(data.train_sequences), len(data.heldout_sequences)
-    n_total = n_train + n_heldout
-    lines = [f"Sequences: there are only {n_total} distinct ones; {n_heldout} were held out and never trained on, "
-             f"the {len(data.samples)} training samples are repeats of the other {n_train}.",
+    lines = [f"Sequences: there are {n_train + n_heldout} distinct ones; {n_heldout} held out, never trained on; the "
+             f"{len(data.samples)} training samples are drawn, with repeats, from the other {n_train}.",
              f"Exact-match accuracy: training sequences {train_accuracy:.1%}, held-out sequences {heldout_accuracy:.1%}."]
     if heldout_accuracy == 1.0:
         lines.append("It reverses every sequence it never saw, so it learned the rule, not a lookup table of its "
                      "training data.")
         return lines
+    if train_accuracy < 1.0:
+        lines.append("It has not even learned its training sequences, so it has NOT learned the rule: train it "
+                     "longer (--epochs, --samples) or wider (--hidden).")
+        return lines
     wrong = data.heldout_sequences[(predict(model, data.heldout_sequences, data.vocab.eos_id)
                                     != make_targets(data.heldout_sequences, data.vocab.eos_id)).any(1)]
-    lines.append(f"It gets {len(wrong)} held-out sequence(s) wrong, so it has NOT fully learned the rule: with so few "
-                 f"distinct training sequences it can fit them without generalizing. Try another --seed, or a longer "
+    lines.append(f"It fits every training sequence but gets {len(wrong)} held-out one(s) wrong, so it has NOT fully "
+                 f"learned the rule: it fit its training data without generalizing. Try another --seed, or a longer "
                  f"--seq-len (more distinct sequences to learn from).")
+    vocab = data.vocab
     for sequence in wrong[:5]:
         gaps = missing_pairs(sequence, data.train_sequences)
-        vocab = data.vocab
         if gaps:
             gap_text = "; ".join(f"{vocab.tokens[sequence[i]]!r} at position {i + 1} with {vocab.tokens[sequence[j]]!r} "
                                  f"at position {j + 1}" for i, j in gaps)
             lines.append(f"  {letters(sequence, vocab)!r}: no training sequence had {gap_text}.")
         else:
-            lines.append(f"  {letters(sequence, vocab)!r}: every pair of its letters occurs in training, yet it fails.")
+            lines.append(f"  {letters(sequence, vocab)!r}: every pair of its letters occurs together in training, "
+                         f"yet it fails.")
     return lines
 
 
@@ -224,7 +229,7 @@ def _sample(sequences, limit, generator):
 def explain_probes(trained, control, data):
     n_train = min(len(data.train_sequences), MAX_PROBE_SEQUENCES)
     n_heldout = min(len(data.heldout_sequences), MAX_PROBE_SEQUENCES)
-    coarse = f"; with so few the score moves in steps of {1 / n_heldout:.0%}" if n_heldout < 50 else ""
+    coarse = f"; with so few the score moves in steps of {1 / n_heldout:.0%}" if n_heldout < 20 else ""
     lines = [f"Probes (logistic regression, L2 penalty, fit on {n_train} training sequences, scored on "
              f"{n_heldout} held-out ones{coarse}):"]
     for name in HOOK_POINTS:
@@ -232,12 +237,10 @@ def explain_probes(trained, control, data):
                      f"{_percentages(control[name])}  (per input position)")
     decodable = [name for name in HOOK_POINTS if min(control[name]) >= 0.99]
     if decodable:
-        lines.append(f"  In the untrained control the letters are just as decodable from {', '.join(decodable)}: random "
-                     f"weights keep the input's information too. So a probe shows the information is present, not "
-                     f"that the model uses it; that takes ablation and patching.")
-    else:
-        lines.append("  The control shows what a probe finds in random weights. Either way a probe shows the information "
-                     "is present, not that the model uses it; that takes ablation and patching.")
+        lines.append(f"  The untrained control reads every letter at >= 99% from {', '.join(decodable)}: random weights "
+                     f"keep the input's information too.")
+    lines.append("  So a probe shows the information is present, not that the model uses it; that takes ablation and "
+                 "patching.")
     return lines
 
 
@@ -286,11 +289,20 @@ def weights_vs_selectivity(norms, eta, acts):
     return {"correlation": correlation, "top_position_agrees": agree, "alive_neurons": int(alive.sum())}
 
 
-def neuron_selectivity(model, sequences, vocab, device):
-    """Per hidden layer: eta squared (H, L) and the neuron counts; plus the first layer's weight norms per position
-    and how well they agree with hidden1's measured selectivity."""
+def neuron_selectivity(model, sequences, vocab, device, control):
+    """Per hidden layer: eta squared (H, L) and the neuron counts; the first layer's weight norms per position and
+    how well they agree with hidden1's measured selectivity; and the same counts and agreement for `control`, the
+    untrained network, to show what training changed."""
+    result = {"threshold": SELECTIVE, **_selectivity(model, sequences, vocab, device)}
+    untrained = _selectivity(control, sequences, vocab, device)
+    result["control"] = {"hidden1": untrained["hidden1"]["counts"], "hidden2": untrained["hidden2"]["counts"],
+                         "weights_vs_selectivity": untrained["weights_vs_selectivity"]}
+    return result
+
+
+def _selectivity(model, sequences, vocab, device):
     features = layer_features(model, sequences, vocab, device, ("hidden1", "hidden2"))
-    result = {"threshold": SELECTIVE}
+    result = {}
     for name, acts in features.items():
         eta = eta_squared(acts, sequences)
         result[name] = {"eta": eta.tolist(), "counts": selectivity_counts(eta, acts.numpy())}
@@ -303,21 +315,29 @@ def neuron_selectivity(model, sequences, vocab, device):
 
 def explain_selectivity(selectivity):
     lines = [f"Selectivity (eta squared: share of a neuron's variance explained by the letter at one input position; "
-             f"'depends on' means >= {SELECTIVE:.0%}):"]
+             f"'depends on' means >= {SELECTIVE:.0%}; the untrained control in brackets):"]
     for name in ("hidden1", "hidden2"):
-        counts = selectivity[name]["counts"]
-        total = sum(counts.values())
-        lines.append(f"  {name}: {counts['one_position']} of {total} neurons depend on one position, "
-                     f"{counts['several_positions']} on several, {counts['no_position']} on none alone, "
-                     f"{counts['dead']} dead.")
-    agreement = selectivity["weights_vs_selectivity"]
-    lines.append(f"  First-layer weights: per-position weight norms and hidden1 selectivity correlate at "
-                 f"r = {agreement['correlation']:.2f}; the largest weight block is the most selective position for "
-                 f"{agreement['top_position_agrees']} of {agreement['alive_neurons']} live neurons.")
-    if selectivity["hidden1"]["counts"]["several_positions"] > selectivity["hidden1"]["counts"]["one_position"]:
-        lines.append("  Most neurons mix several positions: the network does not keep one neuron per letter slot "
-                     "(polysemantic, distributed).")
+        counts, control = selectivity[name]["counts"], selectivity["control"][name]
+        lines.append(f"  {name}: {counts['one_position']} ({control['one_position']}) neurons depend on one position, "
+                     f"{counts['several_positions']} ({control['several_positions']}) on several, "
+                     f"{counts['no_position']} ({control['no_position']}) on none alone, "
+                     f"{counts['dead']} ({control['dead']}) dead.")
+    counts, control = selectivity["hidden1"]["counts"], selectivity["control"]["hidden1"]
+    if counts["several_positions"] > (sum(counts.values()) - counts["dead"]) / 2:
+        lines.append("  At this cutoff most live hidden1 neurons mix several positions: they are not one-letter-slot "
+                     "units.")
+        if control["several_positions"] > (sum(control.values()) - control["dead"]) / 2:
+            lines.append("  So do the untrained network's: a ReLU of a sum over all positions mixes them before any "
+                         "training, so the mixing itself is not something the network learned.")
     return lines
+
+
+def explain_weights(selectivity):
+    trained, control = selectivity["weights_vs_selectivity"], selectivity["control"]["weights_vs_selectivity"]
+    return [f"First-layer weights: per-position weight norms and hidden1 selectivity correlate at "
+            f"r = {trained['correlation']:.2f} (untrained control: {control['correlation']:.2f}); the largest weight "
+            f"block is the most selective position for {trained['top_position_agrees']} of {trained['alive_neurons']} "
+            f"live neurons (control: {control['top_position_agrees']} of {control['alive_neurons']})."]
 
 
 def _per_position_accuracy(predicted, targets, seq_len):
@@ -333,7 +353,8 @@ def neuron_ablation(model, sequences, vocab, device, mean_over):
     means = {name: acts.mean(0) for name, acts in
              layer_features(model, mean_over, vocab, device, ("hidden1", "hidden2")).items()}
     baseline = predict(model, sequences, vocab.eos_id)
-    result = {"baseline": _per_position_accuracy(baseline, targets, seq_len).tolist()}
+    result = {"baseline": _per_position_accuracy(baseline, targets, seq_len).tolist(),
+              "baseline_sequence_accuracy": (baseline == targets).all(1).float().mean().item()}
     for name in ("hidden1", "hidden2"):
         width = len(means[name])
         result[name] = {}
@@ -365,17 +386,26 @@ def neuron_ablation(model, sequences, vocab, device, mean_over):
 
 def explain_ablation(ablation, n_letters):
     worst = ablation["worst_single_neuron_drop"]
-    lines = [f"Ablation: switching off any single neuron costs at most {worst['drop']:.0%} accuracy on one output "
-             f"position ({worst['kind']}-ablation in {worst['layer']})."]
+    lines = [f"Ablation: switching off any single neuron costs at most {100 * worst['drop']:.0f} percentage points of "
+             f"accuracy on one output position ({worst['kind']}-ablation in {worst['layer']})."]
     for name in ("hidden1", "hidden2"):
         zero = ablation[name]["zero"]
         lines.append(f"  whole {name} zeroed: sequence accuracy {zero['whole_layer_sequence_accuracy']:.1%} "
                      f"(chance {ablation['chance_sequence_accuracy']:.1%}), per position "
                      f"{_percentages(zero['whole_layer_position_accuracy'])} (chance {1 / n_letters:.0%}).")
-    whole_worst = max(ablation[name]["zero"]["whole_layer_sequence_accuracy"] for name in ("hidden1", "hidden2"))
-    if worst["drop"] < 0.5 and whole_worst <= 2 * ablation["chance_sequence_accuracy"]:
-        lines.append("  Each whole layer is needed, but no single neuron is: the computation is spread over many "
-                     "neurons.")
+    baseline = ablation["baseline_sequence_accuracy"]
+    if baseline < 0.9:
+        lines.append(f"  (No verdict: the model itself gets only {baseline:.0%} of these sequences right, so there is "
+                     f"little for an ablation to break.)")
+        return lines
+    whole = max(ablation[name]["zero"]["whole_layer_sequence_accuracy"] for name in ("hidden1", "hidden2"))
+    if whole <= 2 * ablation["chance_sequence_accuracy"]:
+        if worst["drop"] < 0.2:
+            lines.append("  Each whole layer is needed, but no single neuron is: the computation is spread over many "
+                         "neurons.")
+        else:
+            lines.append(f"  Each whole layer is needed; single neurons matter unequally, the worst costing "
+                         f"{100 * worst['drop']:.0f} points on one output position.")
     return lines
 
 
@@ -460,6 +490,9 @@ def explain_patching(patching):
                      f"single neuron restores {_percentages(best)}.")
     whole = min(min(patching[name]["whole_layer"]) for name in ("hidden1", "hidden2"))
     best = max(np.array(patching[name]["neurons"]).max() for name in ("hidden1", "hidden2"))
+    if best > 1.01:
+        lines.append("  A share above 100% means the patch overshoots: the patched run favours the clean letter more "
+                     "than the clean run itself did.")
     if whole > 0.99 and best < 0.5:
         lines.append(f"  A whole layer carries the entire causal path; no single neuron carries more than {best:.0%} "
                      f"of it.")
@@ -491,14 +524,9 @@ def explain_sweep(grid, seq_lens, widths):
     rows = [f"{length:>7} " + "".join(f"{sweep_percent(value):>11}" for value in grid[a]) for a, length in enumerate(seq_lens)]
     lines = ["Held-out accuracy by sequence length and hidden width:", header] + rows
     for b, width in enumerate(widths):
-        perfect = grid[:, b] == 1.0
-        if perfect.all():
-            lines.append(f"  hidden {width}: 100% at every length tried, up to {seq_lens[-1]}.")
-        elif not perfect[0]:
-            lines.append(f"  hidden {width}: below 100% already at length {seq_lens[0]} ({sweep_percent(grid[0, b])}).")
-        else:
-            fails = int(np.argmin(perfect))
-            lines.append(f"  hidden {width}: 100% up to length {seq_lens[fails - 1]}; at {seq_lens[fails]} it drops to "
-                         f"{sweep_percent(grid[fails, b])}.")
+        perfect = [str(length) for a, length in enumerate(seq_lens) if grid[a, b] == 1.0]
+        short = [str(length) for a, length in enumerate(seq_lens) if grid[a, b] < 1.0]
+        lines.append(f"  hidden {width}: 100% at length {', '.join(perfect) or 'none'}; "
+                     f"below 100% at {', '.join(short) or 'none'}.")
     lines.append("  (one model per cell, one seed: a single cell can differ with --seed)")
     return lines

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 from .data import MAX_SEQUENCES, max_seq_len
 
+MAX_HIDDEN = 256  # wide enough for every experiment here; much wider and the per-neuron figures become unreadable
+
 
 @dataclass(frozen=True)
 class Config:
@@ -84,18 +86,18 @@ def build_parser(prog, default_samples, description=None):
     parser = _Parser(prog=prog, description=description, allow_abbrev=False)  # a typo is an error, not a guess
     arg = parser.add_argument
     arg("--out", default=d.out, help="folder for the output files; created if missing (default: the current folder)")
-    arg("--seed", type=_integer(0), default=d.seed, help=f"random seed for weights, split and batches (default: {d.seed})")
+    arg("--seed", type=_integer(0, 2**32 - 1), default=d.seed, help=f"random seed for weights, split and batches (default: {d.seed})")
     arg("--epochs", type=_integer(1, 100_000), default=d.epochs, help=f"training epochs (default: {d.epochs})")
     arg("--samples", type=_integer(1, 1_000_000), default=default_samples,
         help=f"training samples, drawn with replacement from the training sequences (default: {default_samples})")
-    arg("--seq-len", type=_integer(1), default=d.seq_len,
-        help=f"letters per sequence; at most the length whose len(vocab)**seq-len sequences fit in "
+    arg("--seq-len", type=_integer(2), default=d.seq_len,
+        help=f"letters per sequence, at least 2 (one letter reversed is itself); at most the length whose len(vocab)**seq-len sequences fit in "
              f"{MAX_SEQUENCES:,}: 12 for abc, 9 for abcd (default: {d.seq_len})")
     arg("--vocab", type=_vocab, default=d.vocab,
         help=f"the letters: at least 2 distinct lowercase letters (default: {d.vocab})")
-    arg("--hidden", type=_integer(1, 4096), default=d.hidden, help=f"neurons per hidden layer (default: {d.hidden})")
+    arg("--hidden", type=_integer(1, MAX_HIDDEN), default=d.hidden, help=f"neurons per hidden layer (default: {d.hidden})")
     arg("--lr", type=_learning_rate, default=d.lr, help=f"Adam learning rate, positive (default: {d.lr:g})")
-    arg("--batch-size", type=_integer(1), default=d.batch_size,
+    arg("--batch-size", type=_integer(1, 1_000_000), default=d.batch_size,
         help=f"samples per optimizer step (default: {d.batch_size})")
     arg("--input", default=None,
         help="the sequence to predict: seq-len letters of the vocab, e.g. abc or 'a b c' "
@@ -135,6 +137,8 @@ def _resolve(args):
 
 def check_writable(out):
     """Fail now, not after training, if --out cannot hold our files. Creates nothing that stays."""
+    if not out.strip():
+        raise BadSetting("argument --out: must name a folder, got an empty string; use . for the current folder")
     existing = os.path.abspath(out)
     while not os.path.exists(existing):  # the nearest folder that exists is where mkdir would start
         existing = os.path.dirname(existing)

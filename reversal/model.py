@@ -58,6 +58,11 @@ def hooks(model, fwd_hooks):
             handle.remove()
 
 
+def hook_count(model):
+    """How many forward hooks are attached anywhere in the model (PyTorch keeps them in each module's dict)."""
+    return sum(len(module._forward_hooks) for module in model.modules())
+
+
 @torch.no_grad()
 def run_with_cache(model, tokens, names=HOOK_POINTS):
     """Forward pass that also returns {name: activation}, detached, for each hook point in `names`."""

@@ -78,10 +78,10 @@ def plot_activations(capture, path, max_rows=64, seed=0):
     for ax, (name, acts) in zip(axes, layers.items()):
         image = ax.imshow(acts, aspect="auto", cmap=ACTIVATION_CMAP, vmin=0, interpolation="nearest")
         fig.colorbar(image, ax=ax, label="activation after ReLU (always >= 0)")
-        dead = acts.max(axis=0) == 0
-        ax.set_xticks(range(acts.shape[1]))
-        ax.set_xticklabels(range(acts.shape[1]), fontsize=7)
-        for tick, is_dead in zip(ax.get_xticklabels(), dead):
+        dead = capture.layers[name].max(axis=0) == 0  # over every sequence, not only the rows shown
+        step = max(1, acts.shape[1] // 32)  # a tick label per neuron while they fit
+        ax.set_xticks(range(0, acts.shape[1], step), range(0, acts.shape[1], step), fontsize=7)
+        for tick, is_dead in zip(ax.get_xticklabels(), dead[::step]):
             if is_dead:
                 tick.set_color("red")
         ax.set_xlabel(f"neuron ({dead.sum()} dead, in red: 0 for every input)")
@@ -210,10 +210,10 @@ def plot_ablation(ablation, path):
         ax.set_xlabel("output position")
     axes[0].set_ylabel("neuron ablated (alone)")
     fig.colorbar(image, ax=axes, label="accuracy lost (percentage points)", fraction=0.03)
-    whole = ", ".join(f"{name} {ablation[name]['zero']['whole_layer_sequence_accuracy']:.0%}"
+    whole = ", ".join(f"{name} {ablation[name]['zero']['whole_layer_sequence_accuracy']:.1%}"
                       for name in ("hidden1", "hidden2"))
     fig.suptitle("Ablation: switch one neuron off (zero) or hold it at its training mean (mean): what breaks?\n"
-                 f"Whole layer zeroed, sequence accuracy: {whole} (chance {ablation['chance_sequence_accuracy']:.0%})")
+                 f"Whole layer zeroed, sequence accuracy: {whole} (chance {ablation['chance_sequence_accuracy']:.1%})")
     save_figure(fig, path)
 
 
@@ -228,7 +228,7 @@ def plot_patching(patching, path):
         # a square-root colour scale: single neurons restore little, and on a linear scale they would all look black
         image = ax.imshow(rows.clip(0, 1), aspect="auto", cmap="viridis", norm=PowerNorm(0.5, vmin=0, vmax=1),
                           interpolation="nearest")
-        fig.colorbar(image, ax=ax, label="share restored (square-root scale)")
+        fig.colorbar(image, ax=ax, label="share restored (square-root scale, capped at 1)")
         ax.axhline(0.5, color="white", linewidth=2)
         ax.set_yticks(range(len(rows)), ["whole layer"] + [f"neuron {i}" for i in range(n_neurons)], fontsize=7)
         ax.set_xticks(range(rows.shape[1]), _positions(rows.shape[1]))

@@ -1,5 +1,6 @@
 """Small helpers that let demo_notebook.py run the same way as a script, in a terminal, and as a notebook."""
 
+import inspect
 import sys
 
 
@@ -33,5 +34,23 @@ def show(path):
         print(f"(figure written to {path}: open it to look)")
 
 
-def section(title):
-    print(f"\n{'=' * 78}\n{title}\n{'=' * 78}")
+def tell():
+    """Print the markdown cell above the calling code cell, so that a terminal shows the story a notebook renders.
+
+    In a notebook the markdown is already on screen, so this does nothing there.
+    """
+    if in_notebook():
+        return
+    caller = inspect.currentframe().f_back
+    with open(caller.f_code.co_filename) as file:
+        above = file.read().splitlines()[:caller.f_lineno - 1]
+    code_cell = max(i for i, line in enumerate(above) if line.startswith("# %%"))  # where the calling cell starts
+    markdown_cell = max(i for i, line in enumerate(above[:code_cell]) if line.startswith("# %% [markdown]"))
+    print()
+    for line in above[markdown_cell + 1:code_cell]:
+        text = line[2:].replace("**", "").replace("`", "")  # markdown marks, which a terminal shows as they are
+        if text.startswith("#"):  # a heading: make it stand out
+            heading = text.lstrip("# ")
+            print(f"\n{'=' * 78}\n{heading}\n{'=' * 78}")
+        else:
+            print(text)

@@ -15,15 +15,12 @@ from reversal import analysis, plots
 from reversal.analysis import analysis_sequences
 from reversal.config import Config
 from reversal.data import add_eos, all_sequences
+from reversal.model import hook_count
 from reversal.train import make_model, sequence_accuracy
 
 SWEEP_SEQ_LENS, SWEEP_WIDTHS = [2, 3], [4, 16]
 SWEEP_SETTINGS = dict(epochs=30, samples=500)  # small enough to train four models in about a second
 DEAD = 0  # the neuron `dead_neuron_model` switches off in each hidden layer
-
-
-def count_hooks(model):
-    return sum(len(module._forward_hooks) for module in model.modules())
 
 
 def is_clean_reversal(influence):
@@ -78,8 +75,8 @@ def patching(trained, sequences):
 
 
 @pytest.fixture(scope="module")
-def selectivity(trained, sequences):
-    return analysis.neuron_selectivity(trained.model, sequences, trained.data.vocab, trained.cfg.device)
+def selectivity(trained, untrained, sequences):
+    return analysis.neuron_selectivity(trained.model, sequences, trained.data.vocab, trained.cfg.device, untrained)
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +175,9 @@ def test_eta_squared_lies_between_0_and_1(selectivity, trained, layer):
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
-def test_eta_squared_is_0_for_a_neuron_that_never_fires(dead_neuron_model, trained, sequences, layer):
-    result = analysis.neuron_selectivity(dead_neuron_model, sequences, trained.data.vocab, trained.cfg.device)
+def test_eta_squared_is_0_for_a_neuron_that_never_fires(dead_neuron_model, trained, untrained, sequences, layer):
+    result = analysis.neuron_selectivity(dead_neuron_model, sequences, trained.data.vocab, trained.cfg.device,
+                                         untrained)
     assert result[layer]["eta"][DEAD] == [0.0] * trained.cfg.seq_len, \
         f"a neuron with no variance has none to explain; got {result[layer]['eta'][DEAD]} (0/0 not caught?)"
 
@@ -204,7 +202,8 @@ def test_eta_squared_of_a_constant_activation_is_0():
 ANALYSES = {
     "position_influence": lambda t, seqs: analysis.position_influence(t.model, seqs, t.data.vocab),
     "probe_accuracy": lambda t, seqs: analysis.probe_accuracy(t.model, t.data, t.cfg),
-    "neuron_selectivity": lambda t, seqs: analysis.neuron_selectivity(t.model, seqs, t.data.vocab, t.cfg.device),
+    "neuron_selectivity": lambda t, seqs: analysis.neuron_selectivity(t.model, seqs, t.data.vocab, t.cfg.device,
+                                                                      copy.deepcopy(t.model)),
     "neuron_ablation": lambda t, seqs: analysis.neuron_ablation(t.model, seqs, t.data.vocab, t.cfg.device,
                                                                 mean_over=t.data.train_sequences),
     "activation_patching": lambda t, seqs: analysis.activation_patching(t.model, seqs, t.data.vocab, t.cfg.device),
@@ -215,7 +214,7 @@ ANALYSES = {
 @pytest.mark.parametrize("name", ANALYSES)
 def test_no_hook_is_left_registered_after(trained, sequences, name):
     ANALYSES[name](trained, sequences)
-    assert count_hooks(trained.model) == 0, f"{name} left a forward hook on the model: was it removed in `finally`?"
+    assert hook_count(trained.model) == 0, f"{name} left a forward hook on the model: was it removed in `finally`?"
 
 
 @pytest.mark.parametrize("name", ANALYSES)

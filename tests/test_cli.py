@@ -20,6 +20,10 @@ BAD = {
     "samples negative": ["--samples", "-3"],
     "batch-size 0": ["--batch-size", "0"],
     "seq-len 0": ["--seq-len", "0"],
+    "seq-len 1": ["--seq-len", "1"],
+    "seed too large": ["--seed", "99999999999999999999"],
+    "batch-size too large": ["--batch-size", "99999999999999999999"],
+    "hidden too wide": ["--hidden", "257"],
     "hidden text": ["--hidden", "many"],
     "lr 0": ["--lr", "0"],
     "lr nan": ["--lr", "nan"],
@@ -54,6 +58,11 @@ def test_bad_setting_exits_2_with_one_line_naming_it(case, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1, f"expected one line, got:\n{err}"
     assert NAMED.get(case, BAD[case][0]) in err, f"the message does not name the setting: {err}"
     assert not out.exists(), "a refused run must not create --out"
+
+
+def test_empty_out_is_refused(capsys):
+    code, err = refuse(["--out", ""], capsys)
+    assert code == 2 and "--out" in err
 
 
 def test_out_that_is_a_file_is_refused(tmp_path, capsys):

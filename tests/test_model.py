@@ -1,11 +1,7 @@
 import pytest
 import torch
 
-from reversal.model import HOOK_POINTS, Reverser, hooks, run_with_cache
-
-
-def count_hooks(model):
-    return sum(len(module._forward_hooks) for module in model.modules())
+from reversal.model import HOOK_POINTS, Reverser, hook_count, hooks, run_with_cache
 
 
 def test_captured_activations_equal_a_hand_computed_forward_pass():
@@ -28,12 +24,12 @@ def test_captured_activations_equal_a_hand_computed_forward_pass():
 def test_no_hook_remains_even_when_the_body_raises():
     model = Reverser(n_tokens=4, seq_len=3)
     run_with_cache(model, torch.tensor([[0, 1, 2, 3]]))
-    assert count_hooks(model) == 0
+    assert hook_count(model) == 0
     with pytest.raises(RuntimeError):
         with hooks(model, {"hidden1": lambda out: None, "hidden2": lambda out: None}):
-            assert count_hooks(model) == 2
+            assert hook_count(model) == 2
             raise RuntimeError("boom")
-    assert count_hooks(model) == 0, "a hook was left registered after an exception"
+    assert hook_count(model) == 0, "a hook was left registered after an exception"
 
 
 def test_a_hook_that_returns_a_tensor_replaces_the_activation():
