@@ -319,8 +319,8 @@ show(out("notebook_patching.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** Patching a layer restores everything because the network is a chain: all that
-# reaches the output passes through each hidden layer. Single neurons restoring a little each is causal evidence that
-# the path is spread across many neurons. It is measured on these corruptions only.
+# reaches the output passes through each hidden layer. If single neurons each restore only a little, that is causal
+# evidence that the path is spread across many neurons. It is measured on these corruptions only.
 #
 # **Exercise.** Patch the `K` neurons that restore the most together. How many does it take to bring most of the
 # answer back?
