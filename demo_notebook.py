@@ -64,8 +64,8 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 2: the data
 # With the defaults, 3 letters and length 3, there are only 3^3 = 27 distinct sequences, so the 1000 training
-# samples are mostly repeats. To find out whether the network learns the *rule* rather than memorizing, about 20% of the distinct
-# sequences are held out: the network never sees them during training, and we test it on them afterwards.
+# samples are mostly repeats. To find out whether the network learns the *rule* rather than memorizing, about 20%
+# of the distinct sequences are held out: the network never sees them during training, and we test it on them afterwards.
 
 # %%
 tell()
@@ -351,7 +351,8 @@ worst = ablation["worst_single_neuron_drop"]
 print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
       f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
 print(f"Mechanism: in hidden1, {counts['several_positions']} of {cfg.hidden} neurons depend on several positions and "
-      f"{counts['one_position']} on one; no single neuron's ablation costs more than {worst['drop']:.0%} on any output, "
+      f"{counts['one_position']} on one; no single neuron's ablation costs more than {100 * worst['drop']:.0f} points "
+      f"on any output, "
       f"and the best single neuron restores at most "
       f"{max(np.array(patching[n]['neurons']).max() for n in ('hidden1', 'hidden2')):.0%} in patching.")
 print("These numbers are for this seed and settings; which neuron does what changes with --seed.")
@@ -359,7 +360,8 @@ pause(PAUSE)
 
 # %% [markdown]
 # ## Step 14: things to try
-# - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? The explanation says why not.
+# - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? If not, the explanation says what
+#   the training data lacked.
 # - `--seq-len 5`: 243 sequences instead of 27. Does the network still generalize, and do the neurons change?
 # - `--hidden 4`: how narrow can the network be and still reverse? Do its neurons become more selective?
 # - `python demo.py --sweep`: held-out accuracy over sequence length and width, where 16 neurons run out.

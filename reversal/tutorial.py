@@ -51,6 +51,6 @@ def tell():
         text = line[2:].replace("**", "").replace("`", "")  # markdown marks, which a terminal shows as they are
         if text.startswith("#"):  # a heading: make it stand out
             heading = text.lstrip("# ")
-            print(f"\n{'=' * 78}\n{heading}\n{'=' * 78}")
+            print(f"{'=' * 78}\n{heading}\n{'=' * 78}")
         else:
             print(text)
