@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from .data import add_eos, all_sequences, make_targets
 from .model import HOOK_POINTS, run_with_cache, run_with_hooks
-from .train import predict, sequence_accuracy
+from .train import make_data, make_model, predict, sequence_accuracy, train
 from .tutorial import watching
 
 SEED_NOTE = "neuron numbers change with --seed; the counts and the pattern are what to compare"
@@ -501,8 +501,6 @@ def explain_patching(patching):
 
 def capacity_sweep(cfg, seq_lens, widths, progress=True):
     """Held-out accuracy for each (seq_len, hidden width), every other setting as in cfg: (len(seq_lens), len(widths))."""
-    from .train import make_data, make_model, train
-
     grid = np.zeros((len(seq_lens), len(widths)))
     cells = [(a, b) for a in range(len(seq_lens)) for b in range(len(widths))]
     for a, b in tqdm(cells, desc="sweep", unit="model", disable=not (progress and watching())):
