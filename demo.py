@@ -28,8 +28,8 @@ SWEEP_WIDTHS = [4, 8, 16, 32]
 def main():
     parser = build_parser("demo.py", default_samples=2000, description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", action="store_true",
-                        help=f"also train a model for each seq-len {SWEEP_SEQ_LENS[0]}..{SWEEP_SEQ_LENS[-1]} (as far as the vocab "
-                             f"allows) and hidden width {', '.join(map(str, SWEEP_WIDTHS))}, and plot held-out "
+                        help=f"also train a model for each seq-len {SWEEP_SEQ_LENS[0]}..{SWEEP_SEQ_LENS[-1]} "
+                             f"(as far as the vocab allows) and hidden width {', '.join(map(str, SWEEP_WIDTHS))}, and plot held-out "
                              f"accuracy (under 2 minutes with the defaults)")
     args = parser.parse_args()
     cfg = resolve(args, parser)  # every setting is checked here, before anything is trained or written
@@ -41,7 +41,7 @@ def main():
     data = make_data(cfg)
     vocab, device = data.vocab, cfg.device
     model = make_model(cfg, vocab)
-    untrained = copy.deepcopy(model)  # the probes' control: same shape and starting weights, never trained
+    untrained = copy.deepcopy(model)  # the control: same shape and starting weights, never trained
     print(f"{model.parameter_count():,} parameters; {len(data.train_sequences)} training and "
           f"{len(data.heldout_sequences)} held-out sequences")
 

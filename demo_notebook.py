@@ -22,13 +22,11 @@ import numpy as np
 import torch
 
 from reversal import analysis, plots
-from reversal.analysis import capture_all, explain_accuracy, explain_activations
 from reversal.config import build_parser, resolve
 from reversal.data import add_eos, make_targets
 from reversal.model import hook_count, run_with_cache, run_with_hooks
-from reversal.plots import plot_activations, plot_training
-from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.files import quick_exit
+from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.tutorial import in_notebook, pause, show, tell
 
 parser = build_parser("demo_notebook.py", default_samples=1000,
@@ -106,8 +104,8 @@ train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
 heldout_accuracy = history.heldout_accuracy[-1]
 print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
 print(f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(reverse_text(model, vocab, cfg.input))}")
-print("\n".join(explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
-plot_training(history, out("notebook_training_loss.png"), title="Training (notebook run)")
+print("\n".join(analysis.explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
+plots.plot_training(history, out("notebook_training_loss.png"), title="Training (notebook run)")
 show(out("notebook_training_loss.png"))
 pause(PAUSE)
 
@@ -135,9 +133,9 @@ pause(PAUSE)
 
 # %%
 tell()
-capture = capture_all(model, data, cfg)
-print("\n".join(explain_activations(capture)))
-plot_activations(capture, out("activation_heatmaps.png"), seed=cfg.seed)
+capture = analysis.capture_all(model, data, cfg)
+print("\n".join(analysis.explain_activations(capture)))
+plots.plot_activations(capture, out("activation_heatmaps.png"), seed=cfg.seed)
 show(out("activation_heatmaps.png"))
 pause(PAUSE)
 

@@ -37,11 +37,11 @@ class Capture:
 def capture_all(model, data, cfg, names=("hidden1", "hidden2")):
     """Run every distinct sequence through the model with capture hooks on `names`."""
     sequences = all_sequences(len(cfg.vocab), cfg.seq_len)  # (N, L)
-    _, cache = run_with_cache(model, add_eos(sequences, data.vocab.eos_id).to(cfg.device), names)
+    layers = layer_features(model, sequences, data.vocab, cfg.device, names)
     labels = [letters(s, data.vocab) for s in sequences]
     heldout = {letters(s, data.vocab) for s in data.heldout_sequences}
     return Capture(labels=labels, heldout=np.array([label in heldout for label in labels]),
-                   test_row=labels.index(cfg.input), layers={name: cache[name].cpu().numpy() for name in names})
+                   test_row=labels.index(cfg.input), layers={name: acts.numpy() for name, acts in layers.items()})
 
 
 def activation_stats(acts):
@@ -133,7 +133,7 @@ def analysis_sequences(cfg):
 
 
 def corruptions(sequences, position, n_letters):
-    """Each sequence with the letter at `position` replaced by every other letter: ((V-1)*N, L), and the new letters."""
+    """Each sequence with the letter at `position` replaced by every other letter: ((V-1)*N, L), block k shifted by k."""
     copies = []
     for shift in range(1, n_letters):
         corrupted = sequences.clone()
@@ -255,12 +255,13 @@ def eta_squared(acts, sequences):
     the positions are independent; returns (H, L) in [0, 1], and 0 for a neuron whose activation never varies.
     """
     acts = torch.as_tensor(acts, dtype=torch.float64)
-    total = ((acts - acts.mean(0)) ** 2).sum(0)  # (H,)
+    mean = acts.mean(0)  # (H,)
+    total = ((acts - mean) ** 2).sum(0)  # (H,) total sum of squares
     eta = torch.zeros(acts.shape[1], sequences.shape[1], dtype=torch.float64)
     for position in range(sequences.shape[1]):
         for letter in sequences[:, position].unique():
             group = acts[sequences[:, position] == letter]  # (n_letter, H)
-            eta[:, position] += len(group) * (group.mean(0) - acts.mean(0)) ** 2
+            eta[:, position] += len(group) * (group.mean(0) - mean) ** 2  # between-letter sum of squares
     eta = torch.where(total[:, None] > 1e-12, eta / total.clamp_min(1e-12)[:, None], torch.zeros_like(eta))
     return eta.clamp(0, 1).numpy()
 

@@ -163,7 +163,8 @@ def plot_selectivity(selectivity, path):
         _heatmap(fig, ax, eta, "viridis", 0, 1, "variance explained (eta squared)")
         counts = selectivity[name]["counts"]
         ax.set_title(f"{name}: {counts['one_position']} one-position, {counts['several_positions']} several,\n"
-                     f"{counts['no_position']} none, {counts['dead']} dead (threshold {selectivity['threshold']:.0%})", fontsize=9)
+                     f"{counts['no_position']} none, {counts['dead']} dead (threshold {selectivity['threshold']:.0%})",
+                     fontsize=9)
         ax.set_xticks(range(eta.shape[1]), _positions(eta.shape[1]))
         ax.set_yticks(range(n_neurons), range(n_neurons), fontsize=7)
         ax.set_xlabel("input position")
