@@ -15,7 +15,17 @@ import math
 import os
 import sys
 
-from reversal import analysis, plots
+from reversal.ablation import explain_ablation, neuron_ablation, plot_ablation
+from reversal.activations import activation_stats, capture_all, explain_activations, plot_activations
+from reversal.common import SEED_NOTE, analysis_sequences
+from reversal.generalization import explain_accuracy
+from reversal.influence import explain_influence, plot_influence, position_influence
+from reversal.patching import activation_patching, explain_patching, plot_patching
+from reversal.plots import BackgroundFigures, plot_training
+from reversal.probes import explain_probes, plot_probes, probe_accuracy
+from reversal.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
+from reversal.sweep import capacity_sweep, explain_sweep, plot_sweep
+from reversal.weights import explain_weights, plot_first_layer_weights
 from reversal.config import build_parser, resolve
 from reversal.data import max_seq_len
 from reversal.files import quick_exit, save_json
@@ -53,50 +63,50 @@ def main():
     heldout_accuracy = history.heldout_accuracy[-1]
     output = reverse_text(model, vocab, cfg.input)
     print(f"\nprediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(output)}")
-    print("\n".join(analysis.explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
+    print("\n".join(explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
 
-    with plots.BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
-        figures.draw(plots.plot_training, history, out("training_loss.png"))
+    with BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
+        figures.draw(plot_training, history, out("training_loss.png"))
 
         # forward hooks capture both hidden layers for every distinct sequence
-        capture = analysis.capture_all(model, data, cfg)
-        figures.draw(plots.plot_activations, capture, out("activation_heatmaps.png"), 64, cfg.seed)
+        capture = capture_all(model, data, cfg)
+        figures.draw(plot_activations, capture, out("activation_heatmaps.png"), 64, cfg.seed)
         print("\nhidden layers, captured with forward hooks:")
-        print("\n".join(analysis.explain_activations(capture)))
+        print("\n".join(explain_activations(capture)))
 
         # experiments: what does it do, where is the information, which parts does the output need?
-        sequences = analysis.analysis_sequences(cfg)
-        influence = analysis.position_influence(model, sequences, vocab)
-        figures.draw(plots.plot_influence, influence, out("position_influence.png"))
-        probes = analysis.probe_accuracy(model, data, cfg)
-        probes_control = analysis.probe_accuracy(untrained, data, cfg)
-        figures.draw(plots.plot_probes, probes, probes_control, out("probe_accuracy.png"))
-        selectivity = analysis.neuron_selectivity(model, sequences, vocab, device, control=untrained)
-        figures.draw(plots.plot_selectivity, selectivity, out("neuron_selectivity.png"))
-        figures.draw(plots.plot_first_layer_weights, selectivity, out("first_layer_weights.png"))
-        ablation = analysis.neuron_ablation(model, sequences, vocab, device, mean_over=data.train_sequences)
-        figures.draw(plots.plot_ablation, ablation, out("ablation.png"))
-        patching = analysis.activation_patching(model, sequences, vocab, device)
-        figures.draw(plots.plot_patching, patching, out("patching.png"))
+        sequences = analysis_sequences(cfg)
+        influence = position_influence(model, sequences, vocab)
+        figures.draw(plot_influence, influence, out("position_influence.png"))
+        probes = probe_accuracy(model, data, cfg)
+        probes_control = probe_accuracy(untrained, data, cfg)
+        figures.draw(plot_probes, probes, probes_control, out("probe_accuracy.png"))
+        selectivity = neuron_selectivity(model, sequences, vocab, device, control=untrained)
+        figures.draw(plot_selectivity, selectivity, out("neuron_selectivity.png"))
+        figures.draw(plot_first_layer_weights, selectivity, out("first_layer_weights.png"))
+        ablation = neuron_ablation(model, sequences, vocab, device, mean_over=data.train_sequences)
+        figures.draw(plot_ablation, ablation, out("ablation.png"))
+        patching = activation_patching(model, sequences, vocab, device)
+        figures.draw(plot_patching, patching, out("patching.png"))
 
         print("\nexperiments on the trained model:")
-        for lines in [analysis.explain_influence(influence),
-                      analysis.explain_probes(probes, probes_control, data),
-                      analysis.explain_selectivity(selectivity),
-                      analysis.explain_weights(selectivity),
-                      analysis.explain_ablation(ablation, len(cfg.vocab)),
-                      analysis.explain_patching(patching)]:
+        for lines in [explain_influence(influence),
+                      explain_probes(probes, probes_control, data),
+                      explain_selectivity(selectivity),
+                      explain_weights(selectivity),
+                      explain_ablation(ablation, len(cfg.vocab)),
+                      explain_patching(patching)]:
             print("\n".join(lines))
-        print(f"  ({analysis.SEED_NOTE}.)")
+        print(f"  ({SEED_NOTE}.)")
         interpretability = {"position_influence": influence.tolist(), "probe_accuracy": probes,
                             "probe_accuracy_control": probes_control, "neuron_selectivity": selectivity,
                             "neuron_ablation": ablation, "patching": patching}
 
         if args.sweep:  # opt-in: trains a model for every (length, width) pair
             seq_lens = [n for n in SWEEP_SEQ_LENS if n <= max_seq_len(len(cfg.vocab))]  # a big vocab allows fewer
-            grid = analysis.capacity_sweep(cfg, seq_lens, SWEEP_WIDTHS)
-            print("\n" + "\n".join(analysis.explain_sweep(grid, seq_lens, SWEEP_WIDTHS)))
-            figures.draw(plots.plot_sweep, grid, seq_lens, SWEEP_WIDTHS, out("capacity_sweep.png"))
+            grid = capacity_sweep(cfg, seq_lens, SWEEP_WIDTHS)
+            print("\n" + "\n".join(explain_sweep(grid, seq_lens, SWEEP_WIDTHS)))
+            figures.draw(plot_sweep, grid, seq_lens, SWEEP_WIDTHS, out("capacity_sweep.png"))
             interpretability["capacity_sweep"] = {"seq_lens": seq_lens, "widths": SWEEP_WIDTHS,
                                                   "heldout_accuracy": grid.tolist()}
 
@@ -110,7 +120,7 @@ def main():
         "heldout_accuracy_history": history.heldout_accuracy,
         "prediction": {"input": list(cfg.input) + ["<eos>"], "output": output},
         "train_seconds": history.seconds,
-        "activations": {name: analysis.activation_stats(acts) for name, acts in capture.layers.items()},
+        "activations": {name: activation_stats(acts) for name, acts in capture.layers.items()},
         "interpretability": interpretability,
     }, out("metrics.json"))
     print(f"\nwrote the figures and metrics.json into {os.path.abspath(cfg.out)}")

@@ -21,7 +21,16 @@ import os
 import numpy as np
 import torch
 
-from reversal import analysis, plots
+from reversal.ablation import explain_ablation, neuron_ablation, plot_ablation
+from reversal.activations import capture_all, explain_activations, plot_activations
+from reversal.common import analysis_sequences, layer_features
+from reversal.generalization import explain_accuracy
+from reversal.influence import explain_influence, plot_influence, position_influence
+from reversal.patching import activation_patching, explain_patching, patch_neurons, plot_patching
+from reversal.plots import plot_training
+from reversal.probes import explain_probes, fit_probe, plot_probes, probe_accuracy
+from reversal.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
+from reversal.weights import explain_weights, plot_first_layer_weights
 from reversal.config import build_parser, resolve
 from reversal.data import add_eos, make_targets
 from reversal.model import hook_count, run_with_cache, run_with_hooks
@@ -104,8 +113,8 @@ train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
 heldout_accuracy = history.heldout_accuracy[-1]
 print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
 print(f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(reverse_text(model, vocab, cfg.input))}")
-print("\n".join(analysis.explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
-plots.plot_training(history, out("notebook_training_loss.png"), title="Training (notebook run)")
+print("\n".join(explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
+plot_training(history, out("notebook_training_loss.png"), title="Training (notebook run)")
 show(out("notebook_training_loss.png"))
 pause(PAUSE)
 
@@ -133,9 +142,9 @@ pause(PAUSE)
 
 # %%
 tell()
-capture = analysis.capture_all(model, data, cfg)
-print("\n".join(analysis.explain_activations(capture)))
-plots.plot_activations(capture, out("activation_heatmaps.png"), seed=cfg.seed)
+capture = capture_all(model, data, cfg)
+print("\n".join(explain_activations(capture)))
+plot_activations(capture, out("activation_heatmaps.png"), seed=cfg.seed)
 show(out("activation_heatmaps.png"))
 pause(PAUSE)
 
@@ -149,11 +158,11 @@ pause(PAUSE)
 
 # %%
 tell()
-sequences = analysis.analysis_sequences(cfg)  # every distinct sequence (a seeded sample if there are many)
-influence = analysis.position_influence(model, sequences, vocab)
+sequences = analysis_sequences(cfg)  # every distinct sequence (a seeded sample if there are many)
+influence = position_influence(model, sequences, vocab)
 print(np.round(influence, 2))
-print("\n".join(analysis.explain_influence(influence)))
-plots.plot_influence(influence, out("notebook_position_influence.png"))
+print("\n".join(explain_influence(influence)))
+plot_influence(influence, out("notebook_position_influence.png"))
 show(out("notebook_position_influence.png"))
 
 # %% [markdown]
@@ -164,7 +173,7 @@ show(out("notebook_position_influence.png"))
 
 # %%
 tell()
-print(np.round(analysis.position_influence(untrained, sequences, vocab), 2))
+print(np.round(position_influence(untrained, sequences, vocab), 2))
 pause(PAUSE)
 
 # %% [markdown]
@@ -179,10 +188,10 @@ pause(PAUSE)
 
 # %%
 tell()
-probes = analysis.probe_accuracy(model, data, cfg)
-probes_control = analysis.probe_accuracy(untrained, data, cfg)
-print("\n".join(analysis.explain_probes(probes, probes_control, data)))
-plots.plot_probes(probes, probes_control, out("notebook_probe_accuracy.png"))
+probes = probe_accuracy(model, data, cfg)
+probes_control = probe_accuracy(untrained, data, cfg)
+print("\n".join(explain_probes(probes, probes_control, data)))
+plot_probes(probes, probes_control, out("notebook_probe_accuracy.png"))
 show(out("notebook_probe_accuracy.png"))
 
 # %% [markdown]
@@ -196,10 +205,10 @@ show(out("notebook_probe_accuracy.png"))
 # %%
 tell()
 WEIGHT_DECAY = 0.0
-train_features = analysis.layer_features(model, data.train_sequences, vocab, cfg.device)["hidden2"]
-heldout_features = analysis.layer_features(model, data.heldout_sequences, vocab, cfg.device)["hidden2"]
+train_features = layer_features(model, data.train_sequences, vocab, cfg.device)["hidden2"]
+heldout_features = layer_features(model, data.heldout_sequences, vocab, cfg.device)["hidden2"]
 for position in range(cfg.seq_len):
-    probe = analysis.fit_probe(train_features, data.train_sequences[:, position], len(cfg.vocab), WEIGHT_DECAY)
+    probe = fit_probe(train_features, data.train_sequences[:, position], len(cfg.vocab), WEIGHT_DECAY)
     score = (probe(heldout_features) == data.heldout_sequences[:, position]).float().mean().item()
     print(f"hidden2, position {position + 1}, weight decay {WEIGHT_DECAY}: held-out accuracy {score:.0%}")
 pause(PAUSE)
@@ -213,9 +222,9 @@ pause(PAUSE)
 
 # %%
 tell()
-selectivity = analysis.neuron_selectivity(model, sequences, vocab, cfg.device, control=untrained)
-print("\n".join(analysis.explain_selectivity(selectivity)))
-plots.plot_selectivity(selectivity, out("notebook_neuron_selectivity.png"))
+selectivity = neuron_selectivity(model, sequences, vocab, cfg.device, control=untrained)
+print("\n".join(explain_selectivity(selectivity)))
+plot_selectivity(selectivity, out("notebook_neuron_selectivity.png"))
 show(out("notebook_neuron_selectivity.png"))
 
 # %% [markdown]
@@ -241,8 +250,8 @@ pause(PAUSE)
 
 # %%
 tell()
-print("\n".join(analysis.explain_weights(selectivity)))
-plots.plot_first_layer_weights(selectivity, out("notebook_first_layer_weights.png"))
+print("\n".join(explain_weights(selectivity)))
+plot_first_layer_weights(selectivity, out("notebook_first_layer_weights.png"))
 show(out("notebook_first_layer_weights.png"))
 
 # %% [markdown]
@@ -269,9 +278,9 @@ pause(PAUSE)
 
 # %%
 tell()
-ablation = analysis.neuron_ablation(model, sequences, vocab, cfg.device, mean_over=data.train_sequences)
-print("\n".join(analysis.explain_ablation(ablation, len(cfg.vocab))))
-plots.plot_ablation(ablation, out("notebook_ablation.png"))
+ablation = neuron_ablation(model, sequences, vocab, cfg.device, mean_over=data.train_sequences)
+print("\n".join(explain_ablation(ablation, len(cfg.vocab))))
+plot_ablation(ablation, out("notebook_ablation.png"))
 show(out("notebook_ablation.png"))
 
 # %% [markdown]
@@ -310,9 +319,9 @@ pause(PAUSE)
 
 # %%
 tell()
-patching = analysis.activation_patching(model, sequences, vocab, cfg.device)
-print("\n".join(analysis.explain_patching(patching)))
-plots.plot_patching(patching, out("notebook_patching.png"))
+patching = activation_patching(model, sequences, vocab, cfg.device)
+print("\n".join(explain_patching(patching)))
+plot_patching(patching, out("notebook_patching.png"))
 show(out("notebook_patching.png"))
 
 # %% [markdown]
@@ -328,7 +337,7 @@ tell()
 K = 4
 for name in ("hidden1", "hidden2"):
     best = np.argsort(-np.array(patching[name]["neurons"]).mean(1), kind="stable")[:K].tolist()
-    shares = analysis.patch_neurons(model, sequences, vocab, cfg.device, name, best)
+    shares = patch_neurons(model, sequences, vocab, cfg.device, name, best)
     print(f"{name}: its {K} best single neurons {best} patched together restore "
           f"{' '.join(f'{share:.0%}' for share in shares)} per input position")
 pause(PAUSE)

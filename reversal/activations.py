@@ -1,0 +1,106 @@
+"""Reading the hidden layers with forward hooks: every distinct sequence's activations, which neurons fire, and the
+heatmap of them all."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .common import SEED_NOTE, layer_features, letters
+from .data import all_sequences
+from .files import save_figure
+
+ACTIVATION_CMAP = "magma"  # dark = 0 (silent), bright = firing strongly; a one-sided scale for values that are >= 0
+
+
+@dataclass
+class Capture:
+    """Hidden activations for every distinct sequence, in lexicographic order (aaa, aab, ...)."""
+    labels: list  # each sequence's letters, e.g. "abc"
+    heldout: np.ndarray  # (N,) True where the sequence was held out of training
+    test_row: int  # the row of the test input (--input)
+    layers: dict  # {"hidden1": (N, H) array, "hidden2": (N, H) array}
+
+
+def capture_all(model, data, cfg, names=("hidden1", "hidden2")):
+    """Run every distinct sequence through the model with capture hooks on `names`."""
+    sequences = all_sequences(len(cfg.vocab), cfg.seq_len)  # (N, L)
+    layers = layer_features(model, sequences, data.vocab, cfg.device, names)
+    labels = [letters(s, data.vocab) for s in sequences]
+    heldout = {letters(s, data.vocab) for s in data.heldout_sequences}
+    return Capture(labels=labels, heldout=np.array([label in heldout for label in labels]),
+                   test_row=labels.index(cfg.input), layers={name: acts.numpy() for name, acts in layers.items()})
+
+
+def activation_stats(acts):
+    """Per layer: which neurons never fire, which always fire, which fire for some inputs only."""
+    fires = acts > 0  # (N, H) post-ReLU, so "fires" means "is above zero"
+    return {"dead": np.flatnonzero(~fires.any(0)).tolist(),
+            "always": np.flatnonzero(fires.all(0)).tolist(),
+            "sometimes": np.flatnonzero(fires.any(0) & ~fires.all(0)).tolist(),
+            "mean_active_fraction": float(fires.mean())}
+
+
+def explain_activations(capture, top=3):
+    """Sentences about the captured hidden layers, and the neurons that fire most for the test input."""
+    lines = []
+    row, input_letters = capture.test_row, capture.labels[capture.test_row]
+    for name, acts in capture.layers.items():
+        stats = activation_stats(acts)
+        n, h = acts.shape
+        listed = f" {stats['dead'][:10]}" if 0 < len(stats["dead"]) <= 10 else ""  # a long list helps nobody
+        lines.append(f"{name}: {len(stats['dead'])} of {h} neurons are dead (0 for all {n} inputs){listed}, "
+                     f"{len(stats['always'])} fire for every "
+                     f"input, {len(stats['sometimes'])} fire for some inputs and not others; on average "
+                     f"{stats['mean_active_fraction']:.0%} of the neurons are above 0 for an input.")
+        strongest = np.argsort(-acts[row], kind="stable")[:top]
+        values = ", ".join(f"neuron {i} ({acts[row, i]:.2f})" for i in strongest if acts[row, i] > 0)
+        lines.append(f"  strongest for {input_letters!r}: {values or 'none: every neuron is 0 for it'}")
+    lines.append(f"  ({SEED_NOTE}; every value is >= 0 because it is taken after a ReLU.)")
+    return lines
+
+
+def heatmap_rows(capture, max_rows, seed):
+    """All rows when they fit; else a seeded sample of max_rows that keeps the test input, in lexicographic order."""
+    n = len(capture.labels)
+    if n <= max_rows:
+        return np.arange(n)
+    others = np.delete(np.arange(n), capture.test_row)
+    picked = np.random.default_rng(seed).choice(others, size=max_rows - 1, replace=False)
+    return np.sort(np.append(picked, capture.test_row))
+
+
+def plot_activations(capture, path, max_rows=64, seed=0):
+    """One heatmap per hidden layer: rows are input sequences, columns are neurons, colour is the activation."""
+    rows = heatmap_rows(capture, max_rows, seed)
+    layers = {name: acts[rows] for name, acts in capture.layers.items()}
+    row_labels = [capture.labels[i] for i in rows]
+    highlight = int(np.flatnonzero(rows == capture.test_row)[0])
+    heldout_rows = np.flatnonzero(capture.heldout[rows])
+    subtitle = "" if len(rows) == len(capture.labels) else f"a sample of {len(rows)} of the {len(capture.labels)} sequences"
+    n_rows = len(row_labels)
+    height = 1.6 + 0.16 * n_rows
+    fig = Figure(figsize=(4.6 * len(layers) + 0.6, height))
+    fig.subplots_adjust(left=0.1, right=0.96, bottom=0.6 / height, top=1 - 0.75 / height, wspace=0.25)
+    axes = fig.subplots(1, len(layers), squeeze=False)[0]
+    for ax, (name, acts) in zip(axes, layers.items()):
+        image = ax.imshow(acts, aspect="auto", cmap=ACTIVATION_CMAP, vmin=0, interpolation="nearest")
+        fig.colorbar(image, ax=ax, label="activation after ReLU (always >= 0)")
+        dead = capture.layers[name].max(axis=0) == 0  # over every sequence, not only the rows shown
+        step = max(1, acts.shape[1] // 32)  # a tick label per neuron while they fit
+        ax.set_xticks(range(0, acts.shape[1], step), range(0, acts.shape[1], step), fontsize=7)
+        for tick, is_dead in zip(ax.get_xticklabels(), dead[::step]):
+            if is_dead:
+                tick.set_color("red")
+        ax.set_xlabel(f"neuron ({dead.sum()} dead, in red: 0 for every input)")
+        ax.set_yticks(range(n_rows))
+        ax.set_yticklabels(row_labels, fontsize=7, family="monospace")
+        for row in heldout_rows:
+            ax.get_yticklabels()[row].set_color("tab:orange")
+        ax.get_yticklabels()[highlight].set_fontweight("bold")
+        ax.add_patch(Rectangle((-0.5, highlight - 0.5), acts.shape[1], 1, fill=False, edgecolor="cyan", linewidth=1.5))
+        ax.set_title(name)
+    axes[0].set_ylabel("input sequence (orange: held out; boxed: the test input)")
+    fig.suptitle("Hidden activations, captured by forward hooks" + (f"\n{subtitle}" if subtitle else ""))
+    save_figure(fig, path)

@@ -1,0 +1,51 @@
+"""What the experiments share: the sequences they test on, activations at the hook points, single-letter
+corruptions, and small formatting helpers."""
+
+import torch
+
+from .data import add_eos, all_sequences
+from .model import HOOK_POINTS, run_with_cache
+
+SEED_NOTE = "neuron numbers change with --seed; the counts and the pattern are what to compare"
+MAX_ANALYSIS_SEQUENCES = 512  # longer sequences have too many to test all; a seeded sample of this many stands in
+
+
+def letters(sequence, vocab):
+    return "".join(vocab.decode(sequence.tolist()))
+
+
+def analysis_sequences(cfg):
+    """Every distinct sequence when there are few; else a seeded sample. (N, L), lexicographic order."""
+    generator = torch.Generator().manual_seed(cfg.seed)
+    return sample_rows(all_sequences(len(cfg.vocab), cfg.seq_len), MAX_ANALYSIS_SEQUENCES, generator)
+
+
+def sample_rows(sequences, limit, generator):
+    """All the sequences if there are at most `limit`, else a seeded sample of `limit`, in their original order."""
+    if len(sequences) <= limit:
+        return sequences
+    return sequences[torch.randperm(len(sequences), generator=generator)[:limit].sort().values]
+
+
+def corruptions(sequences, position, n_letters):
+    """Each sequence with the letter at `position` replaced by every other letter: ((V-1)*N, L), block k shifted by k."""
+    copies = []
+    for shift in range(1, n_letters):
+        corrupted = sequences.clone()
+        corrupted[:, position] = (sequences[:, position] + shift) % n_letters
+        copies.append(corrupted)
+    return torch.cat(copies)
+
+
+def layer_features(model, sequences, vocab, device, names=HOOK_POINTS):
+    """{hook point: (N, D) activations} for the sequences."""
+    _, cache = run_with_cache(model, add_eos(sequences, vocab.eos_id).to(device), names)
+    return {name: cache[name].cpu() for name in names}
+
+
+def per_position_accuracy(predicted, targets, seq_len):
+    return (predicted[:, :seq_len] == targets[:, :seq_len]).float().mean(0)  # (L,)
+
+
+def percentages(values):
+    return " ".join(f"{v:4.0%}" for v in values)

@@ -1,0 +1,42 @@
+"""Every experiment leaves the model as it found it: no hook left behind, the same logits after."""
+
+import copy
+
+import pytest
+import torch
+
+from reversal.ablation import neuron_ablation
+from reversal.activations import capture_all
+from reversal.data import add_eos
+from reversal.influence import position_influence
+from reversal.model import hook_count
+from reversal.patching import activation_patching
+from reversal.probes import probe_accuracy
+from reversal.selectivity import neuron_selectivity
+
+ANALYSES = {
+    "position_influence": lambda t, seqs: position_influence(t.model, seqs, t.data.vocab),
+    "probe_accuracy": lambda t, seqs: probe_accuracy(t.model, t.data, t.cfg),
+    "neuron_selectivity": lambda t, seqs: neuron_selectivity(t.model, seqs, t.data.vocab, t.cfg.device,
+                                                                      copy.deepcopy(t.model)),
+    "neuron_ablation": lambda t, seqs: neuron_ablation(t.model, seqs, t.data.vocab, t.cfg.device,
+                                                                mean_over=t.data.train_sequences),
+    "activation_patching": lambda t, seqs: activation_patching(t.model, seqs, t.data.vocab, t.cfg.device),
+    "capture_all": lambda t, seqs: capture_all(t.model, t.data, t.cfg),
+}
+
+
+@pytest.mark.parametrize("name", ANALYSES)
+def test_no_hook_is_left_registered_after(trained, sequences, name):
+    ANALYSES[name](trained, sequences)
+    assert hook_count(trained.model) == 0, f"{name} left a forward hook on the model: was it removed in `finally`?"
+
+
+@pytest.mark.parametrize("name", ANALYSES)
+def test_model_outputs_are_unchanged_after(trained, sequences, name):
+    tokens = add_eos(sequences, trained.data.vocab.eos_id)
+    with torch.no_grad():
+        before = trained.model(tokens)
+        ANALYSES[name](trained, sequences)
+        after = trained.model(tokens)
+    assert torch.equal(before, after), f"{name} changed the model's logits: did an intervention write into weights?"
