@@ -50,7 +50,8 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _integer(low, high=None):
+def integer(low, high=None):
+    """An argparse type: a whole number from low to high, or a one-line error naming what is allowed."""
     def parse(text):
         try:
             value = int(text)
@@ -86,20 +87,20 @@ def build_parser(prog, default_samples, description=None):
     parser = _Parser(prog=prog, description=description, allow_abbrev=False)  # a typo is an error, not a guess
     arg = parser.add_argument
     arg("--out", default=d.out, help="folder for the output files; created if missing (default: the current folder)")
-    arg("--seed", type=_integer(0, 2**32 - 1), default=d.seed,
+    arg("--seed", type=integer(0, 2**32 - 1), default=d.seed,
         help=f"random seed for weights, split and batches (default: {d.seed})")
-    arg("--epochs", type=_integer(1, 100_000), default=d.epochs, help=f"training epochs (default: {d.epochs})")
-    arg("--samples", type=_integer(1, 1_000_000), default=default_samples,
+    arg("--epochs", type=integer(1, 100_000), default=d.epochs, help=f"training epochs (default: {d.epochs})")
+    arg("--samples", type=integer(1, 1_000_000), default=default_samples,
         help=f"training samples, drawn with replacement from the training sequences (default: {default_samples})")
-    arg("--seq-len", type=_integer(2), default=d.seq_len,
+    arg("--seq-len", type=integer(2), default=d.seq_len,
         help=f"letters per sequence, at least 2 (one letter reversed is itself); at most the length whose "
              f"len(vocab)**seq-len sequences fit in {MAX_SEQUENCES:,}: 12 for abc, 9 for abcd (default: {d.seq_len})")
     arg("--vocab", type=_vocab, default=d.vocab,
         help=f"the letters: at least 2 distinct lowercase letters (default: {d.vocab})")
-    arg("--hidden", type=_integer(1, MAX_HIDDEN), default=d.hidden,
+    arg("--hidden", type=integer(1, MAX_HIDDEN), default=d.hidden,
         help=f"neurons per hidden layer, at most {MAX_HIDDEN} (default: {d.hidden})")
     arg("--lr", type=_learning_rate, default=d.lr, help=f"Adam learning rate, positive (default: {d.lr:g})")
-    arg("--batch-size", type=_integer(1, 1_000_000), default=d.batch_size,
+    arg("--batch-size", type=integer(1, 1_000_000), default=d.batch_size,
         help=f"samples per optimizer step (default: {d.batch_size})")
     arg("--input", default=None,
         help="the sequence to predict: seq-len letters of the vocab, e.g. abc or 'a b c' "
