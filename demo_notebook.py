@@ -11,7 +11,8 @@
 #
 # Writes into --out: notebook_training_loss.png, activation_heatmaps.png, and one figure per experiment:
 # notebook_position_influence.png, notebook_probe_accuracy.png, notebook_neuron_selectivity.png,
-# notebook_first_layer_weights.png, notebook_ablation.png and notebook_patching.png.
+# notebook_first_layer_weights.png, notebook_ablation.png, notebook_patching.png, notebook_dimensionality.png and
+# notebook_subspace_interventions.png.
 # The same story without the commentary, plus metrics.json, is demo.py.
 
 # %%
@@ -21,21 +22,23 @@ import os
 import numpy as np
 import torch
 
-from reversal.ablation import explain_ablation, neuron_ablation, plot_ablation
+from reversal.ablation import explain_ablation, neuron_ablation, output_metrics, plot_ablation
 from reversal.activations import capture_all, explain_activations, plot_activations
-from reversal.common import analysis_sequences, layer_features
-from reversal.generalization import explain_accuracy
-from reversal.influence import explain_influence, plot_influence, position_influence
-from reversal.patching import activation_patching, explain_patching, patch_neurons, plot_patching
-from reversal.plots import plot_training
-from reversal.probes import explain_probes, fit_probe, plot_probes, probe_accuracy
-from reversal.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
-from reversal.weights import explain_weights, plot_first_layer_weights
+from reversal.common import analysis_sequences, layer_features, percentages
 from reversal.config import build_parser, resolve
 from reversal.data import add_eos, make_targets
-from reversal.model import hook_count, run_with_cache, run_with_hooks
 from reversal.files import quick_exit
+from reversal.generalization import explain_accuracy
+from reversal.influence import explain_influence, plot_influence, position_influence
+from reversal.mechanism import (explain_mechanism, find_mechanism, in_short, plot_dimensionality,
+                                plot_subspace_interventions)
+from reversal.model import hook_count, run_with_cache, run_with_hooks
+from reversal.patching import activation_patching, explain_patching, patch_neurons, plot_patching
+from reversal.plots import plot_training
+from reversal.probes import N_FOLDS, cross_validated_accuracy, explain_probes, fold_masks, plot_probes, probe_accuracy
+from reversal.selectivity import explain_selectivity, neuron_selectivity, null_cutoff, plot_selectivity
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
+from reversal.weights import explain_weights, first_layer_weights, plot_first_layer_weights
 from reversal.tutorial import in_notebook, pause, show, tell
 
 parser = build_parser("demo_notebook.py", default_samples=1000,
@@ -151,149 +154,165 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 7: behaviour first. What does the network do?
 # **Question.** Which input positions does each output position depend on?
-# **Hypothesis.** If it reverses, changing the letter at input position i changes output position L+1-i, and
-# nothing else: the map is the anti-diagonal.
-# **Experiment.** For every sequence and every input position, swap in each other letter and count how often each
-# output letter changes.
+# **Hypothesis.** If it reverses, changing the letter at input position i changes the *predicted letter* at output
+# L+1-i and nowhere else. The logits are numbers, not decisions: they may still move a little elsewhere.
+# **Experiment.** For every sequence and input position, swap in each other letter. Count how often each output's
+# predicted letter changes (argmax view), and how far each output's logit for its original answer moves (logit view).
 
 # %%
 tell()
 sequences = analysis_sequences(cfg)  # every distinct sequence (a seeded sample if there are many)
 influence = position_influence(model, sequences, vocab)
-print(np.round(influence, 2))
 print("\n".join(explain_influence(influence)))
 plot_influence(influence, out("notebook_position_influence.png"))
 show(out("notebook_position_influence.png"))
 
 # %% [markdown]
-# **What it proves, and what not.** This is a statement about behaviour: the input-output map. It says nothing about
-# *how* the network computes it; a lookup table would give the same picture on these sequences.
+# **What it proves, and what not.** The argmax map is the anti-diagonal: each output's decision depends only on the
+# mirrored input. The logit map shows that other inputs move it too, by much less. Both are behaviour: a lookup table
+# would draw the same pictures, and they say nothing about *how* the network computes.
 #
-# **Exercise.** Run the same map on the untrained network (`untrained`). What does "no mechanism yet" look like?
+# **Exercise.** Print the logit view for the untrained network. Is there any anti-diagonal before training?
 
 # %%
 tell()
-print(np.round(position_influence(untrained, sequences, vocab), 2))
+print(np.round(position_influence(untrained, sequences, vocab)["logit"], 2))
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 8: probes. Where is each input letter stored?
 # **Question.** Can a linear classifier read the letter at each input position from the embedding, hidden1 and
 # hidden2?
-# **Hypothesis.** Yes at every layer: to write out every letter, the network must keep all of them.
-# **Experiment.** Fit one logistic-regression probe per layer and position on the training sequences' activations,
-# score it on the held-out sequences. The probe has an L2 penalty (weight decay): with the defaults there are only
-# 22 training points and 16 to 32 features, and an unpenalized probe can fit them in ways that do not generalize.
-# The control: the same probes on the same network before training.
+# **Hypothesis.** Yes at every layer: to write out every letter, the network must keep all of them. For hidden2 this
+# is guaranteed if the model works: the output layer is itself a linear readout of hidden2.
+# **Experiment.** One logistic-regression probe (L2 penalty) per layer and position, cross-validated over all
+# distinct sequences in 5 seeded folds, so every sequence is scored by a probe that never saw it. Two controls: the
+# same probes on the untrained network, and a random-label task (each sequence labelled with another's letter),
+# which a probe cannot predict for unseen sequences and should score chance.
 
 # %%
 tell()
-probes = probe_accuracy(model, data, cfg)
-probes_control = probe_accuracy(untrained, data, cfg)
-print("\n".join(explain_probes(probes, probes_control, data)))
-plot_probes(probes, probes_control, out("notebook_probe_accuracy.png"))
+probes = probe_accuracy(model, sequences, vocab, cfg.device, control=untrained, seed=cfg.seed)
+print("\n".join(explain_probes(probes)))
+plot_probes(probes, out("notebook_probe_accuracy.png"))
 show(out("notebook_probe_accuracy.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** A probe shows that information is *present* in a layer, not that the network
-# *uses* it; the untrained control makes the point when random weights score as well. With a handful of held-out
-# sequences the score is also coarse: one sequence is a big step.
+# *uses* it: the untrained network's layers hold much of it too. The random-label control near chance shows the
+# score is not the probe memorizing sequences. A perfect hidden2 score adds nothing beyond "the model works".
 #
-# **Exercise.** The cell below fits the hidden2 probes with no penalty at all (`WEIGHT_DECAY = 0.0`). Does the
-# held-out score hold up on this seed? Try a few values, and other seeds: the score can move with both.
+# **Exercise.** Take the penalty away (`WEIGHT_DECAY = 0.0`), then make it large (1.0). Which network's probes move,
+# the trained or the untrained one?
 
 # %%
 tell()
 WEIGHT_DECAY = 0.0
-train_features = layer_features(model, data.train_sequences, vocab, cfg.device)["hidden2"]
-heldout_features = layer_features(model, data.heldout_sequences, vocab, cfg.device)["hidden2"]
-for position in range(cfg.seq_len):
-    probe = fit_probe(train_features, data.train_sequences[:, position], len(cfg.vocab), WEIGHT_DECAY)
-    score = (probe(heldout_features) == data.heldout_sequences[:, position]).float().mean().item()
-    print(f"hidden2, position {position + 1}, weight decay {WEIGHT_DECAY}: held-out accuracy {score:.0%}")
+folds = fold_masks(len(sequences), N_FOLDS, torch.Generator().manual_seed(cfg.seed))
+for name, network in (("trained", model), ("untrained", untrained)):
+    features = layer_features(network, sequences, vocab, cfg.device)["hidden2"][None]  # (1, N, H): one feature set
+    accuracy = cross_validated_accuracy(features, sequences, folds, len(vocab.letters), WEIGHT_DECAY)[0]
+    print(f"{name} hidden2, weight decay {WEIGHT_DECAY}: accuracy per input position {percentages(accuracy.tolist())}")
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 9: selectivity. Does one neuron mean one thing?
 # **Question.** Is there a neuron for "the letter at position 1", another for position 2, and so on?
-# **Hypothesis.** A tidy network would have one-position neurons.
+# **Hypothesis.** A tidy network would have one-position neurons: each neuron's variance explained by one position.
 # **Experiment.** For each neuron, the share of its variance explained by the letter at each position (eta squared,
-# from 0 = unrelated to 1 = determined by it).
+# 0 = unrelated, 1 = determined by it). How large must it be to count? A permutation null: shuffle which sequence
+# has which activation 200 times; the cut-off is what shuffled data exceed only 1% of the time (never below 10%).
+# The untrained network is the control.
 
 # %%
 tell()
-selectivity = neuron_selectivity(model, sequences, vocab, cfg.device, control=untrained)
+selectivity = neuron_selectivity(model, sequences, vocab, cfg.device, control=untrained, seed=cfg.seed)
 print("\n".join(explain_selectivity(selectivity)))
 plot_selectivity(selectivity, out("notebook_neuron_selectivity.png"))
 show(out("notebook_neuron_selectivity.png"))
 
 # %% [markdown]
-# **What it proves, and what not.** Eta squared measures association, one position at a time; it misses what a neuron
-# computes from several positions together, and it does not say whether the output uses the neuron.
+# **What it proves, and what not.** With few sequences chance alone reaches a sizeable eta squared, so a fixed 10%
+# cut-off would count noise. The distributions say more than the counts: compare the trained and untrained medians
+# above. Eta squared measures association one position at a time, and says nothing about whether the output uses the
+# neuron.
 #
-# **Exercise.** The threshold for "depends on" is a choice. Raise `THRESHOLD` and watch the counts move.
+# **Exercise.** Move the null's quantile (`QUANTILE`) and watch the counts. Which count would you report, and why?
 
 # %%
 tell()
-THRESHOLD = 0.3
-for name in ("hidden1", "hidden2"):
-    positions = (np.array(selectivity[name]["eta"]) >= THRESHOLD).sum(1)
-    print(f"{name}: neurons depending on 0, 1, 2, ... positions at threshold {THRESHOLD}: "
-          f"{np.bincount(positions, minlength=cfg.seq_len + 1).tolist()}")
+QUANTILE = 0.95
+hidden1 = torch.cat([layer_features(network, sequences, vocab, cfg.device, ("hidden1",))["hidden1"]
+                     for network in (model, untrained)], 1)  # (N, 2H): the null pools both networks, as above
+cutoff = null_cutoff(hidden1, sequences, torch.Generator().manual_seed(cfg.seed), quantile=QUANTILE)
+positions = (np.array(selectivity["hidden1"]["eta"]) >= cutoff).sum(1)
+print(f"cut-off {cutoff:.2f}: trained hidden1 neurons depending on 0, 1, 2, ... positions: "
+      f"{np.bincount(positions, minlength=cfg.seq_len + 1).tolist()}")
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 10: weights. What do the first layer's weights say?
-# **Question.** The first Linear sees the embeddings side by side, so its weights split into one block per input
-# position. Does a neuron with a large block for a position depend on that position?
-# **Experiment.** Each hidden1 neuron's weight norm per position block, beside its measured selectivity.
+# **Question.** Before its ReLU, a hidden1 neuron is a sum over positions of W_p E_x: the position's weight block
+# times the letter's embedding. Do the weights predict which positions it depends on?
+# **Hypothesis.** Yes, by arithmetic: the variance over letters of what position p adds, as a share over positions,
+# is exactly the neuron's eta squared before the ReLU. If so, it predicts selectivity in the untrained network too.
+# **Experiment.** Each position's share, beside the measured eta squared, in the trained and the untrained network.
 
 # %%
 tell()
-print("\n".join(explain_weights(selectivity)))
-plot_first_layer_weights(selectivity, out("notebook_first_layer_weights.png"))
+weights = first_layer_weights(model, untrained, sequences, vocab, cfg.device)
+print("\n".join(explain_weights(weights)))
+plot_first_layer_weights(weights, out("notebook_first_layer_weights.png"))
 show(out("notebook_first_layer_weights.png"))
 
 # %% [markdown]
-# **What it proves, and what not.** A weight norm counts how strongly a neuron *could* respond to a position; how
-# much it does also depends on how different the letters' embeddings are, and on the ReLU. Agreement is evidence,
-# not proof.
+# **What it proves, and what not.** Where the weights predict selectivity in both networks, the agreement is
+# arithmetic, not something training created; what is left is the ReLU. It says nothing about which neurons the
+# output needs. A weight block's norm alone would mislead: it ignores the embeddings.
 #
-# **Exercise.** Pick a neuron (`NEURON`) and compare its weight norms with its selectivity, position by position.
+# **Exercise.** For one neuron (`NEURON`), compare the block norms, the shares and eta squared. Find a neuron whose
+# biggest block is not its most selective position: what are the letters' embeddings doing there?
 
 # %%
 tell()
-NEURON = int(np.argmax(np.array(selectivity["hidden1"]["eta"]).max(1)))  # the most selective one; try others
-print(f"hidden1 neuron {NEURON}: weight norms {np.round(selectivity['first_layer_weight_norms'][NEURON], 2).tolist()}, "
-      f"eta squared {np.round(selectivity['hidden1']['eta'][NEURON], 2).tolist()}")
+NEURON = 2
+blocks = model.linear1.weight.detach().cpu().view(cfg.hidden, cfg.seq_len + 1, -1)[NEURON, :cfg.seq_len]  # (L, E)
+print(f"hidden1 neuron {NEURON}: block norms {blocks.norm(dim=1).numpy().round(2)}, "
+      f"weight shares {np.round(weights['shares'][NEURON], 2)}, eta squared {np.round(weights['eta'][NEURON], 2)}")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 11: ablation. Which neurons does the output need?
-# **Question.** If we switch a neuron off, what breaks?
-# **Hypothesis.** If each neuron carried one position, zeroing it would break that output position completely.
-# **Experiment.** Zero each neuron alone (zero-ablation), or hold it at its average over the training sequences
-# (mean-ablation, a gentler "remove the information, keep the typical level"); then ablate a whole layer. The hooks
-# *return* a changed activation, which replaces the real one.
+# ## Step 11: ablation. Which neurons does the output need, and for which output?
+# **Question.** If we switch one neuron off, how much does each output lose?
+# **Hypothesis.** If neurons were one-position units, each neuron's damage would land on one output (100% of it on
+# its worst output). If the work is shared across positions, it would spread: 1/L evenly, and a random split puts
+# on average (1 + 1/2 + ... + 1/L)/L on the worst output.
+# **Experiment.** Resample-ablate each neuron: give it its value on another training sequence, averaged over 8 draws.
+# This is the field's standard; zeroing and holding it at its mean are shown beside it. Accuracy saturates (the model
+# wins by a margin of many logits), so measure the mean logit difference (correct minus best wrong) and the loss at
+# each output. Ablating a whole layer is only a sanity check here: in a chain with no residual path everything passes
+# through each layer.
 
 # %%
 tell()
-ablation = neuron_ablation(model, sequences, vocab, cfg.device, mean_over=data.train_sequences)
-print("\n".join(explain_ablation(ablation, len(cfg.vocab))))
+ablation = neuron_ablation(model, sequences, vocab, cfg.device, reference=data.train_sequences, seed=cfg.seed)
+print("\n".join(explain_ablation(ablation)))
 plot_ablation(ablation, out("notebook_ablation.png"))
 show(out("notebook_ablation.png"))
 
 # %% [markdown]
-# **What it proves, and what not.** Ablation shows what the output *needs*; a small effect for every single neuron
-# means the work is shared (or redundant), not that the neurons do nothing.
+# **What it proves, and what not.** How much margin one neuron's removal costs, and whether its damage lands on one
+# output or spreads. It does not say where the information lives instead: a direction spread over many neurons would
+# give the same picture (step 13 tests that). Which neuron is worst changes with the seed and the resample draws.
 #
-# **Exercise.** Ablate several neurons together. `NEURONS` starts as the two whose zeroing hurt most in hidden1;
-# edit the list.
+# **Exercise.** Switch off the three hidden1 neurons that cost output `OUTPUT` the most, together. How much margin is
+# left? How many must go before that output is wrong?
 
 # %%
 tell()
-drops = np.array(ablation["baseline"]) - np.array(ablation["hidden1"]["zero"]["accuracy"])  # (H, L)
-NEURONS = np.argsort(-drops.max(1), kind="stable")[:2].tolist()
+OUTPUT = 0  # output position 1
+lost = np.array(ablation["baseline"]["logit_diff"]) - np.array(ablation["hidden1"]["resample"]["logit_diff"])  # (H, L)
+NEURONS = np.argsort(-lost[:, OUTPUT], kind="stable")[:3].tolist()
 tokens = add_eos(sequences, vocab.eos_id).to(cfg.device)
 
 
@@ -304,18 +323,21 @@ def zero_neurons(activation):
 
 
 logits = run_with_hooks(model, tokens, {"hidden1": zero_neurons})
-accuracy = (logits.argmax(-1).cpu() == make_targets(sequences, vocab.eos_id)).float().mean(0)[:cfg.seq_len]
-print(f"hidden1 neurons {NEURONS} zeroed together: accuracy per output position "
-      f"{' '.join(f'{value:.0%}' for value in accuracy.tolist())}")
+accuracy, loss, margin = output_metrics(logits, make_targets(sequences, vocab.eos_id), cfg.seq_len)
+print(f"hidden1 neurons {NEURONS} zeroed together: mean logit difference per output "
+      f"{' '.join(f'{m:.1f}' for m in margin.tolist())} (unablated "
+      f"{' '.join(f'{m:.1f}' for m in ablation['baseline']['logit_diff'])}); accuracy {percentages(accuracy.tolist())}")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 12: activation patching. Where does the causal path run?
+# ## Step 12: activation patching. What suffices, and what is needed?
 # **Question.** When one input letter changes, which activations carry that change to the output?
-# **Experiment.** Run a clean sequence and a corrupted copy with the letter at position i changed. Copy ("patch")
-# clean activations into the corrupted run, a whole layer or one neuron at a time, and measure how much of the clean
-# answer at the mirrored output comes back (1 = all, 0 = none), using the difference between the clean and the
-# corrupted letter's logits.
+# **Hypothesis.** A whole layer must carry all of it (a sanity check in a chain). Single neurons can only carry shares
+# that add up to the whole: in hidden2, whose readout is linear, exactly.
+# **Experiment.** Corrupt the input that an output copies. *Denoising*: run the corrupted input with clean activations
+# copied in (does the part suffice?). *Noising*: run the clean input with corrupted activations copied in (is the part
+# needed?). Measure LD = clean letter's logit minus corrupted letter's, normalised so that 1 = the part carries all of
+# LD_clean - LD_corrupted: restored for denoising, lost for noising.
 
 # %%
 tell()
@@ -325,53 +347,111 @@ plot_patching(patching, out("notebook_patching.png"))
 show(out("notebook_patching.png"))
 
 # %% [markdown]
-# **What it proves, and what not.** Patching a layer restores everything because the network is a chain: all that
-# reaches the output passes through each hidden layer. If single neurons each restore only a little, that is causal
-# evidence that the path is spread across many neurons. It is measured on these corruptions only.
+# **What it proves, and what not.** In hidden2 a neuron's share is its direct logit attribution, and the shares add up
+# to 1. So when several neurons contribute, each single share is small by arithmetic; that alone is not evidence of a
+# "distributed" mechanism. Noising equals denoising here when every pair is run both ways round: with clean and
+# corrupted inputs from different sets, as in language models, they can differ. Negative shares mean a neuron alone
+# pushes toward the corrupted letter. Measured on one-letter corruptions only.
 #
-# **Exercise.** Patch the `K` neurons that restore the most together. How many does it take to bring most of the
-# answer back?
+# **Exercise.** Patch the `K` neurons with the largest shares together, both ways. How many does it take to carry
+# most of the answer?
 
 # %%
 tell()
 K = 4
 for name in ("hidden1", "hidden2"):
-    best = np.argsort(-np.array(patching[name]["neurons"]).mean(1), kind="stable")[:K].tolist()
-    shares = patch_neurons(model, sequences, vocab, cfg.device, name, best)
-    print(f"{name}: its {K} best single neurons {best} patched together restore "
-          f"{' '.join(f'{share:.0%}' for share in shares)} per input position")
+    best = np.argsort(-np.array(patching["denoising"][name]["neurons"]).mean(1), kind="stable")[:K].tolist()
+    for direction in ("denoising", "noising"):
+        shares = patch_neurons(model, sequences, vocab, cfg.device, name, best, direction=direction)
+        print(f"{name}, {direction}: neurons {best} together carry {' '.join(f'{s:.2f}' for s in shares)} per output")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 13: what it means, and how it connects to transformers
-# - Behaviour: the influence map is what the *attention pattern* of a reversal transformer would be expected to show,
-#   each output attending to its mirrored input. Our MLP has no attention, so the same routing must live in its weights.
-# - Probing and activation patching are used the same way on large language models, with hooks on named activations
-#   (TransformerLens's `run_with_cache` and `run_with_hooks` are what ours imitate).
-# - Neurons that mix several positions are polysemantic; that is the problem sparse autoencoders attack, by
-#   rewriting a layer's activations as a larger set of sparser, more single-meaning features.
+# ## Step 13: the mechanism. Where does each letter live, and who reads it?
+# **Question.** Single neurons each matter a little. So where does the letter at input position i live inside the
+# network, and how does output j find the letter it must copy?
+# **Hypothesis.** Each input position's letter is written into its own few *directions* of a hidden layer (not its
+# own neurons), added to the others; output j reads only the directions of its mirrored input L+1-j. An additive
+# code like that needs L x (V-1) directions: 3 positions x 2 letter contrasts = 6 with the defaults.
+# **Experiment.** (1) Count the directions the layers use: the variance held by the top k principal components,
+# beside the untrained network. (2) For each layer and input position, find the letter directions from class means
+# on the training sequences (mean activation with letter x at position i, minus the overall mean), and split every
+# activation into one part per position, solving for all positions together. (3) Patch only position i's part from
+# a clean run into a run with *every* letter changed, and measure the share of the answer restored at every output
+# j (0 = corrupted, 1 = clean); a random subspace of the same size is the control. Then remove position i's part and
+# measure accuracy at every output. (4) The readout from hidden2 is linear, so split the logit difference exactly
+# into parts. (5) Fit the logits with a model that has no interaction between positions.
 
 # %%
 tell()
-counts = selectivity["hidden1"]["counts"]
-worst = ablation["worst_single_neuron_drop"]
-print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
-      f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
-print(f"Mechanism: in hidden1, {counts['several_positions']} of {cfg.hidden} neurons depend on several positions and "
-      f"{counts['one_position']} on one; no single neuron's ablation costs more than {100 * worst['drop']:.0f} points "
-      f"on any output, "
-      f"and the best single neuron restores at most "
-      f"{max(np.array(patching[n]['neurons']).max() for n in ('hidden1', 'hidden2')):.0%} in patching.")
-print("These numbers are for this seed and settings; which neuron does what changes with --seed.")
+mechanism = find_mechanism(model, untrained, data, cfg)
+print("\n".join(explain_mechanism(mechanism)))
+plot_dimensionality(mechanism, out("notebook_dimensionality.png"))
+show(out("notebook_dimensionality.png"))
+plot_subspace_interventions(mechanism, out("notebook_subspace_interventions.png"))
+show(out("notebook_subspace_interventions.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** The patching figure is the anti-diagonal of step 7 *inside* the network: where
+# putting back position i's few directions restores the mirrored output and nothing else, and taking them away breaks
+# exactly that output, that is causal evidence for the mechanism, on these corruptions and this seed (the printout
+# above says whether it holds on this run). The dimension count alone proves little: hidden1 before its ReLU is an
+# affine function of the letters, so it has at most L x (V-1) directions for *any* weights, and the untrained network
+# is low-dimensional too. Neurons mix positions here because the directions are rotated against the neuron axes, not
+# because of superposition, wherever L x (V-1) fits in --hidden. Superposition is possible only where L x (V-1)
+# exceeds --hidden (try --hidden 4, or --seq-len 6 --vocab abcd: 18 > 16), and this step does not test for it. A
+# patched share above 100% means the patch overshoots the clean run; a negative one pushes toward the corrupted letter.
+#
+# **Exercise.** If the letter lives in directions, you can *write* a letter by moving along them (activation
+# steering). The cell adds to hidden1 the difference of two class means: "letter `NEW_LETTER` at input `POSITION`"
+# minus "the letter there now". Which output changes? Try other positions and letters, and hidden2.
+
+# %%
+tell()
+POSITION, NEW_LETTER = 0, vocab.letters[1]  # 0-based input position, and the letter to write there
+test = torch.tensor([vocab.encode(cfg.input)])  # (1, L)
+features = layer_features(model, data.train_sequences, vocab, cfg.device, ("hidden1",))["hidden1"]  # (N, H)
+having = lambda letter: data.train_sequences[:, POSITION] == letter
+old = test[0, POSITION].item()
+steer = features[having(vocab.index[NEW_LETTER])].mean(0) - features[having(old)].mean(0)  # (H,) one direction
+# clamp at 0: hidden1 comes out of a ReLU, and no real input makes it negative
+logits = run_with_hooks(model, add_eos(test, vocab.eos_id).to(cfg.device),
+                        {"hidden1": lambda out: (out + steer.to(out.device)).clamp(min=0)})
+print(f"{cfg.input}, hidden1 moved from '{vocab.tokens[old]}' to '{NEW_LETTER}' at input {POSITION + 1}: "
+      f"{' '.join(vocab.decode(logits.argmax(-1)[0].tolist()))}")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 14: things to try
+# ## Step 14: what it means, and how it connects to transformers
+# - The mechanism, stated positively and tested by intervention, is printed below for this run. It is about
+#   *directions*: neurons are the wrong unit to read this network in, which is why steps 9 to 12 found no tidy neuron.
+# - A transformer trained on reversal would be expected to route the same way through an attention pattern, each
+#   output attending to its mirrored input. Our MLP has no attention: the routing lives in which directions each
+#   output's weights read.
+# - Probing and activation patching are used the same way on large language models, with hooks on named activations
+#   (TransformerLens's `run_with_cache` and `run_with_hooks` are what ours imitate).
+# - Sparse autoencoders attack *superposition*: more features than dimensions. Here that is possible only where
+#   L x (V-1) exceeds --hidden; with the defaults 6 directions sit in 16 neurons, and the mixing is a rotated basis.
+
+# %%
+tell()
+print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
+      f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
+print(f"Mechanism: {in_short(mechanism)}")
+print(f"Superposition: {mechanism['needed_directions']} needed directions, {cfg.hidden} neurons per layer: "
+      + ("room for every direction, so nothing forces superposition." if mechanism["needed_directions"] <= cfg.hidden
+         else "more directions than neurons, so superposition is possible here (this lesson does not test for it)."))
+print("These numbers are for this seed and settings; `python demo.py --seeds 10` shows how they spread over seeds.")
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 15: things to try
 # - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? If not, the explanation says what
-#   the training data lacked.
-# - `--seq-len 5`: 243 sequences instead of 27. Does the network still generalize, and do the neurons change?
-# - `--hidden 4`: how narrow can the network be and still reverse? Do its neurons become more selective?
-# - `python demo.py --sweep`: held-out accuracy over sequence length and width, where 16 neurons run out.
+#   the training data lacked, and the mechanism's statement says where it falls short.
+# - `--seq-len 5`: 243 sequences instead of 27. Does the network still generalize, and how many directions now?
+# - `--hidden 4`: 6 directions needed, 4 neurons. What happens to the mechanism?
+# - `python demo.py --seeds 10`: every headline number over 10 seeds, as a median and range.
+# - `python demo.py --sweep`: held-out accuracy over sequence length and width, at two training budgets.
 #
 # In a notebook, put the flags in `NOTEBOOK_FLAGS` in the first code cell and run all cells again.
 
@@ -379,8 +459,9 @@ pause(PAUSE)
 tell()
 print("python demo_notebook.py --seed 6          # another held-out split")
 print("python demo_notebook.py --seq-len 5       # 243 distinct sequences")
-print("python demo_notebook.py --hidden 4        # a narrower network")
-print("python demo.py --sweep                    # capacity: sequence length x hidden width")
+print("python demo_notebook.py --hidden 4        # fewer neurons than needed directions")
+print("python demo.py --seeds 10                 # the headline numbers over 10 seeds")
+print("python demo.py --sweep                    # sequence length x hidden width, at two training budgets")
 print(f"\nwrote the figures into {os.path.abspath(cfg.out)}")
 if not in_notebook():
     quick_exit()  # run as a script: skip Python's slow teardown of torch; in a notebook the kernel stays

@@ -1,6 +1,7 @@
 """Reading the hidden layers with forward hooks: every distinct sequence's activations, which neurons fire, and the
 heatmap of them all."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,35 +73,58 @@ def heatmap_rows(capture, max_rows, seed):
 
 
 def plot_activations(capture, path, max_rows=64, seed=0):
-    """One heatmap per hidden layer: rows are input sequences, columns are neurons, colour is the activation."""
+    """Draw activation_figure and save it to path."""
+    save_figure(activation_figure(capture, max_rows, seed), path)
+
+
+def activation_figure(capture, max_rows=64, seed=0):
+    """One heatmap per hidden layer: rows are input sequences, columns are neurons, colour is the activation.
+
+    The layout is set in inches, not in fractions of the figure, so that every label keeps its room whether there
+    are 9 rows or 64, 4 neurons or 256, 'abc' or 'abcdabcdab' as row labels.
+    """
     rows = heatmap_rows(capture, max_rows, seed)
     layers = {name: acts[rows] for name, acts in capture.layers.items()}
     row_labels = [capture.labels[i] for i in rows]
     highlight = int(np.flatnonzero(rows == capture.test_row)[0])
     heldout_rows = np.flatnonzero(capture.heldout[rows])
-    subtitle = "" if len(rows) == len(capture.labels) else f"a sample of {len(rows)} of the {len(capture.labels)} sequences"
-    n_rows = len(row_labels)
-    height = 1.6 + 0.16 * n_rows
-    fig = Figure(figsize=(4.6 * len(layers) + 0.6, height))
-    fig.subplots_adjust(left=0.1, right=0.96, bottom=0.6 / height, top=1 - 0.75 / height, wspace=0.25)
-    axes = fig.subplots(1, len(layers), squeeze=False)[0]
+    sampled = len(rows) < len(capture.labels)
+    n_rows, n_layers = len(row_labels), len(layers)
+
+    row_label_width = 0.15 + 0.06 * max(map(len, row_labels))  # monospace at fontsize 7: about 0.06 inch a letter
+    panel_w, panel_h = 3.2, max(2.6, 0.16 * n_rows)  # at least tall enough for the colour bar's label
+    colorbar_w = 1.0  # the colour bar, its ticks and its label
+    left, bottom, top = 0.35 + row_label_width, 1.05, 0.95 if sampled else 0.75
+    gap = colorbar_w + row_label_width + 0.1  # between panels: one colour bar and the next panel's row labels
+    width = left + n_layers * panel_w + (n_layers - 1) * gap + colorbar_w
+    height = bottom + panel_h + top
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(left=left / width, right=1 - colorbar_w / width, bottom=bottom / height,
+                        top=1 - top / height, wspace=gap / panel_w)
+    axes = fig.subplots(1, n_layers, squeeze=False)[0]
     for ax, (name, acts) in zip(axes, layers.items()):
         image = ax.imshow(acts, aspect="auto", cmap=ACTIVATION_CMAP, vmin=0, interpolation="nearest")
-        fig.colorbar(image, ax=ax, label="activation after ReLU (always >= 0)")
-        dead = capture.layers[name].max(axis=0) == 0  # over every sequence, not only the rows shown
-        step = max(1, acts.shape[1] // 32)  # a tick label per neuron while they fit
-        ax.set_xticks(range(0, acts.shape[1], step), range(0, acts.shape[1], step), fontsize=7)
-        for tick, is_dead in zip(ax.get_xticklabels(), dead[::step]):
-            if is_dead:
-                tick.set_color("red")
-        ax.set_xlabel(f"neuron ({dead.sum()} dead, in red: 0 for every input)")
+        # a colour bar 0.15 inch wide whatever the figure's height (matplotlib's default grows with the height)
+        colorbar_ax = ax.inset_axes([1 + 0.1 / panel_w, 0, 0.15 / panel_w, 1])
+        fig.colorbar(image, cax=colorbar_ax, label="activation after ReLU (>= 0)")
+        n_neurons = acts.shape[1]
+        step = math.ceil(n_neurons / 16)  # at most 16 tick labels fit under 3.2 inches
+        ax.set_xticks(range(0, n_neurons, step), range(0, n_neurons, step), fontsize=7)
+        dead = np.flatnonzero(capture.layers[name].max(axis=0) == 0)  # over every sequence, not only the rows shown
+        for neuron in dead:  # a red outline round each dead column: visible at any width, labelled or not
+            ax.add_patch(Rectangle((neuron - 0.5, -0.5), 1, n_rows, fill=False, edgecolor="red", linewidth=1.2))
+        ax.set_xlabel(f"neuron ({len(dead)} of {n_neurons} dead)")
         ax.set_yticks(range(n_rows))
         ax.set_yticklabels(row_labels, fontsize=7, family="monospace")
         for row in heldout_rows:
             ax.get_yticklabels()[row].set_color("tab:orange")
         ax.get_yticklabels()[highlight].set_fontweight("bold")
-        ax.add_patch(Rectangle((-0.5, highlight - 0.5), acts.shape[1], 1, fill=False, edgecolor="cyan", linewidth=1.5))
+        ax.add_patch(Rectangle((-0.5, highlight - 0.5), n_neurons, 1, fill=False, edgecolor="cyan", linewidth=1.5))
         ax.set_title(name)
-    axes[0].set_ylabel("input sequence (orange: held out; boxed: the test input)")
-    fig.suptitle("Hidden activations, captured by forward hooks" + (f"\n{subtitle}" if subtitle else ""))
-    save_figure(fig, path)
+    axes[0].set_ylabel("input sequence")
+    subtitle = f"\na sample of {n_rows} of the {len(capture.labels):,} sequences" if sampled else ""
+    fig.suptitle("Hidden activations, captured by forward hooks" + subtitle, y=1 - 0.1 / height, va="top")
+    fig.text(0.5, 0.12 / height, f"Rows: input sequences; orange labels: held out of training; cyan box: the test "
+             f"input {row_labels[highlight]!r}.\nColumns: neurons; red outline: a dead neuron, 0 for every input. "
+             f"Colour: the activation, never below 0 after the ReLU.", ha="center", va="bottom", fontsize=8.5)
+    return fig

@@ -1,6 +1,7 @@
 """What the experiments share: the sequences they test on, activations at the hook points, single-letter
 corruptions, and small formatting helpers."""
 
+import numpy as np
 import torch
 
 from .data import add_eos, all_sequences
@@ -49,3 +50,15 @@ def per_position_accuracy(predicted, targets, seq_len):
 
 def percentages(values):
     return " ".join(f"{v:4.0%}" for v in values)
+
+
+def mirror_mask(seq_len):
+    """True where output j copies input i, i + j = L - 1: the anti-diagonal."""
+    return np.eye(seq_len, dtype=bool)[::-1]
+
+
+def mirror_split(matrix):
+    """(L, L) [input i][output j] -> the values at the mirrored output j = L-1-i (L,), and all the others."""
+    matrix = np.asarray(matrix)
+    mirror = mirror_mask(len(matrix))
+    return matrix[mirror], matrix[~mirror]  # matrix[mirror] is in the order of input position i

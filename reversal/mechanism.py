@@ -17,11 +17,11 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .common import MAX_ANALYSIS_SEQUENCES, analysis_sequences, layer_features, sample_rows
+from .common import MAX_ANALYSIS_SEQUENCES, analysis_sequences, layer_features, mirror_split, sample_rows
 from .data import add_eos, make_targets
 from .files import save_figure
 from .model import run_with_cache
-from .plots import heatmap
+from .plots import heatmap, output_position_labels
 from .subspaces import (LAYERS, accuracy_and_margin, direct_logit_attribution, intervene, largest_overlap,
                         letter_subspaces, margin, random_subspaces, share_restored, shifted, spread_over_neurons)
 
@@ -147,13 +147,6 @@ def find_mechanism(model, untrained, data, cfg):
     return mechanism
 
 
-def mirror_split(matrix):
-    """(L, L) [input i][output j] -> the values at the mirrored output j = L-1-i (L,), and all the others."""
-    matrix = np.asarray(matrix)
-    mirror = np.eye(len(matrix), dtype=bool)[::-1]
-    return matrix[mirror], matrix[~mirror]  # matrix[mirror] is in the order of input position i
-
-
 def _share(value):
     """A share as a percentage, with a decimal where it is small: 3%, but 0.4% rather than 0%."""
     text = f"{value:.0%}" if abs(value) >= 0.095 else f"{value:.1%}"
@@ -178,6 +171,27 @@ def _layer_verdict(mechanism, name):
             "control_separates": random_mirror.max() < 0.5 * mirror.min()}
 
 
+def in_short(mechanism):
+    """The mechanism in one sentence, computed: where each letter lives and what reads it, or that it holds only
+    in part on this run."""
+    m = mechanism
+    needed, width, n_letters, seq_len = m["needed_directions"], m["width"], m["n_letters"], m["seq_len"]
+    size = f"{n_letters - 1} direction{'s' if n_letters > 2 else ''}"
+    verdicts = {name: _layer_verdict(m, name) for name in LAYERS}
+    clean = [name for name in LAYERS if verdicts[name]["restores"] and verdicts[name]["kept"] >= 0.99]
+    first = verdicts["hidden1"]
+    if "hidden1" not in clean:
+        return "on this run the per-position picture holds only in part; the lines below say where it falls short."
+    also = " The same holds in hidden2." if "hidden2" in clean else " In hidden2 it holds only in part (below)."
+    shared = "" if needed <= width else (f" ({needed} needed directions in {width} neurons cannot all be "
+                                         f"independent, so the positions share some)")
+    return (f"each input letter lives in its own {size} of hidden1, spread over "
+            f"{_span(m['neurons_per_position']['hidden1'], '{}')} of its {width} neurons{shared}, and output "
+            f"j reads only the directions of its mirrored input {seq_len + 1}-j: patching them restores "
+            f"{_span(first['mirror'])} of the answer there and at most {_share(first['elsewhere'])} in "
+            f"magnitude anywhere else.{also}")
+
+
 def explain_mechanism(mechanism):
     """The mechanism in sentences, each computed from the numbers; where a number misses what the mechanism
     predicts (the PASS_* thresholds), the sentence says so instead."""
@@ -185,21 +199,8 @@ def explain_mechanism(mechanism):
     needed, width, n_letters, seq_len = m["needed_directions"], m["width"], m["n_letters"], m["seq_len"]
     size = f"{n_letters - 1} direction{'s' if n_letters > 2 else ''}"
     verdicts = {name: _layer_verdict(m, name) for name in LAYERS}
-    clean = [name for name in LAYERS if verdicts[name]["restores"] and verdicts[name]["kept"] >= 0.99]
-    first = verdicts["hidden1"]
-    lines = ["Mechanism (computed on this model; the numbers change with --seed and the settings):"]
-    if "hidden1" in clean:
-        also = " The same holds in hidden2." if "hidden2" in clean else " In hidden2 it holds only in part (below)."
-        shared = "" if needed <= width else (f" ({needed} needed directions in {width} neurons cannot all be "
-                                             f"independent, so the positions share some)")
-        lines.append(f"  In short: each input letter lives in its own {size} of hidden1, spread over "
-                     f"{_span(m['neurons_per_position']['hidden1'], '{}')} of its {width} neurons{shared}, and output "
-                     f"j reads only the directions of its mirrored input {seq_len + 1}-j: patching them restores "
-                     f"{_span(first['mirror'])} of the answer there and at most {_share(first['elsewhere'])} in "
-                     f"magnitude anywhere else.{also}")
-    else:
-        lines.append("  In short: on this run the per-position picture holds only in part; the lines below say where "
-                     "it falls short.")
+    lines = ["Mechanism (computed on this model; the numbers change with --seed and the settings):",
+             f"  In short: {in_short(m)}"]
 
     k = min(needed, width)
     var = {name: m["pca_variance_explained"][name][k - 1] for name in LAYERS}
@@ -279,12 +280,6 @@ def explain_mechanism(mechanism):
     return lines
 
 
-def output_ticks(seq_len):
-    """Tick labels for output positions that show which input each one copies, 1-based: "1\n←3" for output 1, which
-    copies input 3 (with L = 3). The project's convention: rows = input position i, columns = output position j."""
-    return [f"{j + 1}\n\u2190{seq_len - j}" for j in range(seq_len)]
-
-
 def plot_dimensionality(mechanism, path):
     """Cumulative variance explained by the top k principal components, trained and untrained, per hidden layer,
     with a line at the L x (V-1) directions an additive code needs."""
@@ -354,7 +349,7 @@ def plot_subspace_interventions(mechanism, path):
                 heatmap(fig, ax, values, "RdBu_r", -limit, limit, label)
                 if annotate:
                     _annotate(ax, values, np.abs(values) > 0.6 * limit)
-            ax.set_xticks(range(seq_len), output_ticks(seq_len), fontsize=8 if seq_len <= 6 else 6)
+            ax.set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=8 if seq_len <= 6 else 6)
             ax.set_yticks(range(seq_len), [str(i + 1) for i in range(seq_len)])
             ax.set_xlabel("output position j (\u2190 the input it copies)")
             ax.set_ylabel("input position i")

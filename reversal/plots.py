@@ -65,6 +65,38 @@ def positions(n):
     return [str(i + 1) for i in range(n)]
 
 
+def output_position_labels(seq_len):
+    """Tick labels for output positions that name the input each one copies: "1\\n(copies 3)" for L = 3."""
+    return [f"{j + 1}\n(copies {seq_len - j})" for j in range(seq_len)]
+
+
+def neuron_ticks(width, most=32):
+    """Y tick positions and labels for one row per neuron: every neuron up to `most`, else every k-th."""
+    step = -(-width // most)  # ceiling division: 64 neurons -> every 2nd
+    ticks = list(range(0, width, step))
+    return ticks, [str(n) for n in ticks]
+
+
+def panel_grid(rows, cols, panel, margins, gaps):
+    """A Figure with a rows x cols grid of axes sharing both axes, laid out in inches, so that titles and labels
+    keep their room whatever the number of neurons or positions.
+
+    panel = (width, height) of one axes; margins = (left, right, top, bottom), right holding the colour bar;
+    gaps = (between columns, between rows). Returns the figure, a (rows, cols) array of axes, and an axes for the
+    colour bar, 0.3 inches into the right margin, as tall as the grid.
+    """
+    (width, height), (left, right, top, bottom), (wgap, hgap) = panel, margins, gaps
+    fig_width = left + right + cols * width + (cols - 1) * wgap
+    fig_height = top + bottom + rows * height + (rows - 1) * hgap
+    fig = Figure(figsize=(fig_width, fig_height))
+    fig.subplots_adjust(left=left / fig_width, right=1 - right / fig_width, top=1 - top / fig_height,
+                        bottom=bottom / fig_height, wspace=wgap / width, hspace=hgap / height)
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
+    colorbar_axes = fig.add_axes([1 - (right - 0.3) / fig_width, bottom / fig_height, 0.15 / fig_width,
+                                  1 - (top + bottom) / fig_height])
+    return fig, axes, colorbar_axes
+
+
 class BackgroundFigures:
     """Draw figures in worker processes while the main process goes on computing.
 

@@ -1,95 +1,186 @@
-"""Probes: can a linear classifier read each input letter from a layer's activations?"""
+"""Probes: can a linear classifier read each input letter from a layer's activations?
+
+Example, defaults: 27 sequences, 5 folds. To score the hidden1 probe for the letter at position 1, split the 27
+sequences into 5 seeded folds of 5 or 6. For each fold, fit a probe on the other ~22 sequences' hidden1 activations
+and their first letters, and let it name the first letter of the ~5 sequences it never saw. Every sequence is named
+exactly once, by a probe that was not fitted on it; the score is the fraction named right.
+
+Two controls (Hewitt and Liang 2019):
+    untrained network  the same probes on the same network before training: what random weights keep readable
+    random labels      the same probes on the trained network, but each sequence's label is another sequence's letter
+                       (a seeded shuffle): nothing to learn, so a cross-validated probe should score chance, 1/V.
+                       A score well above chance would mean the set-up leaks what it scores.
+Selectivity (in the probing sense) = accuracy minus random-label accuracy.
+
+Every probe here (layers x networks x folds x tasks) is fitted in one optimisation of the sum of their losses. The
+losses share no parameters and each is strictly convex (the L2 penalty), so the minimum of the sum is every probe's
+own minimum at once, and one batched L-BFGS run replaces hundreds of small ones.
+"""
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
-from .common import layer_features, percentages, sample_rows
+from .common import percentages
+from .data import add_eos
 from .files import save_figure
-from .model import HOOK_POINTS
+from .model import HOOK_POINTS, run_with_cache
+from .plots import positions
 
-MAX_PROBE_SEQUENCES = 1000  # probes fit on at most this many training sequences, scored on as many held-out ones
+N_FOLDS = 5  # k-fold cross-validation: each probe is fitted on 4/5 of the sequences and scores the other 1/5
+WEIGHT_DECAY = 1e-2  # L2 penalty: with ~22 points and 16 to 32 features, the smallest weights that fit
 
 
-def fit_probe(features, labels, n_classes, weight_decay=1e-2, steps=100):
-    """Multinomial logistic regression with an L2 penalty, fit by L-BFGS on standardized features.
+def fold_masks(n_sequences, n_folds, generator):
+    """Seeded k-fold split: (K, N) bool, row k marks the sequences fold k's probe is scored on (and not fitted on).
 
-    features (N, D), labels (N,). With ~20 training points and 16-32 features an unpenalized probe can fit the
-    training set in many ways, some of which generalize badly; the penalty picks the smallest weights that fit.
-    Returns a function that predicts labels for new features.
+    Each column has exactly one True: every sequence is scored once. With 27 sequences and 5 folds the folds hold
+    6, 6, 5, 5 and 5 sequences.
     """
-    mean, std = features.mean(0), features.std(0) + 1e-6  # dead neurons have std 0: avoid dividing by it
-    x = (features - mean) / std
-    weight = torch.zeros(x.shape[1], n_classes, requires_grad=True)
-    bias = torch.zeros(n_classes, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, line_search_fn="strong_wolfe")
+    n_folds = min(n_folds, n_sequences)
+    fold = torch.empty(n_sequences, dtype=torch.long)
+    fold[torch.randperm(n_sequences, generator=generator)] = torch.arange(n_sequences) % n_folds  # shuffled, balanced
+    return fold[None, :] == torch.arange(n_folds)[:, None]  # (K, N)
+
+
+def random_labels(sequences, generator):
+    """The control task: each position's letters shuffled across sequences, (N, L). Each letter stays as common as in
+    the real task, but which sequence carries it is random."""
+    return torch.stack([column[torch.randperm(len(column), generator=generator)] for column in sequences.T], 1)
+
+
+def cross_validated_accuracy(features, labels, test, n_classes, weight_decay=WEIGHT_DECAY, steps=100):
+    """Fit a penalised multinomial logistic regression for every (feature set, fold, task) at once; score each
+    sequence with the probe of the fold that held it out.
+
+    features (G, N, D): G feature sets for the same N sequences, zero-padded to one width D (a zero column stays 0
+    after standardizing, and a weight on it feels only the penalty, so it stays 0: padding changes nothing)
+    labels (N, P): P labellings (tasks) to probe for
+    test (K, N) bool: the folds, from fold_masks
+    Returns (G, P): the fraction of the N sequences named right.
+    """
+    (n_sets, n, width), n_tasks, n_folds = features.shape, labels.shape[1], len(test)
+    train = (~test).float()[None, :, :, None]  # (1, K, N, 1): the sequences each fold's probe is fitted on
+    n_train = train.sum(2, keepdim=True)
+    # standardize with the training sequences' mean and std only: the scored ones must not shape the probe
+    mean = (features[:, None] * train).sum(2, keepdim=True) / n_train  # (G, K, 1, D)
+    std = (((features[:, None] - mean) ** 2 * train).sum(2, keepdim=True) / n_train).sqrt() + 1e-6  # dead: std 0
+    x = (features[:, None] - mean) / std  # (G, K, N, D)
+    weight = torch.zeros(n_sets, n_folds, width, n_tasks * n_classes, requires_grad=True)  # all tasks side by side
+    bias = torch.zeros(n_sets, n_folds, 1, n_tasks, n_classes, requires_grad=True)
+    # each probe's loss is the mean cross-entropy over its own training sequences: one-hot targets, weighted by
+    # 1/n_train where the sequence is in the fold's training part and 0 where it is scored
+    targets = F.one_hot(labels, n_classes).float() * (train / n_train)[0, :, :, :, None]  # (K, N, P, V)
+    # a short memory (history_size) makes each step cheaper; it does not change the minimum it finds
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=steps, history_size=10, line_search_fn="strong_wolfe")
+
+    def logits():
+        return (x @ weight).view(n_sets, n_folds, n, n_tasks, n_classes) + bias  # (G, K, N, P, V)
 
     def loss_fn():
         optimizer.zero_grad()
-        loss = F.cross_entropy(x @ weight + bias, labels) + weight_decay * weight.pow(2).sum()
+        loss = -(targets * logits().log_softmax(-1)).sum() + weight_decay * weight.pow(2).sum()
         loss.backward()
         return loss
 
     with torch.enable_grad():
         optimizer.step(loss_fn)
-    return lambda new: (((new - mean) / std) @ weight.detach() + bias.detach()).argmax(1)
+    with torch.no_grad():
+        correct = logits().argmax(-1) == labels  # (G, K, N, P)
+        scored = correct & test[None, :, :, None]  # count each sequence only in the fold that held it out
+        return scored.sum((1, 2)).float() / n  # (G, P)
 
 
-def probe_accuracy(model, data, cfg):
-    """{layer: [held-out accuracy of a probe for the letter at each input position]}; probes train on the
-    distinct training sequences and are scored on the held-out ones, which the model never saw either.
-    Long sequences have hundreds of thousands of those: a seeded sample of MAX_PROBE_SEQUENCES of each is plenty."""
-    generator = torch.Generator().manual_seed(cfg.seed)
-    train = sample_rows(data.train_sequences, MAX_PROBE_SEQUENCES, generator)
-    heldout = sample_rows(data.heldout_sequences, MAX_PROBE_SEQUENCES, generator)
-    train_features = layer_features(model, train, data.vocab, cfg.device)
-    heldout_features = layer_features(model, heldout, data.vocab, cfg.device)
-    result = {}
+def probe_accuracy(model, sequences, vocab, device, control, seed):
+    """Cross-validated probe accuracy for the letter at each input position, in each layer of `model` and of
+    `control` (the untrained network), on the real letters and on random labels; and the model's own readout.
+
+    sequences: common.analysis_sequences (all of them, or a seeded sample of 512 for long sequences).
+    Returns {"trained": {"letters": {layer: [accuracy per input position]}, "random_labels": {layer: [...]}},
+             "untrained": the same for `control`, "readout": [per input position i, the fraction of sequences for
+             which the model's output layer, read at output L+1-i, names input i's letter], "folds": K,
+             "sequences": N, "chance": 1/V}
+    """
+    generator = torch.Generator().manual_seed(seed)
+    n_letters, seq_len = len(vocab.letters), sequences.shape[1]
+    test = fold_masks(len(sequences), N_FOLDS, generator)
+    labels = torch.cat([sequences, random_labels(sequences, generator)], 1)  # (N, 2L): real tasks, then controls
+    tokens = add_eos(sequences, vocab.eos_id).to(device)
+    logits, cache = run_with_cache(model, tokens)  # one forward pass gives every layer and the logits
+    _, control_cache = run_with_cache(control, tokens)
+    feature_sets = [layers[name].cpu().float() for layers in (cache, control_cache) for name in HOOK_POINTS]
+    # the model's own readout as a probe: output L+1-i, letters only (not <eos>), flipped so column i = input i
+    named = logits[:, :seq_len, :n_letters].argmax(-1).cpu().flip(1)  # (N, L)
+    readout = (named == sequences).float().mean(0).tolist()
+    width = max(f.shape[1] for f in feature_sets)
+    features = torch.stack([F.pad(f, (0, width - f.shape[1])) for f in feature_sets])  # (2 * layers, N, D)
+    accuracy = cross_validated_accuracy(features, labels, test, n_letters).view(2, len(HOOK_POINTS), 2, seq_len)
+    result = {network: {task: {name: accuracy[i, j, k].tolist() for j, name in enumerate(HOOK_POINTS)}
+                        for k, task in enumerate(("letters", "random_labels"))}
+              for i, network in enumerate(("trained", "untrained"))}
+    return {**result, "readout": readout, "folds": len(test), "sequences": len(sequences), "chance": 1 / n_letters}
+
+
+def explain_probes(probes):
+    trained, untrained = probes["trained"], probes["untrained"]
+    lines = [f"Probes (logistic regression with an L2 penalty, {probes['folds']}-fold cross-validated over "
+             f"{probes['sequences']} sequences: each is scored by a probe that never saw it; chance "
+             f"{probes['chance']:.0%}), accuracy per input position:"]
     for name in HOOK_POINTS:
-        result[name] = []
-        for position in range(cfg.seq_len):
-            probe = fit_probe(train_features[name], train[:, position], len(cfg.vocab))
-            correct = probe(heldout_features[name]) == heldout[:, position]
-            result[name].append(correct.float().mean().item())
-    return result
-
-
-def explain_probes(trained, control, data):
-    n_train = min(len(data.train_sequences), MAX_PROBE_SEQUENCES)
-    n_heldout = min(len(data.heldout_sequences), MAX_PROBE_SEQUENCES)
-    coarse = f"; with so few the score moves in steps of {1 / n_heldout:.0%}" if n_heldout < 20 else ""
-    lines = [f"Probes (logistic regression, L2 penalty, fit on {n_train} training sequences, scored on "
-             f"{n_heldout} held-out ones{coarse}):"]
-    for name in HOOK_POINTS:
-        lines.append(f"  {name:<9} trained model: {percentages(trained[name])}   untrained control: "
-                     f"{percentages(control[name])}  (per input position)")
-    decodable = [name for name in HOOK_POINTS if min(control[name]) >= 0.99]
+        lines.append(f"  {name:<9} trained {percentages(trained['letters'][name])}   untrained network "
+                     f"{percentages(untrained['letters'][name])}   random labels "
+                     f"{percentages(trained['random_labels'][name])}")
+    control = np.array([trained["random_labels"][name] for name in HOOK_POINTS])
+    margin = np.array([trained["letters"][name] for name in HOOK_POINTS]) - control
+    near = abs(control.mean() - probes["chance"]) <= 0.1
+    lines.append(f"  Random-label control: {control.mean():.0%} on average (from {control.min():.0%} to "
+                 f"{control.max():.0%}), " + ("near chance, as expected when no probe is scored on a sequence it "
+                                               "was fitted on." if near else
+                                               f"not near chance {probes['chance']:.0%}: check the folds."))
+    lines.append(f"  Probe selectivity (Hewitt and Liang: accuracy minus random-label accuracy), trained model: at "
+                 f"least {100 * margin.min():.0f} points for every layer and position.")
+    decodable = [name for name in HOOK_POINTS if min(untrained["letters"][name]) >= 0.99]
     if decodable:
-        lines.append(f"  The untrained control reads every letter at >= 99% from {', '.join(decodable)}: random weights "
-                     f"keep the input's information too.")
-    lines.append("  So a probe shows the information is present, not that the model uses it; that takes ablation and "
+        verb = "gives" if len(decodable) == 1 else "give"
+        lines.append(f"  In the untrained network, the {' and '.join(decodable)} also {verb} every letter at "
+                     f">= 99%: random weights keep the input's information too.")
+    readout = probes["readout"]
+    seq_len = len(readout)
+    where = ("for every sequence" if min(readout) == 1 else
+             f"for {percentages(readout).strip()} of the sequences (per input position; the model misreads the rest)")
+    lines.append(f"  hidden2 is decodable by construction: the output layer is a linear map of hidden2, and read at "
+                 f"output {seq_len + 1}-i it names input i's letter {where}. So wherever the model reverses correctly "
+                 f"a linear probe exists; a high hidden2 score says the model works, nothing more.")
+    lines.append("  A probe shows the information is present, not that the model uses it; that takes ablation and "
                  "patching.")
     return lines
 
 
-def plot_probes(trained, control, path):
-    """Held-out probe accuracy per layer and input position, for the trained model and an untrained control."""
-    layers = list(trained)
-    seq_len = len(trained[layers[0]])
-    fig = Figure(figsize=(9, 3.8))
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.8, wspace=0.12)
-    axes = fig.subplots(1, 2, sharey=True)
-    width = 0.8 / seq_len
-    for ax, results, title in [(axes[0], trained, "trained model"), (axes[1], control, "untrained control (same shape)")]:
-        for position in range(seq_len):
-            ax.bar(np.arange(len(layers)) + (position - (seq_len - 1) / 2) * width,
-                   [100 * results[name][position] for name in layers], width, label=f"letter at position {position + 1}")
-        ax.set_xticks(range(len(layers)), layers)
+def plot_probes(probes, path):
+    """Cross-validated accuracy per layer and input position: trained model, untrained network, random labels."""
+    bars = [(probes["trained"]["letters"], "trained model", "tab:blue", None),
+            (probes["untrained"]["letters"], "untrained network (control)", "tab:orange", None),
+            (probes["trained"]["random_labels"], "trained model, random labels (control task)", "0.6", "//")]
+    seq_len = len(probes["readout"])
+    fig = Figure(figsize=(max(9, min(14, 3 + 0.55 * len(HOOK_POINTS) * seq_len)), 4.4))
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.25, top=0.8, wspace=0.08)
+    axes = fig.subplots(1, len(HOOK_POINTS), sharey=True)
+    width = 0.8 / len(bars)
+    for ax, name in zip(axes, HOOK_POINTS):
+        for k, (results, label, color, hatch) in enumerate(bars):
+            ax.bar(np.arange(seq_len) + (k - 1) * width, [100 * v for v in results[name]], width, color=color,
+                   hatch=hatch, edgecolor="white", label=label)
+        ax.axhline(100 * probes["chance"], color="black", linestyle="--", linewidth=1,
+                   label=f"chance (1 in {round(1 / probes['chance'])})")
+        ax.set_xticks(range(seq_len), positions(seq_len))
+        ax.set_xlabel("input position of the letter")
         ax.set_ylim(0, 105)
-        ax.set_title(title)
-    axes[0].set_ylabel("probe accuracy on held-out sequences (%)")
-    axes[1].legend(loc="lower right", fontsize=8)
+        ax.set_title(name)
+    axes[0].set_ylabel(f"accuracy, {probes['folds']}-fold cross-validated (%)")
+    handles, labels = axes[0].get_legend_handles_labels()  # chance first (a line), then the bars
+    fig.legend(handles[1:] + handles[:1], labels[1:] + labels[:1], loc="lower center", ncol=2, fontsize=8,
+               frameon=False)  # below the panels, clear of the bars
     fig.suptitle("Probes: can a linear classifier read each input letter from a layer?\n"
                  "(information present is not information used)")
     save_figure(fig, path)

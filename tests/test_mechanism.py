@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from conftest import assert_png, train_model
+from reversal.common import mirror_split
 from reversal.data import all_sequences
-from reversal.mechanism import (explain_mechanism, find_mechanism, fit_additive, mirror_split,
+from reversal.mechanism import (explain_mechanism, find_mechanism, fit_additive,
                                 plot_dimensionality, plot_subspace_interventions, r_squared)
 from reversal.subspaces import letter_subspaces
 from reversal.train import make_model

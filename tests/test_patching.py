@@ -1,10 +1,13 @@
-"""Activation patching: a whole layer restores everything, a neuron that never fires restores nothing."""
+"""Activation patching: a whole layer carries everything both ways, hidden2's single shares are direct logit
+attribution and add up to the whole layer, a neuron that never fires carries nothing."""
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import DEAD, assert_png
-from reversal.patching import activation_patching, plot_patching
+from reversal.common import corruptions, layer_features
+from reversal.patching import activation_patching, patch_neurons, plot_patching
 
 
 @pytest.fixture(scope="module")
@@ -12,22 +15,68 @@ def patching(trained, sequences):
     return activation_patching(trained.model, sequences, trained.data.vocab, trained.cfg.device)
 
 
+@pytest.mark.parametrize("direction", ["denoising", "noising"])
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
-def test_patching_a_whole_layer_restores_the_clean_output(patching, layer):
-    whole = patching[layer]["whole_layer"]
+def test_patching_a_whole_layer_carries_the_whole_answer(patching, layer, direction):
+    whole = patching[direction][layer]["whole_layer"]
     np.testing.assert_allclose(whole, 1.0, atol=1e-5, err_msg=(
-        f"patching all of {layer} from the clean run should give back the clean logits exactly: did the hook "
-        f"forget to return the patched tensor, or patch from the wrong cache?"))
+        f"{direction} all of {layer} should give the other run's logits exactly, a share of 1: did the hook forget "
+        f"to return the patched tensor, or patch from the wrong cache?"))
+
+
+@pytest.mark.parametrize("direction", ["denoising", "noising"])
+def test_hidden2_single_shares_add_up_to_the_whole_layer(patching, direction):
+    entry = patching[direction]["hidden2"]
+    np.testing.assert_allclose(entry["neuron_sum"], entry["whole_layer"], atol=1e-4, err_msg=(
+        f"hidden2 feeds a linear readout, so its single-neuron {direction} shares must add up to the whole layer's; "
+        f"does block n of the batched run patch neuron n only?"))
+
+
+def test_hidden2_single_shares_are_direct_logit_attribution(patching, trained, sequences):
+    # computed by hand for output 1, which copies the last input: W_out[clean letter] - W_out[corrupted letter],
+    # dotted with each neuron's change between the clean and the corrupted run
+    vocab, seq_len, n_letters = trained.data.vocab, trained.cfg.seq_len, len(trained.data.vocab.letters)
+    i = seq_len - 1
+    clean = sequences.repeat(n_letters - 1, 1)
+    corrupted = corruptions(sequences, i, n_letters)
+    change = (layer_features(trained.model, clean, vocab, "cpu", ("hidden2",))["hidden2"]
+              - layer_features(trained.model, corrupted, vocab, "cpu", ("hidden2",))["hidden2"])  # (P, H)
+    readout = trained.model.unembed.weight.detach().view(seq_len + 1, len(vocab), -1)[0]  # (V, H) for output 1
+    direction = readout[clean[:, i]] - readout[corrupted[:, i]]  # (P, H)
+    attribution = (direction * change).sum(0)  # (H,)
+    expected = attribution / attribution.sum()
+    got = torch.tensor(patching["denoising"]["hidden2"]["neurons"])[:, 0]
+    assert torch.allclose(got, expected, atol=1e-4), \
+        f"hidden2 shares at output 1 should equal direct logit attribution {expected.tolist()}, got {got.tolist()}"
+
+
+def test_noising_equals_denoising_when_every_pair_runs_both_ways(patching):
+    assert patching["pairs_both_ways"], "with all 27 sequences every corruption is also a clean sequence"
+    np.testing.assert_allclose(patching["noising"]["hidden1"]["neurons"], patching["denoising"]["hidden1"]["neurons"],
+                               atol=1e-4, err_msg="summed over pairs that each run both ways round, the noising run "
+                                                  "of (x, y) is the denoising run of (y, x): are the signs right?")
+
+
+def test_noising_and_denoising_differ_pair_by_pair_in_hidden1(patching):
+    # the agreement above is about sums; the ReLU in hidden2 makes single pairs differ
+    assert patching["largest_pair_gap"]["hidden1"] > 0.1, \
+        f"noising and denoising agree pair by pair in hidden1 ({patching['largest_pair_gap']}): is the gap measured?"
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
-def test_patching_a_neuron_that_never_fires_restores_nothing(dead_neuron_model, trained, sequences, layer):
+def test_patching_a_neuron_that_never_fires_carries_nothing(dead_neuron_model, trained, sequences, layer):
     # its clean value and its corrupted value are both 0: the patch changes nothing, so nothing can come back
     patching = activation_patching(dead_neuron_model, sequences, trained.data.vocab, trained.cfg.device)
-    restored = patching[layer]["neurons"][DEAD]
+    restored = patching["denoising"][layer]["neurons"][DEAD]
     np.testing.assert_allclose(restored, 0.0, atol=1e-6, err_msg=(
         f"patching {layer} neuron {DEAD}, which is 0 in every run, restored {restored}: is block n of the batched "
         f"run patching a different neuron than n?"))
+
+
+def test_patch_neurons_with_every_neuron_restores_everything(trained, sequences):
+    shares = patch_neurons(trained.model, sequences, trained.data.vocab, trained.cfg.device, "hidden1",
+                           list(range(trained.cfg.hidden)))
+    np.testing.assert_allclose(shares, 1.0, atol=1e-5, err_msg="patching all neurons together is the whole layer")
 
 
 def test_plot_patching_draws_a_png(patching, tmp_path):

@@ -1,9 +1,12 @@
 """The shared figures draw, and BackgroundFigures draws in workers and passes their errors on."""
 
+import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Text
 
-from conftest import assert_png
-from reversal.activations import capture_all, plot_activations
+from conftest import DEAD, assert_png
+from reversal.activations import Capture, activation_figure, activation_stats, capture_all, plot_activations
 from reversal.influence import plot_influence, position_influence
 from reversal.plots import BackgroundFigures, plot_training
 
@@ -18,6 +21,37 @@ def test_plot_activations_draws_a_png(trained, tmp_path):
     path = tmp_path / "plot_activations.png"
     plot_activations(capture_all(trained.model, trained.data, trained.cfg), path)
     assert_png(path)
+
+
+def made_up_capture(n_sequences, width, label_length):
+    """A Capture of random activations: the figure's layout depends only on the sizes, so no training is needed."""
+    rng = np.random.default_rng(0)
+    labels = ["".join(rng.choice(list("abcd"), label_length)) for _ in range(n_sequences)]
+    return Capture(labels=labels, heldout=rng.random(n_sequences) < 0.2, test_row=0,
+                   layers={name: rng.random((n_sequences, width)) for name in ("hidden1", "hidden2")})
+
+
+@pytest.mark.parametrize("n_sequences, width, label_length", [(9, 4, 2), (4096, 64, 6)])
+def test_activation_figure_keeps_every_label_inside_the_figure(n_sequences, width, label_length):
+    fig = activation_figure(made_up_capture(n_sequences, width, label_length))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out, as saving it does
+    for text in fig.findobj(Text):
+        box = text.get_window_extent(canvas.get_renderer())
+        inside = fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)
+        if text.get_visible() and text.get_text() and not inside:
+            pytest.fail(f"{text.get_text()!r} runs off the figure ({box} outside {fig.bbox}) with {n_sequences} "
+                        f"sequences and {width} neurons: is a margin fixed as a fraction of a figure that grew?")
+
+
+def test_activation_figure_outlines_exactly_the_dead_neurons(trained, dead_neuron_model):
+    capture = capture_all(dead_neuron_model, trained.data, trained.cfg)
+    fig = activation_figure(capture)
+    for ax in fig.axes:  # the heatmaps (each colour bar is an inset of its heatmap, not a figure axes)
+        outlined = [int(patch.get_x() + 0.5) for patch in ax.patches if patch.get_edgecolor()[:3] == (1, 0, 0)]
+        dead = activation_stats(capture.layers[ax.get_title()])["dead"]
+        assert DEAD in outlined and outlined == dead, \
+            f"{ax.get_title()}: red outlines at {outlined}, but the dead neurons are {dead} (neuron {DEAD} on purpose)"
 
 
 def fail_to_draw(path):

@@ -1,19 +1,70 @@
-"""Probes read every input letter from the trained hidden layers."""
+"""Probes: cross-validated over every distinct sequence, with an untrained network and a random-label task as
+controls."""
 
 import pytest
+import torch
 
 from conftest import assert_png
-from reversal.probes import plot_probes, probe_accuracy
+from reversal.common import layer_features
+from reversal.probes import cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
+
+
+@pytest.fixture(scope="module")
+def probes(trained, untrained, sequences):
+    return probe_accuracy(trained.model, sequences, trained.data.vocab, trained.cfg.device, untrained, trained.cfg.seed)
+
+
+def test_every_sequence_is_scored_by_exactly_one_fold():
+    test = fold_masks(27, 5, torch.Generator().manual_seed(0))  # (K, N)
+    assert test.shape == (5, 27), f"expected 5 folds over 27 sequences, got {tuple(test.shape)}"
+    assert (test.sum(0) == 1).all(), f"times each sequence is scored: {test.sum(0).tolist()}; every one should be 1"
+
+
+def test_probes_never_score_a_sequence_they_were_fitted_on():
+    # each sequence's own feature is a one-hot column: a probe fitted on a sequence memorizes its random label and
+    # would score ~100%; a probe that never saw it has only the others' columns, all 0 for it, and can only guess
+    generator = torch.Generator().manual_seed(0)
+    features = torch.eye(30)[None]  # (1 feature set, 30 sequences, 30 features)
+    labels = torch.randint(3, (30, 10), generator=generator)  # 10 random-label tasks, 3 classes
+    accuracy = cross_validated_accuracy(features, labels, fold_masks(30, 5, generator), 3).mean().item()
+    assert accuracy < 0.5, (f"probes named {accuracy:.0%} of random labels from features that identify each "
+                            f"sequence: were they scored on the sequences they were fitted on?")
+
+
+def test_fitting_probes_together_gives_each_its_own_result(trained, sequences):
+    # the embedding (32 features) and hidden1 (16, padded with zeros to 32) fitted at once, and hidden1 alone
+    layers = layer_features(trained.model, sequences, trained.data.vocab, trained.cfg.device)
+    hidden1 = layers["hidden1"].float()
+    padded = torch.nn.functional.pad(hidden1, (0, layers["embedding"].shape[1] - hidden1.shape[1]))
+    test = fold_masks(len(sequences), 5, torch.Generator().manual_seed(0))
+    together = cross_validated_accuracy(torch.stack([layers["embedding"].float(), padded]), sequences, test, 3)
+    alone = cross_validated_accuracy(hidden1[None], sequences, test, 3)
+    assert torch.equal(together[1], alone[0]), (f"hidden1 probes fitted beside the embedding's score {together[1]}, "
+                                                f"alone {alone[0]}: does the batched loss mix the probes?")
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
-def test_probes_read_every_input_letter_from_the_trained_hidden_layers(trained, layer):
-    accuracy = probe_accuracy(trained.model, trained.data, trained.cfg)[layer]
+def test_probes_read_every_input_letter_from_the_trained_hidden_layers(probes, trained, layer):
+    accuracy = probes["trained"]["letters"][layer]
     assert len(accuracy) == trained.cfg.seq_len, "expected one probe per input position"
-    assert min(accuracy) >= 0.99, f"held-out probe accuracy per position in {layer}: {accuracy}"
+    assert min(accuracy) >= 0.99, f"cross-validated probe accuracy per position in {layer}: {accuracy}"
 
 
-def test_plot_probes_draws_a_png(trained, untrained, tmp_path):
+def test_the_random_label_control_is_near_chance(probes):
+    scores = [v for layer in probes["trained"]["random_labels"].values() for v in layer]
+    mean = sum(scores) / len(scores)
+    assert abs(mean - probes["chance"]) <= 0.12, (
+        f"random labels scored {mean:.0%} on average, chance is {probes['chance']:.0%}: a leak between folds, or "
+        f"labels not shuffled?")
+
+
+def test_the_output_layer_reads_every_input_letter_from_hidden2(probes):
+    assert probes["readout"] == [1.0] * len(probes["readout"]), (
+        f"the default model reverses every sequence, so its own readout at output L+1-i should name input i's letter "
+        f"every time; got {probes['readout']}: is the flip from outputs to inputs wrong?")
+
+
+def test_plot_probes_draws_a_png(probes, tmp_path):
     path = tmp_path / "plot_probes.png"
-    plot_probes(probe_accuracy(trained.model, trained.data, trained.cfg), probe_accuracy(untrained, trained.data, trained.cfg), path)
+    plot_probes(probes, path)
     assert_png(path)

@@ -1,18 +1,25 @@
-"""Selectivity (eta squared) and the first-layer weights."""
+"""Selectivity (eta squared) against a permutation null, and what the first layer's weights predict of it."""
 
 import numpy as np
 import pytest
 import torch
 
 from conftest import DEAD, assert_png
-from reversal.data import all_sequences
-from reversal.selectivity import eta_squared, neuron_selectivity, plot_selectivity
-from reversal.weights import plot_first_layer_weights
+from reversal.data import add_eos, all_sequences
+from reversal.model import run_with_cache
+from reversal.selectivity import SELECTIVE, eta_squared, neuron_selectivity, null_cutoff, plot_selectivity
+from reversal.weights import first_layer_weights, letter_variance_shares, plot_first_layer_weights
 
 
 @pytest.fixture(scope="module")
 def selectivity(trained, untrained, sequences):
-    return neuron_selectivity(trained.model, sequences, trained.data.vocab, trained.cfg.device, untrained)
+    return neuron_selectivity(trained.model, sequences, trained.data.vocab, trained.cfg.device, untrained,
+                              trained.cfg.seed)
+
+
+@pytest.fixture(scope="module")
+def weights(trained, untrained, sequences):
+    return first_layer_weights(trained.model, untrained, sequences, trained.data.vocab, trained.cfg.device)
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
@@ -24,8 +31,7 @@ def test_eta_squared_lies_between_0_and_1(selectivity, trained, layer):
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
 def test_eta_squared_is_0_for_a_neuron_that_never_fires(dead_neuron_model, trained, untrained, sequences, layer):
-    result = neuron_selectivity(dead_neuron_model, sequences, trained.data.vocab, trained.cfg.device,
-                                         untrained)
+    result = neuron_selectivity(dead_neuron_model, sequences, trained.data.vocab, trained.cfg.device, untrained, 0)
     assert result[layer]["eta"][DEAD] == [0.0] * trained.cfg.seq_len, \
         f"a neuron with no variance has none to explain; got {result[layer]['eta'][DEAD]} (0/0 not caught?)"
 
@@ -43,13 +49,42 @@ def test_eta_squared_of_a_constant_activation_is_0():
     assert (eta == 0).all(), f"a constant has no variance to explain, got {eta}"
 
 
+def test_noise_passes_the_null_cutoff_about_1_percent_of_the_time():
+    generator = torch.Generator().manual_seed(0)
+    sequences = all_sequences(3, 3)  # (27, 3)
+    noise = torch.randn(27, 300, generator=generator, dtype=torch.float64)  # 300 neurons that depend on nothing
+    cutoff = null_cutoff(noise, sequences, generator)
+    passing = (eta_squared(noise, sequences) >= cutoff).mean()
+    assert 0.001 <= passing <= 0.03, (f"{passing:.1%} of pure-noise (neuron, position) pairs reach the null's 99th "
+                                      f"percentile {cutoff:.2f}; expected about 1%: is the quantile taken over the "
+                                      f"right axis?")
+
+
+def test_the_cutoff_is_the_larger_of_the_floor_and_the_null(selectivity):
+    assert selectivity["threshold"] == max(SELECTIVE, selectivity["null"]["eta_squared"]), (
+        f"threshold {selectivity['threshold']}, null {selectivity['null']['eta_squared']}, floor {SELECTIVE}")
+
+
+def test_weight_shares_are_eta_squared_before_the_relu(trained, sequences):
+    tokens = add_eos(sequences, trained.data.vocab.eos_id)
+    _, cache = run_with_cache(trained.model, tokens, ("linear1",))  # hidden1 before its ReLU
+    shares = letter_variance_shares(trained.model, len(trained.data.vocab.letters))
+    np.testing.assert_allclose(shares, eta_squared(cache["linear1"], sequences), atol=1e-5, err_msg=(
+        "over all sequences a sum over positions splits its variance by position, so each position's share of the "
+        "variance of W_p E_x must equal eta squared before the ReLU: is the embedding of <eos> counted as a letter?"))
+
+
+def test_the_weights_predict_trained_selectivity(weights):
+    assert weights["correlation"] > 0.8, f"weight shares vs eta squared, trained: r = {weights['correlation']:.2f}"
+
+
 def test_plot_selectivity_draws_a_png(selectivity, tmp_path):
     path = tmp_path / "plot_selectivity.png"
     plot_selectivity(selectivity, path)
     assert_png(path)
 
 
-def test_plot_first_layer_weights_draws_a_png(selectivity, tmp_path):
+def test_plot_first_layer_weights_draws_a_png(weights, tmp_path):
     path = tmp_path / "plot_first_layer_weights.png"
-    plot_first_layer_weights(selectivity, path)
+    plot_first_layer_weights(weights, path)
     assert_png(path)

@@ -9,19 +9,25 @@ from reversal.ablation import neuron_ablation
 from reversal.activations import capture_all
 from reversal.data import add_eos
 from reversal.influence import position_influence
+from reversal.mechanism import find_mechanism
 from reversal.model import hook_count
 from reversal.patching import activation_patching
 from reversal.probes import probe_accuracy
 from reversal.selectivity import neuron_selectivity
+from reversal.weights import first_layer_weights
 
 ANALYSES = {
     "position_influence": lambda t, seqs: position_influence(t.model, seqs, t.data.vocab),
-    "probe_accuracy": lambda t, seqs: probe_accuracy(t.model, t.data, t.cfg),
+    "probe_accuracy": lambda t, seqs: probe_accuracy(t.model, seqs, t.data.vocab, t.cfg.device,
+                                                     copy.deepcopy(t.model), t.cfg.seed),
     "neuron_selectivity": lambda t, seqs: neuron_selectivity(t.model, seqs, t.data.vocab, t.cfg.device,
-                                                                      copy.deepcopy(t.model)),
+                                                             copy.deepcopy(t.model), t.cfg.seed),
+    "first_layer_weights": lambda t, seqs: first_layer_weights(t.model, copy.deepcopy(t.model), seqs, t.data.vocab,
+                                                               t.cfg.device),
     "neuron_ablation": lambda t, seqs: neuron_ablation(t.model, seqs, t.data.vocab, t.cfg.device,
-                                                                mean_over=t.data.train_sequences),
+                                                       reference=t.data.train_sequences, seed=t.cfg.seed),
     "activation_patching": lambda t, seqs: activation_patching(t.model, seqs, t.data.vocab, t.cfg.device),
+    "find_mechanism": lambda t, seqs: find_mechanism(t.model, copy.deepcopy(t.model), t.data, t.cfg),
     "capture_all": lambda t, seqs: capture_all(t.model, t.data, t.cfg),
 }
 
