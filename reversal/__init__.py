@@ -20,5 +20,8 @@ The techniques, in the order the lesson runs them:
     weights         what the first layer's weights say about selectivity
     ablation        switch neurons off: what does the output lose?
     patching        copy clean activations into a corrupted run: what comes back?
-    sweep           held-out accuracy over sequence length and hidden width
+    mechanism       the mechanism: per-position letter directions, tested by patching and removing them
+    subspaces       the letter subspaces and the interventions on them, for mechanism
+    sweep           held-out accuracy over sequence length and hidden width, at two training budgets
+    seeds           the headline numbers over several seeds: median and range
 """

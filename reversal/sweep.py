@@ -3,10 +3,10 @@ held-out accuracy.
 
 Why two budgets. A cell below 100% can mean that the width is too small, or only that training stopped too soon.
 With the defaults (seed 42, 2,000 samples, 100 epochs), width 8 at length 8 reaches 46% held-out; with 10 times the
-samples it reaches 100%. So the sweep trains every cell at the first budget (the --samples, --epochs and --batch-size you set),
-then retrains, at a larger budget, only the cells that missed 100%. A cell the larger budget fixes was limited by
-training, not by width. A cell that stays below 100% may still need a wider layer, or yet more training, or another
-seed: the sweep cannot tell which, and the text says so.
+samples it reaches 100%. So the sweep trains every cell at the first budget (the --samples, --epochs and
+--batch-size you set), then retrains, at a larger budget, only the cells that missed 100%. A cell the larger budget
+fixes was limited by training, not by width. A cell that stays below 100% may still need a wider layer, or yet more
+training, or another seed: the sweep cannot tell which, and the text says so.
 
 Each cell trains in its own process (two at a time), because the cells do not depend on each other.
 """
