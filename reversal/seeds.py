@@ -69,8 +69,9 @@ def plot_seeds(across, descriptions, path):
     """One row per headline number: a dot per seed, and the median as a bar."""
     numbers = across["numbers"]
     names = list(numbers)
-    fig = Figure(figsize=(9, 1.2 + 0.42 * len(names)))
-    fig.subplots_adjust(left=0.5, right=0.97, bottom=0.9 / (1.2 + 0.42 * len(names)), top=1 - 0.6 / (1.2 + 0.42 * len(names)))
+    height = 1.3 + 0.38 * len(names)  # inches: a row per number, plus room for the title and the x label
+    fig = Figure(figsize=(9, height))
+    fig.subplots_adjust(left=0.47, right=0.97, bottom=0.65 / height, top=1 - 0.55 / height)
     ax = fig.subplots()
     jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(across["seeds"]))  # fixed, so the figure is reproducible
     for row, name in enumerate(names):
@@ -81,7 +82,8 @@ def plot_seeds(across, descriptions, path):
     ax.set_ylim(len(names) - 0.5, -0.5)
     ax.set_xlabel("value (each dot a seed; black bar: the median)")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"Headline numbers over {len(across['seeds'])} seeds: one seed is an anecdote")
+    fig.suptitle(f"Headline numbers over {len(across['seeds'])} seeds ({across['seeds'][0]} to "
+                 f"{across['seeds'][-1]}): one seed is an anecdote")
     save_figure(fig, path)
 
 

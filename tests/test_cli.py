@@ -11,6 +11,7 @@ import matplotlib.image
 import pytest
 
 from reversal.config import build_parser, resolve
+from reversal.seeds import HEADLINES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -119,17 +120,59 @@ def assert_png(path):
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, f"{path} is not a real image"
 
 
-def test_demo_runs_end_to_end(tmp_path):
-    result = run_script("demo.py", "--out", str(tmp_path))
+DEMO_FIGURES = ["training_loss.png", "activation_heatmaps.png", "position_influence.png", "probe_accuracy.png",
+                "neuron_selectivity.png", "first_layer_weights.png", "ablation.png", "patching.png",
+                "dimensionality.png", "subspace_interventions.png", "seeds.png"]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """One end-to-end run of demo.py with --seeds 3, shared by the tests below (about 6 s)."""
+    out = tmp_path_factory.mktemp("demo")
+    result = run_script("demo.py", "--seeds", "3", "--out", str(out))
+    return result, out
+
+
+def test_demo_runs_end_to_end(demo_run):
+    result, out = demo_run
     assert result.returncode == 0, result.stderr
-    for name in ["training_loss.png", "activation_heatmaps.png"]:
-        assert_png(tmp_path / name)
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for name in DEMO_FIGURES:
+        assert_png(out / name)
+    metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["heldout_accuracy"] == 1.0
     assert metrics["prediction"] == {"input": ["a", "b", "c", "<eos>"], "output": ["c", "b", "a", "<eos>"]}
     assert len(metrics["loss_history"]) == metrics["config"]["epochs"] == 100
     assert "c b a <eos>" in result.stdout
-    assert not [name for name in os.listdir(tmp_path) if name.startswith(".tmp-")], "a temporary file was left"
+    assert not [name for name in os.listdir(out) if name.startswith(".tmp-")], "a temporary file was left"
+
+
+def test_demo_writes_the_mechanism_to_metrics(demo_run):
+    result, out = demo_run
+    mechanism = json.loads((out / "metrics.json").read_text())["mechanism"]
+    for key in ["needed_directions", "pca_variance_explained", "subspace_patching", "random_subspace_patching",
+                "subspace_ablation", "additive_r2", "statement"]:
+        assert key in mechanism, f"metrics.json's mechanism lacks {key!r}"
+    assert mechanism["needed_directions"] == 3 * 2, "L x (V-1) = 3 x 2 with the defaults"
+    assert len(mechanism["subspace_patching"]["hidden1"]) == 3, "expected an L x L matrix per layer"
+    assert mechanism["statement"] in result.stdout, "metrics.json's statement should be the text demo.py printed"
+
+
+def test_seeds_reports_a_median_and_range_for_each_headline_number(demo_run):
+    result, out = demo_run
+    across = json.loads((out / "metrics.json").read_text())["across_seeds"]
+    assert across["seeds"] == [42, 43, 44], f"--seeds 3 should train seeds 42, 43, 44; got {across['seeds']}"
+    assert set(across["numbers"]) == set(HEADLINES), "every headline number should be reported over the seeds"
+    for name, spread in across["numbers"].items():
+        assert len(spread["per_seed"]) == 3, f"{name}: one value per seed expected"
+        assert spread["min"] <= spread["median"] <= spread["max"], f"{name}: median outside its range: {spread}"
+        assert spread["min"] == min(spread["per_seed"]) and spread["max"] == max(spread["per_seed"]), name
+        assert HEADLINES[name][0] in result.stdout, f"the printout has no line for {name}"
+
+
+def test_seeds_0_is_refused(tmp_path):
+    result = run_script("demo.py", "--seeds", "0", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "--seeds" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_notebook_finishes_with_stdin_closed(tmp_path):
