@@ -74,7 +74,7 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 2: the data
 # With the defaults, 3 letters and length 3, there are only 3^3 = 27 distinct sequences, so the 1000 training
-# samples are mostly repeats. To find out whether the network learns the *rule* rather than memorizing, about 20%
+# samples are mostly repeats. To find out whether the network does more than memorize them, about 20%
 # of the distinct sequences are held out: the network never sees them during training, and we test it on them afterwards.
 
 # %%
@@ -139,9 +139,12 @@ pause(PAUSE)
 
 # %% [markdown]
 # ## Step 6: the heatmaps
-# Now every distinct sequence at once: a row per input, a column per neuron, colour = activation. Look for
-# columns that are black everywhere (dead neurons: they never fire, so they cannot matter), columns that light up
-# for some inputs but not others (those carry information about the input), and the boxed row, the test input.
+# **Question.** Do the hidden neurons respond differently to different inputs, and are some never used?
+# **Hypothesis.** Most neurons vary across inputs; a few may be dead (0 for every input), since a ReLU that is
+# pushed negative during training stays silent.
+# **Experiment.** Capture both hidden layers for every distinct sequence (a seeded sample of 64 when there are more):
+# a row per input, a column per neuron, colour = activation. Orange labels are held-out sequences, the cyan box is
+# the test input, a red outline marks a dead neuron.
 
 # %%
 tell()
@@ -149,6 +152,19 @@ capture = capture_all(model, data, cfg)
 print("\n".join(explain_activations(capture)))
 plot_activations(capture, out("activation_heatmaps.png"), seed=cfg.seed)
 show(out("activation_heatmaps.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** Dead columns cannot matter to the output; columns that vary carry *some*
+# information about the input. The heatmap does not say which information, or whether the output uses it: the probes,
+# ablation and patching below test that. Which neuron is dead changes with --seed.
+#
+# **Exercise.** Find the inputs that make one live neuron fire most. Do they share a letter at some position?
+
+# %%
+tell()
+acts = capture.layers["hidden1"]  # (N, H)
+NEURON = int(acts.var(0).argmax())  # the neuron that varies most; try others
+print(f"hidden1 neuron {NEURON} fires most for", [capture.labels[i] for i in np.argsort(-acts[:, NEURON])[:5]])
 pause(PAUSE)
 
 # %% [markdown]
