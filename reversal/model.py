@@ -20,6 +20,8 @@ HOOK_POINTS = ("embedding", "hidden1", "hidden2")
 
 
 class Reverser(nn.Module):
+    hook_points = HOOK_POINTS
+
     def __init__(self, n_tokens, seq_len, d_embed=8, hidden=16):
         super().__init__()
         self.n_tokens, self.n_positions = n_tokens, seq_len + 1
@@ -45,13 +47,15 @@ class Reverser(nn.Module):
 def hooks(model, fwd_hooks):
     """Run the body with forward hooks attached, e.g. {"hidden1": fn}; fn(activation) may return a replacement.
 
+    A name is a module's path in the model, so dotted names such as "blocks.0.attn.hook_pattern" work too.
+
     The hooks are removed in `finally`, so an exception in the body never leaves one behind.
     """
     handles = []
     try:
         for name, fn in fwd_hooks.items():
             # register_forward_hook calls hook(module, inputs, output); a non-None return replaces the output
-            handles.append(getattr(model, name).register_forward_hook(lambda module, inputs, output, fn=fn: fn(output)))
+            handles.append(model.get_submodule(name).register_forward_hook(lambda module, inputs, output, fn=fn: fn(output)))
         yield
     finally:
         for handle in handles:
