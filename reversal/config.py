@@ -13,25 +13,31 @@ from dataclasses import asdict, dataclass
 
 from .data import MAX_SEQUENCES, max_seq_len
 
+MODELS = ("mlp", "transformer")
+DEFAULT_LR = {"mlp": 1e-3, "transformer": 3e-3}  # each model's learning rate, chosen by measurement (README)
 MAX_HIDDEN = 256  # wide enough for every experiment here; much wider and the per-neuron figures become unreadable
 
 
 @dataclass(frozen=True)
 class Config:
+    model: str = "mlp"  # which network: "mlp" (the lesson's main model) or "transformer" (one attention layer)
     seed: int = 42  # seeds the weights, the held-out split and the batch order: same seed, same numbers
     epochs: int = 100  # passes over the training samples
     samples: int = 2000  # training samples, drawn with replacement from the non-held-out sequences
     seq_len: int = 3  # letters per sequence; the model sees seq_len + 1 tokens with <eos>
     vocab: str = "abc"  # the letters; <eos> is added as one more token
     hidden: int = 16  # neurons in each of the two hidden layers
-    d_embed: int = 8  # embedding dimensions per token (fixed by the lesson, not a flag)
-    lr: float = 1e-3  # Adam learning rate
+    d_embed: int = 8  # MLP: embedding dimensions per token (fixed by the lesson, not a flag)
+    d_model: int = 32  # transformer: width of the residual stream (fixed, not a flag)
+    lr: float = None  # Adam learning rate; None means the model's own default, DEFAULT_LR
     batch_size: int = 100  # samples per optimizer step: 20 steps an epoch, 2000 in all with the defaults
     input: str = ""  # the sequence to show the prediction for; "" means the default built from vocab
     device: str = "cpu"  # where the tensors live, resolved from --device (auto -> cuda if available)
     out: str = "."  # folder for figures and metrics
 
     def __post_init__(self):
+        if self.lr is None:
+            object.__setattr__(self, "lr", DEFAULT_LR[self.model])
         if not self.input:  # default: the vocabulary's letters in order, repeated or cut to seq_len
             object.__setattr__(self, "input", (self.vocab * self.seq_len)[: self.seq_len])
 
@@ -86,6 +92,9 @@ def build_parser(prog, default_samples, description=None):
     d = Config()
     parser = _Parser(prog=prog, description=description, allow_abbrev=False)  # a typo is an error, not a guess
     arg = parser.add_argument
+    arg("--model", choices=MODELS, default=d.model,
+        help="mlp: embedding -> two Linear+ReLU layers -> output; transformer: one attention-only layer with a "
+             "residual stream, whose routing can be read from its attention pattern (default: mlp)")
     arg("--out", default=d.out, help="folder for the output files; created if missing (default: the current folder)")
     arg("--seed", type=integer(0, 2**32 - 1), default=d.seed,
         help=f"random seed for weights, split and batches (default: {d.seed})")
@@ -98,8 +107,10 @@ def build_parser(prog, default_samples, description=None):
     arg("--vocab", type=_vocab, default=d.vocab,
         help=f"the letters: at least 2 distinct lowercase letters (default: {d.vocab})")
     arg("--hidden", type=integer(1, MAX_HIDDEN), default=d.hidden,
-        help=f"neurons per hidden layer, at most {MAX_HIDDEN} (default: {d.hidden})")
-    arg("--lr", type=_learning_rate, default=d.lr, help=f"Adam learning rate, positive (default: {d.lr:g})")
+        help=f"mlp only: neurons per hidden layer, at most {MAX_HIDDEN} (default: {d.hidden})")
+    arg("--lr", type=_learning_rate, default=None,
+        help=f"Adam learning rate, positive (default: {DEFAULT_LR['mlp']:g} for mlp, "
+             f"{DEFAULT_LR['transformer']:g} for transformer)")
     arg("--batch-size", type=integer(1, 1_000_000), default=d.batch_size,
         help=f"samples per optimizer step (default: {d.batch_size})")
     arg("--input", default=None,
@@ -133,7 +144,7 @@ def _resolve(args):
         raise BadSetting("argument --device: cuda was asked for but CUDA is not available here; use cpu or auto")
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     check_writable(args.out)
-    return Config(seed=args.seed, epochs=args.epochs, samples=args.samples, seq_len=args.seq_len, vocab=args.vocab,
+    return Config(model=args.model, seed=args.seed, epochs=args.epochs, samples=args.samples, seq_len=args.seq_len, vocab=args.vocab,
                   hidden=args.hidden, lr=args.lr, batch_size=args.batch_size, input=text, device=device,
                   out=args.out)
 

@@ -39,9 +39,10 @@ BAD = {
     "seq-len over the limit for 26 letters": ["--vocab", "abcdefghijklmnopqrstuvwxyz", "--seq-len", "5"],
     "unknown flag": ["--epoch", "5"],
     "device not a choice": ["--device", "tpu"],
+    "model not a choice": ["--model", "cnn"],
 }
 # the flag each message must name, so the student knows what to fix
-NAMED = {"unknown flag": "--epoch", "device not a choice": "--device", "seq-len over the limit for 26 letters": "--seq-len"}
+NAMED = {"unknown flag": "--epoch", "device not a choice": "--device", "model not a choice": "--model", "seq-len over the limit for 26 letters": "--seq-len"}
 
 
 def refuse(argv, capsys):
