@@ -48,6 +48,8 @@ parser.add_argument("--no-pause", action="store_true", help="run straight throug
 NOTEBOOK_FLAGS = []  # e.g. ["--seed", "1", "--seq-len", "4"]
 args = parser.parse_args(NOTEBOOK_FLAGS if in_notebook() else None)
 cfg = resolve(args, parser)
+if cfg.model == "transformer":  # the transformer's chapter is not written yet: refuse cleanly, before any training
+    parser.error("argument --model: the transformer chapter is not available yet; use --model mlp")
 PAUSE = not args.no_pause
 os.makedirs(cfg.out, exist_ok=True)
 out = lambda name: os.path.join(cfg.out, name)

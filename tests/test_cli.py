@@ -116,6 +116,13 @@ def test_scripts_refuse_bad_input_without_a_traceback(script, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("script", ["demo.py", "demo_notebook.py"])
+def test_help_prints_every_setting(script):
+    result = run_script(script, "--help")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, f"{script} --help failed:\n{result.stderr}"
+    assert "--seed" in result.stdout and "--model" in result.stdout
+
+
 def assert_png(path):
     image = matplotlib.image.imread(path)
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100, f"{path} is not a real image"
