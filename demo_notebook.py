@@ -142,8 +142,8 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 6: the heatmaps
 # **Question.** Do the hidden neurons respond differently to different inputs, and are some never used?
-# **Hypothesis.** Most neurons vary across inputs; a few may be dead (0 for every input), since a ReLU that is
-# pushed negative during training stays silent.
+# **Hypothesis.** Most neurons vary across inputs; a few may be dead (0 for every input): a neuron whose input to
+# the ReLU is pushed below 0 for every input during training stays at 0.
 # **Experiment.** Capture both hidden layers for every distinct sequence (a seeded sample of 64 when there are more):
 # a row per input, a column per neuron, colour = activation. Orange labels are held-out sequences, the cyan box is
 # the test input, a red outline marks a dead neuron.
@@ -190,19 +190,26 @@ show(out("notebook_position_influence.png"))
 # mirrored input. The logit map shows that other inputs move it too, by much less. Both are behaviour: a lookup table
 # would draw the same pictures, and they say nothing about *how* the network computes.
 #
-# **Exercise.** Print the logit view for the untrained network. Is there any anti-diagonal before training?
+# **Exercise.** Print the logit view for the untrained network. Is there any anti-diagonal before training? Compare
+# the size of its numbers with the trained ones.
 
 # %%
 tell()
-print(np.round(position_influence(untrained, sequences, vocab)["logit"], 2))
+before = np.array(position_influence(untrained, sequences, vocab)["logit"])  # (L inputs, L outputs)
+print("untrained: how far output j's logit moves when input i changes (rows: input i; columns: output j)")
+print("        " + "".join(f"output {j + 1:<4}" for j in range(cfg.seq_len)))
+for i, row in enumerate(before):
+    print(f"input {i + 1} " + "".join(f"{value:<11.3f}" for value in row))
+print(f"largest: {before.max():.3f}, against {np.array(influence['logit']).max():.1f} in the trained network")
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 8: probes. Where is each input letter stored?
 # **Question.** Can a linear classifier read the letter at each input position from the embedding, hidden1 and
 # hidden2?
-# **Hypothesis.** Yes at every layer: to write out every letter, the network must keep all of them. For hidden2 this
-# is guaranteed if the model works: the output layer is itself a linear readout of hidden2.
+# **Hypothesis.** The information must survive every layer: to write out every letter, the network must keep all of
+# them. Whether a *linear* probe can read it is what we test. For hidden2 it is guaranteed if the model works: the
+# output layer is itself a linear readout of hidden2.
 # **Experiment.** One logistic-regression probe (L2 penalty) per layer and position, cross-validated over all
 # distinct sequences in 5 seeded folds, so every sequence is scored by a probe that never saw it. Two controls: the
 # same probes on the untrained network, and a random-label task (each sequence labelled with another's letter),
@@ -323,8 +330,8 @@ show(out("notebook_ablation.png"))
 # output or spreads. It does not say where the information lives instead: a direction spread over many neurons would
 # give the same picture (step 13 tests that). Which neuron is worst changes with the seed and the resample draws.
 #
-# **Exercise.** Switch off the three hidden1 neurons that cost output `OUTPUT` the most, together. How much margin is
-# left? How many must go before that output is wrong?
+# **Exercise.** Zero the three hidden1 neurons whose resample ablation cost output `OUTPUT` the most, together. How
+# much margin is left? How many must go before that output is wrong?
 
 # %%
 tell()
@@ -372,7 +379,8 @@ show(out("notebook_patching.png"))
 # pushes toward the corrupted letter. Measured on one-letter corruptions only.
 #
 # **Exercise.** Patch the `K` neurons with the largest shares together, both ways. How many does it take to carry
-# most of the answer?
+# most of the answer? (The cell ranks neurons by their mean share over all outputs; the printout above ranked them for
+# each output separately, so the two can disagree.)
 
 # %%
 tell()
@@ -442,7 +450,8 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 14: what it means, and how it connects to transformers
 # - The mechanism, stated positively and tested by intervention, is printed below for this run. It is about
-#   *directions*: neurons are the wrong unit to read this network in, which is why steps 9 to 12 found no tidy neuron.
+#   *directions*. Single neurons are only partly selective (steps 9 and 11), and the natural unit to read this network
+#   in is the per-position directions of step 13.
 # - A transformer trained on reversal would be expected to route the same way through an attention pattern, each
 #   output attending to its mirrored input. Our MLP has no attention: the routing lives in which directions each
 #   output's weights read.

@@ -187,12 +187,13 @@ def explain_ablation(ablation):
         lines.append(f"  (No verdict: the model itself gets only {ablation['baseline_sequence_accuracy']:.0%} of "
                      f"these sequences right, so there is little for an ablation to break.)")
         return lines
+    wrong = f"makes output {worst['output'] + 1} wrong on {worst['accuracy_lost']:.0%} of the sequences"
     if worst["margin_lost"] < 0.5:
-        lines.append("  So no single neuron is necessary: the worst takes away less than half the margin, and the "
-                     "remaining neurons still carry the answer.")
+        lines.append(f"  So no single neuron is needed for most sequences: the worst takes away less than half of one "
+                     f"output's margin, though it {wrong}; the remaining neurons carry the rest.")
     elif worst["margin_lost"] < 1:
         lines.append(f"  So single neurons matter unequally: one takes away {worst['margin_lost']:.0%} of the margin "
-                     f"at one output, though the mean logit difference stays above 0.")
+                     f"at one output and {wrong}, though the mean logit difference stays above 0.")
     else:
         lines.append(f"  So at least one neuron is necessary: without it, output {worst['output'] + 1} is wrong on "
                      f"average.")
@@ -204,8 +205,12 @@ def explain_ablation(ablation):
                      f"even spread {1 / seq_len:.0%}, a random split {verdict['random_split_concentration']:.0%} on "
                      f"average.")
         units = verdict["one_position_units"]
+        typical = " and ".join(f"{_against_random(median[layer], verdict['random_split_concentration'])} in {layer}"
+                               for layer in LAYERS)
         if not units:
-            lines.append("  So no neuron is a one-position unit: each one's damage spreads over several outputs.")
+            lines.append(f"  No neuron puts 90% or more of its damage on one output (the most is "
+                         f"{max(most.values()):.0%}), so none acts as a one-position unit; the typical neuron's split "
+                         f"is {typical}.")
         else:
             lines.append(f"  {len(units)} neuron(s) put 90% or more of their damage on one output, close to "
                          f"one-position units, but do only {verdict['unit_damage_share']:.0%} of all single-neuron "
@@ -217,6 +222,13 @@ def explain_ablation(ablation):
                  f"{_pair(whole, 'donor_sequence_accuracy')} of runs. In a chain with no residual path everything "
                  f"passes through each layer, so this shows only that the hooks work.")
     return lines
+
+
+def _against_random(share, random_split):
+    """How a typical neuron's share on its worst output compares with a random split of its damage."""
+    if abs(share - random_split) <= 0.05:
+        return "about a random split"
+    return "more spread than a random split" if share < random_split else "more concentrated than a random split"
 
 
 def _pair(whole, key):

@@ -17,7 +17,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .common import MAX_ANALYSIS_SEQUENCES, analysis_sequences, layer_features, mirror_split, sample_rows
+from .common import (MAX_ANALYSIS_SEQUENCES, analysis_sequences, layer_features, mirror_mask, mirror_split,
+                     sample_rows)
 from .data import add_eos, make_targets
 from .files import save_figure
 from .model import run_with_cache
@@ -112,16 +113,18 @@ def find_mechanism(model, untrained, data, cfg):
         "baseline_margin": margin(logits, sequences).mean(0).tolist(),
     }
     for key in ("subspace_patching", "random_subspace_patching", "subspace_ablation", "subspace_ablation_margin",
-                "random_subspace_ablation", "neurons_per_position", "subspace_overlap"):
+                "random_subspace_ablation", "neurons_per_position", "subspace_overlap", "below_zero"):
         mechanism[key] = {}
     for name in LAYERS:
         subspaces = letter_subspaces(acts[name]["fit"], fit, n_letters)
         mechanism["neurons_per_position"][name] = spread_over_neurons(subspaces)
         mechanism["subspace_overlap"][name] = largest_overlap(subspaces)
         bases = random_subspaces(width, n_letters - 1, seq_len, generator)  # (L, H, V-1): one per input position
+        off_range = {}  # how often the interventions push this post-ReLU layer below 0, where no input takes it
         patched, random_patched, ablated, random_ablated = intervene(
             model, name, subspaces, bases, acts[name]["all"].repeat(n_letters - 1, 1), clean, corrupted,
-            sequences, vocab, device)
+            sequences, vocab, device, record=off_range)
+        mechanism["below_zero"][name] = off_range
         mechanism["subspace_patching"][name] = share_restored(patched, clean_logits, corrupt_logits, clean,
                                                               corrupted).tolist()
         mechanism["random_subspace_patching"][name] = share_restored(random_patched, clean_logits, corrupt_logits,
@@ -242,6 +245,18 @@ def explain_mechanism(mechanism):
         if v["kept"] < 0.99:
             lines.append(f"    So removing one position's directions costs other outputs too: in {name} the positions' "
                          f"directions are not fully separate.")
+        change = np.array(m["subspace_ablation_margin"][name]) - np.array(m["baseline_margin"])[None, :]  # (L, L)
+        others = change[~mirror_mask(seq_len)]  # margin change at the outputs that do not copy the removed input
+        if others.size:
+            lines.append(f"    Meanwhile the other outputs' mean margins change by {others.min():+.1f} to "
+                         f"{others.max():+.1f} logits.")
+        negative, lowest = m["below_zero"][name]["patched"]
+        removed_negative, removed_lowest = m["below_zero"][name]["removed"]
+        if negative > 0 or removed_negative > 0:
+            lines.append(f"    Caveat: {name} comes out of a ReLU, so no real input makes it negative, but these "
+                         f"edits can: {negative:.0%} of the patched values (down to {lowest:.1f}) and "
+                         f"{removed_negative:.0%} of the removed ones (down to {removed_lowest:.1f}) are below 0. "
+                         f"Part of any overshoot above 100% may come from there.")
         lines.append(f"    Basis: each position's {size} spread over {_span(m['neurons_per_position'][name], '{}')} "
                      f"of the {width} neurons (90% of their weight); two positions' directions meet at a cosine of "
                      f"up to {m['subspace_overlap'][name]:.2f}, which is why all positions are solved for together.")
@@ -263,8 +278,9 @@ def explain_mechanism(mechanism):
                  f"sequences, the network {heldout:.0%}.")
     if heldout == 1 and m["additive_heldout_accuracy"] == 1:
         lines.append("    An additive function of (position, letter) pairs seen in training extends to unseen "
-                     "combinations by construction: that is why this network generalizes, to the extent R^2 says "
-                     "it is additive.")
+                     "combinations by construction, so a network this close to additive is expected to handle new "
+                     "combinations, as this one does. Being close is not a guarantee: on some seeds (try --seed 6) "
+                     "neither the network nor its additive fit gets every held-out sequence right.")
     else:
         lines.append("    Additive pieces extend to unseen combinations, but here not with margin enough to be right "
                      "on every held-out sequence: additivity alone does not guarantee generalization.")

@@ -176,9 +176,10 @@ def explain_patching(patching):
     ranked = -np.sort(-hidden2, axis=0)  # (H, L) each output's shares, largest first
     needed = (ranked.cumsum(0) < 0.5).sum(0) + 1  # (L,) neurons, largest first, to reach half the answer
     if needed.min() >= 2:
-        lines.append(f"  In hidden2 it takes the {_count_range(needed)} largest neurons together to reach half of the "
-                     f"answer at an output. Shares that add up to 1 over that many neurons cannot each be large: a "
-                     f"small single share is arithmetic, not evidence of anything more.")
+        lines.append(f"  In hidden2 the largest single share is {hidden2.max():.2f}, and it takes the "
+                     f"{_count_range(needed)} largest neurons at an output (ranked for that output) to reach half of "
+                     f"its answer: the answer is spread over many neurons. That the shares add up to 1 is "
+                     f"arithmetic; how evenly they split is the finding.")
     else:
         lines.append(f"  In hidden2 one neuron alone carries half of the answer or more at {(needed == 1).sum()} of "
                      f"{len(needed)} outputs: with this few neurons sharing it, a single share can be large.")

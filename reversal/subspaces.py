@@ -97,7 +97,7 @@ def shifted(sequences, n_letters):
     return torch.cat([(sequences + shift) % n_letters for shift in range(1, n_letters)])
 
 
-def intervene(model, layer, subspaces, basis, clean_acts, clean, corrupted, sequences, vocab, device):
+def intervene(model, layer, subspaces, basis, clean_acts, clean, corrupted, sequences, vocab, device, record=None):
     """Patching and ablation on each input position's subspace of `layer`, and on random subspaces of the same size.
 
     One batched forward pass. The batch holds, in blocks of rows:
@@ -108,6 +108,10 @@ def intervene(model, layer, subspaces, basis, clean_acts, clean, corrupted, sequ
       - L blocks of the clean `sequences`, block i with random subspace i held at the training mean.
     Returns four tensors: patched logits (L, P, T, V), random-patched (L, P, T, V), ablated (L, N, T, V),
     random-ablated (L, N, T, V).
+
+    The layer comes out of a ReLU, so a real input never makes it negative; adding and subtracting components can.
+    When `record` is a dict, it receives how often that happened: {"patched": (fraction of values below 0, the
+    lowest value), "removed": (...)}.
     """
     seq_len, pairs, n = sequences.shape[1], len(clean), len(sequences)
     clean_parts = subspaces.components(clean_acts)  # (P, L, H)
@@ -125,6 +129,9 @@ def intervene(model, layer, subspaces, basis, clean_acts, clean, corrupted, sequ
         ablate = ablate - subspaces.components(ablate[0]).transpose(0, 1)  # block i: position i's part removed
         random_ablate = random_ablate.view(seq_len, n, -1)
         random_ablate = random_ablate - (random_ablate - subspaces.mean) @ projectors
+        if record is not None:
+            for key, values in (("patched", patch), ("removed", ablate)):
+                record[key] = ((values < 0).double().mean().item(), min(values.min().item(), 0.0))
         parts = [part.reshape(-1, out.shape[1]) for part in (patch, random_patch, ablate, random_ablate)]
         return torch.cat(parts).float().to(device_out)
 
