@@ -19,17 +19,21 @@ import sys
 
 from reversal.ablation import explain_ablation, neuron_ablation, plot_ablation
 from reversal.activations import activation_stats, capture_all, explain_activations, plot_activations
+from reversal.attention import attention_experiments, attention_metrics, explain_attention, plot_patterns
+from reversal.checkpoint import save_model
+from reversal.circuits import plot_circuits
 from reversal.common import SEED_NOTE, analysis_sequences
 from reversal.config import build_parser, integer, resolve
 from reversal.data import max_seq_len
 from reversal.files import quick_exit, save_json
 from reversal.generalization import explain_accuracy
+from reversal.head_interventions import plot_interventions
 from reversal.influence import explain_influence, plot_influence, position_influence
 from reversal.mechanism import explain_mechanism, find_mechanism, plot_dimensionality, plot_subspace_interventions
 from reversal.patching import activation_patching, explain_patching, plot_patching
 from reversal.plots import BackgroundFigures, plot_training
 from reversal.probes import explain_probes, plot_probes, probe_accuracy
-from reversal.seeds import HEADLINES, across_seeds, explain_seeds, headline_numbers, plot_seeds
+from reversal.seeds import HEADLINE_NUMBERS, HEADLINES, across_seeds, explain_seeds, plot_seeds
 from reversal.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
 from reversal.sweep import capacity_sweep, explain_sweep, plot_sweep
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
@@ -52,8 +56,8 @@ def main():
                              f"laptop, 10 seeds in about 15 s)")
     args = parser.parse_args()
     cfg = resolve(args, parser)  # every setting is checked here, before anything is trained or written
-    if cfg.model == "transformer":  # wired in with the transformer's own experiments; until then, refuse cleanly
-        parser.error("argument --model: the transformer is not available in demo.py yet; use --model mlp")
+    if args.sweep and cfg.model != "mlp":
+        parser.error("argument --sweep: the sweep varies the MLP's hidden width; use it with --model mlp")
     if args.seeds and cfg.seed + args.seeds - 1 > 2**32 - 1:
         parser.error(f"argument --seeds: --seed {cfg.seed} plus {args.seeds} seeds passes the largest seed, 2^32-1")
     print(cfg)
@@ -62,7 +66,7 @@ def main():
 
     # data: every distinct sequence, a seeded held-out split, training samples drawn from the rest
     data = make_data(cfg)
-    vocab, device = data.vocab, cfg.device
+    vocab = data.vocab
     model = make_model(cfg, vocab)
     untrained = copy.deepcopy(model)  # the control: same shape and starting weights, never trained
     print(f"{model.parameter_count():,} parameters; {len(data.train_sequences)} training and "
@@ -80,58 +84,23 @@ def main():
 
     with BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
         figures.draw(plot_training, history, out("training_loss.png"))
-
-        # forward hooks capture both hidden layers for every distinct sequence
-        capture = capture_all(model, data, cfg)
-        figures.draw(plot_activations, capture, out("activation_heatmaps.png"), 64, cfg.seed)
-        print("\nhidden layers, captured with forward hooks:")
-        print("\n".join(explain_activations(capture)))
-
-        # experiments: what does it do, where is the information, which parts does the output need, and how?
-        sequences = analysis_sequences(cfg)
-        influence = position_influence(model, sequences, vocab)
-        figures.draw(plot_influence, influence, out("position_influence.png"))
-        probes = probe_accuracy(model, sequences, vocab, device, control=untrained, seed=cfg.seed)
-        figures.draw(plot_probes, probes, out("probe_accuracy.png"))
-        selectivity = neuron_selectivity(model, sequences, vocab, device, control=untrained, seed=cfg.seed)
-        figures.draw(plot_selectivity, selectivity, out("neuron_selectivity.png"))
-        weights = first_layer_weights(model, untrained, sequences, vocab, device)
-        figures.draw(plot_first_layer_weights, weights, out("first_layer_weights.png"))
-        ablation = neuron_ablation(model, sequences, vocab, device, reference=data.train_sequences, seed=cfg.seed)
-        figures.draw(plot_ablation, ablation, out("ablation.png"))
-        patching = activation_patching(model, sequences, vocab, device)
-        figures.draw(plot_patching, patching, out("patching.png"))
-        # the mechanism: letters live in per-position directions, and each output reads its mirrored input's
-        mechanism = find_mechanism(model, untrained, data, cfg)
-        figures.draw(plot_dimensionality, mechanism, out("dimensionality.png"))
-        figures.draw(plot_subspace_interventions, mechanism, out("subspace_interventions.png"))
-
-        print("\nexperiments on the trained model:")
-        for lines in [explain_influence(influence),
-                      explain_probes(probes),
-                      explain_selectivity(selectivity),
-                      explain_weights(weights),
-                      explain_ablation(ablation),
-                      explain_patching(patching)]:
-            print("\n".join(lines))
-        print(f"  ({SEED_NOTE}.)")
-        print("\n" + "\n".join(explain_mechanism(mechanism)))
-        interpretability = {"position_influence": influence, "probe_accuracy": probes,
-                            "neuron_selectivity": selectivity, "first_layer_weights": weights,
-                            "neuron_ablation": ablation, "patching": patching}
+        experiments = mlp_experiments if cfg.model == "mlp" else transformer_experiments
+        results = experiments(model, untrained, data, cfg, figures, out)
 
         if args.sweep:  # opt-in: a model for every (length, width), then the misses again with 10x the samples
             seq_lens = [n for n in SWEEP_SEQ_LENS if n <= max_seq_len(len(cfg.vocab))]  # a big vocab allows fewer
             sweep = capacity_sweep(cfg, seq_lens, SWEEP_WIDTHS)
             print("\n" + "\n".join(explain_sweep(sweep)))
             figures.draw(plot_sweep, sweep, out("capacity_sweep.png"))
-            interpretability["capacity_sweep"] = sweep
+            results["interpretability"]["capacity_sweep"] = sweep
 
         if args.seeds:  # opt-in: one seed is an anecdote; train N and report each headline number's spread
-            across = across_seeds(cfg, args.seeds, headline_numbers)
-            print("\n" + "\n".join(explain_seeds(across, HEADLINES)))
-            figures.draw(plot_seeds, across, HEADLINES, out("seeds.png"))
+            headlines, numbers = HEADLINES[cfg.model], HEADLINE_NUMBERS[cfg.model]
+            results["across_seeds"] = across_seeds(cfg, args.seeds, numbers)
+            print("\n" + "\n".join(explain_seeds(results["across_seeds"], headlines)))
+            figures.draw(plot_seeds, results["across_seeds"], headlines, out("seeds.png"))
 
+    save_model(model, cfg, out("model.pt"))  # weights + settings: reversal.checkpoint.load_model reads it back
     save_json({
         "config": cfg.to_dict(),
         "final_loss": history.loss[-1],
@@ -142,12 +111,68 @@ def main():
         "heldout_accuracy_history": history.heldout_accuracy,
         "prediction": {"input": list(cfg.input) + ["<eos>"], "output": output},
         "train_seconds": history.seconds,
-        "activations": {name: activation_stats(acts) for name, acts in capture.layers.items()},
-        "interpretability": interpretability,
-        "mechanism": mechanism,
-        **({"across_seeds": across} if args.seeds else {}),
+        **results,
     }, out("metrics.json"))
     print(f"\nwrote the figures and metrics.json into {os.path.abspath(cfg.out)}")
+
+
+def mlp_experiments(model, untrained, data, cfg, figures, out):
+    """The MLP's lesson: hooks, behaviour, probes, selectivity, weights, ablation, patching, then the mechanism.
+    Prints what each found, queues its figure, and returns what metrics.json keeps."""
+    vocab, device = data.vocab, cfg.device
+    # forward hooks capture both hidden layers for every distinct sequence
+    capture = capture_all(model, data, cfg)
+    figures.draw(plot_activations, capture, out("activation_heatmaps.png"), 64, cfg.seed)
+    print("\nhidden layers, captured with forward hooks:")
+    print("\n".join(explain_activations(capture)))
+
+    # experiments: what does it do, where is the information, which parts does the output need, and how?
+    sequences = analysis_sequences(cfg)
+    influence = position_influence(model, sequences, vocab)
+    figures.draw(plot_influence, influence, out("position_influence.png"))
+    probes = probe_accuracy(model, sequences, vocab, device, control=untrained, seed=cfg.seed)
+    figures.draw(plot_probes, probes, out("probe_accuracy.png"))
+    selectivity = neuron_selectivity(model, sequences, vocab, device, control=untrained, seed=cfg.seed)
+    figures.draw(plot_selectivity, selectivity, out("neuron_selectivity.png"))
+    weights = first_layer_weights(model, untrained, sequences, vocab, device)
+    figures.draw(plot_first_layer_weights, weights, out("first_layer_weights.png"))
+    ablation = neuron_ablation(model, sequences, vocab, device, reference=data.train_sequences, seed=cfg.seed)
+    figures.draw(plot_ablation, ablation, out("ablation.png"))
+    patching = activation_patching(model, sequences, vocab, device)
+    figures.draw(plot_patching, patching, out("patching.png"))
+    # the mechanism: letters live in per-position directions, and each output reads its mirrored input's
+    mechanism = find_mechanism(model, untrained, data, cfg)
+    figures.draw(plot_dimensionality, mechanism, out("dimensionality.png"))
+    figures.draw(plot_subspace_interventions, mechanism, out("subspace_interventions.png"))
+
+    print("\nexperiments on the trained model:")
+    for lines in [explain_influence(influence), explain_probes(probes), explain_selectivity(selectivity),
+                  explain_weights(weights), explain_ablation(ablation), explain_patching(patching)]:
+        print("\n".join(lines))
+    print(f"  ({SEED_NOTE}.)")
+    print("\n" + "\n".join(explain_mechanism(mechanism)))
+    return {"activations": {name: activation_stats(acts) for name, acts in capture.layers.items()},
+            "interpretability": {"position_influence": influence, "probe_accuracy": probes,
+                                 "neuron_selectivity": selectivity, "first_layer_weights": weights,
+                                 "neuron_ablation": ablation, "patching": patching},
+            "mechanism": mechanism}
+
+
+def transformer_experiments(model, untrained, data, cfg, figures, out):
+    """The transformer's lesson: behaviour, then its attention pattern, the QK and OV circuits read from the
+    weights, interventions on the head, and whether this seed's circuit is the clean one."""
+    sequences = analysis_sequences(cfg)
+    influence = position_influence(model, sequences, data.vocab)
+    figures.draw(plot_influence, influence, out("position_influence.png"))
+    attention = attention_experiments(model, data, cfg)
+    figures.draw(plot_patterns, attention["patterns"], out("attention_patterns.png"))
+    figures.draw(plot_circuits, attention["qk"], attention["ov"], data.vocab, out("circuits.png"))
+    figures.draw(plot_interventions, attention["ablation"], attention["replacement"], attention["patching"],
+                 out("attention_interventions.png"))
+    print("\nexperiments on the trained transformer:")
+    print("\n".join(explain_influence(influence)))
+    print("\n".join(explain_attention(attention)))
+    return {"interpretability": {"position_influence": influence}, "attention": attention_metrics(attention)}
 
 
 if __name__ == "__main__":

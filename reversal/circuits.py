@@ -66,7 +66,8 @@ def qk_circuit(model):
                  choice of letters (the query's own, the mirror's, and the others'). Positive: the mirror scores
                  highest in every sequence.
         "token_terms": {"query_token_key_position": (H, V, T) W_E W_QK W_pos^T, "query_position_key_token":
-                 (H, T, V) W_pos W_QK W_E^T, "token_token": (H, V, V) W_E W_QK W_E^T}, with W_QK = W_Q W_K^T / sqrt(d_head)
+                 (H, T, V) W_pos W_QK W_E^T, "token_token": (H, V, V) W_E W_QK W_E^T},
+                 with W_QK = W_Q W_K^T / sqrt(d_head)
     """
     w = _weights(model)
     qk = torch.einsum("hde,hfe->hdf", w["W_Q"], w["W_K"]) / math.sqrt(w["W_Q"].shape[-1])  # (H, d, d)
@@ -135,12 +136,12 @@ def ov_circuit(model):
             "value_eos_push": ((eos_push * occurs).sum(-1) / counts).tolist()}
 
 
-def _span(values, spec=".1f"):
+def span(values, spec=".1f"):
     low, high = format(min(values), spec), format(max(values), spec)
     return low if low == high else f"{low} to {high}"
 
 
-def _key_name(key, seq_len):
+def key_name(key, seq_len):
     return "<eos>" if key == seq_len else f"input {key + 1}"
 
 
@@ -151,15 +152,15 @@ def explain_qk(qk, head=0):
     seq_len = len(margin) - 1
     letters = slice(0, seq_len)
     hits = sum(positional_is_mirror[letters])
-    lines = [f"QK circuit from the weights, head {head + 1}: the positional part W_pos W_Q W_K^T W_pos^T / sqrt(d_head) "
-             f"has its largest score on the mirrored key in {hits} of {seq_len} letter rows (the mirror's lead over "
-             f"the next key: {_span(margin[letters])})."]
+    lines = [f"QK circuit from the weights, head {head + 1}: the positional part W_pos W_Q W_K^T W_pos^T / "
+             f"sqrt(d_head) has its largest score on the mirrored key in {hits} of {seq_len} letter rows (the "
+             f"mirror's lead over the next key: {span(margin[letters])})."]
     eos_key = qk["positional_argmax"][head][seq_len]
-    lines.append(f"  Its <eos> row scores {_key_name(eos_key, seq_len)} highest"
+    lines.append(f"  Its <eos> row scores {key_name(eos_key, seq_len)} highest"
                  + (" (itself), by {:.1f}.".format(margin[seq_len]) if eos_key == seq_len else
                     f", {-margin[seq_len]:.1f} above <eos> itself."))
-    lines.append(f"  The letters move a row's scores by up to {_span(spread[letters])} in the letter rows (the three "
-                 f"token-dependent terms together), next to those positional margins of {_span(margin[letters])}.")
+    lines.append(f"  The letters move a row's scores by up to {span(spread[letters])} in the letter rows (the three "
+                 f"token-dependent terms together), next to those positional margins of {span(margin[letters])}.")
     overturned = [j for j in range(seq_len) if worst[j] <= 0]
     if not overturned:
         lines.append(f"  With the letters in, the mirror still scores highest in every letter row for every choice "
@@ -178,7 +179,7 @@ def explain_ov(ov, head=0):
     n_letters = len(diagonal)
     hits = ov["diagonal_argmax_rows"][head]
     lines = [f"OV circuit from the weights, head {head + 1}: W_E W_V W_O W_U has its largest entry on the diagonal in "
-             f"{hits} of {n_letters} letter rows: attending to a letter adds {_span(diagonal)} to its own logit; "
+             f"{hits} of {n_letters} letter rows: attending to a letter adds {span(diagonal)} to its own logit; "
              f"the largest entry off the diagonal is {off.max():.1f}"
              + (", a copying matrix." if hits == n_letters else ": not a pure copying matrix.")]
     direct = np.abs(np.array(ov["direct"]))
@@ -187,9 +188,9 @@ def explain_ov(ov, head=0):
                  f"diagonal entry.")
     push = np.array(ov["value_eos_push"][head])
     seq_len = len(push) - 1
-    lines.append(f"  What attending to a key position does to <eos> (its logit minus the letters' mean, from "
-                 f"W_E W_V W_O W_U and W_pos W_V W_O W_U together, averaged over the letters there): "
-                 + ", ".join(f"{_key_name(k, seq_len)} {push[k]:+.1f}" for k in range(seq_len + 1)) + ".")
+    lines.append("  What attending to a key position does to <eos> (its logit minus the letters' mean, from "
+                 "W_E W_V W_O W_U and W_pos W_V W_O W_U together, averaged over the letters there): "
+                 + ", ".join(f"{key_name(k, seq_len)} {push[k]:+.1f}" for k in range(seq_len + 1)) + ".")
     return lines
 
 
@@ -207,7 +208,8 @@ def key_labels(seq_len, letters=None):
 def annotate(ax, values, spec, threshold):
     """Write each cell's value, in white where the colour is dark (|value| beyond the threshold) and black elsewhere."""
     for (row, col), value in np.ndenumerate(values):
-        ax.text(col, row, format(value, spec), ha="center", va="center", fontsize=7,
+        text = format(value, spec)
+        ax.text(col, row, text.lstrip("-") if float(text) == 0 else text, ha="center", va="center", fontsize=7,
                 color="white" if abs(value) > threshold else "black")
 
 
@@ -230,7 +232,7 @@ def plot_circuits(qk, ov, vocab, path, head=0):
     fig.colorbar(image, cax=place(3), label="score")
     annotate(axes[0], positional, ".1f", 0.6 * top)
     for query, key in enumerate(mirror_keys(seq_len)):
-        axes[0].add_patch(_box(query, key, "black"))
+        axes[0].add_patch(box_cell(query, key, "black"))
     axes[0].set_xticks(range(seq_len + 1), key_labels(seq_len), fontsize=7)
     axes[0].set_yticks(range(seq_len + 1), query_labels(seq_len), fontsize=7)
     axes[0].set_xlabel("key position", fontsize=8)
@@ -272,6 +274,6 @@ def row_layout(widths, rows, top):
     return fig, place
 
 
-def _box(row, col, color):
+def box_cell(row, col, color):
     from matplotlib.patches import Rectangle
     return Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=color, linewidth=2)

@@ -16,7 +16,10 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from .ablation import neuron_ablation
+from .attention import attention_patterns, circuit_verdict
+from .circuits import ov_circuit
 from .common import analysis_sequences, mirror_split
+from .head_interventions import head_ablation, pattern_replacement
 from .files import save_figure
 from .mechanism import find_mechanism
 from .probes import probe_accuracy
@@ -89,7 +92,7 @@ def plot_seeds(across, descriptions, path):
 
 # The numbers the lesson states as findings, each as (what it is, how to print one value). Most are shares or
 # accuracies between 0 and 1, so they share one axis in seeds.png.
-HEADLINES = {
+MLP_HEADLINES = {
     "heldout_accuracy": ("held-out sequences reversed", "{:.0%}"),
     "pca_hidden1": ("hidden1 variance in the top L x (V-1) components", "{:.3f}"),
     "pca_hidden2": ("hidden2 variance in the top L x (V-1) components", "{:.3f}"),
@@ -105,8 +108,8 @@ HEADLINES = {
 }
 
 
-def headline_numbers(model, untrained, data, cfg):
-    """The HEADLINES for one trained model: the mechanism, the worst single neuron, the probe control."""
+def mlp_headline_numbers(model, untrained, data, cfg):
+    """The MLP_HEADLINES for one trained MLP: the mechanism, the worst single neuron, the probe control."""
     sequences = analysis_sequences(cfg)
     mechanism = find_mechanism(model, untrained, data, cfg)
     k = min(mechanism["needed_directions"], cfg.hidden)
@@ -129,3 +132,35 @@ def headline_numbers(model, untrained, data, cfg):
         "worst_neuron_margin_lost": ablation["verdict"]["worst"]["margin_lost"],
         "random_label_probe": float(np.mean(random_labels)),
     }
+
+
+TRANSFORMER_HEADLINES = {
+    "heldout_accuracy": ("held-out sequences reversed", "{:.0%}"),
+    "lowest_mirror_attention": ("lowest mean attention on the mirror, over letter outputs", "{:.3f}"),
+    "eos_self_attention": ("<eos>'s mean attention on itself", "{:.3f}"),
+    "clean": ("clean circuit (1 = every letter output >= 0.9 on its mirror)", "{:.0f}"),
+    "antidiagonal_replacement": ("sequences right with the exact anti-diagonal forced", "{:.0%}"),
+    "head_zeroed": ("sequences right with the head zeroed", "{:.0%}"),
+}
+
+
+def transformer_headline_numbers(model, untrained, data, cfg):
+    """The TRANSFORMER_HEADLINES for one trained transformer: how clean its attention circuit is."""
+    sequences = analysis_sequences(cfg)
+    patterns = attention_patterns(model, sequences, data.vocab)
+    replacement = pattern_replacement(model, sequences, data.vocab, cfg.seed)
+    verdict = circuit_verdict(patterns, ov_circuit(model), replacement)
+    pattern = np.asarray(patterns["mean_pattern"])[0]  # (T, T), head 0
+    ablation = head_ablation(model, sequences, data.vocab, data.train_sequences, cfg.seed)
+    return {
+        "heldout_accuracy": sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id),
+        "lowest_mirror_attention": float(np.min(patterns["antidiagonal_mass"][0])),
+        "eos_self_attention": float(pattern[-1, -1]),
+        "clean": float(verdict["clean"]),
+        "antidiagonal_replacement": replacement["antidiagonal"]["sequence_accuracy"],
+        "head_zeroed": ablation["heads"][0]["zero"]["sequence_accuracy"],
+    }
+
+
+HEADLINES = {"mlp": MLP_HEADLINES, "transformer": TRANSFORMER_HEADLINES}
+HEADLINE_NUMBERS = {"mlp": mlp_headline_numbers, "transformer": transformer_headline_numbers}

@@ -11,7 +11,7 @@ import matplotlib.image
 import pytest
 
 from reversal.config import build_parser, resolve
-from reversal.seeds import HEADLINES
+from reversal.seeds import MLP_HEADLINES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -169,12 +169,12 @@ def test_seeds_reports_a_median_and_range_for_each_headline_number(demo_run):
     result, out = demo_run
     across = json.loads((out / "metrics.json").read_text())["across_seeds"]
     assert across["seeds"] == [42, 43, 44], f"--seeds 3 should train seeds 42, 43, 44; got {across['seeds']}"
-    assert set(across["numbers"]) == set(HEADLINES), "every headline number should be reported over the seeds"
+    assert set(across["numbers"]) == set(MLP_HEADLINES), "every headline number should be reported over the seeds"
     for name, spread in across["numbers"].items():
         assert len(spread["per_seed"]) == 3, f"{name}: one value per seed expected"
         assert spread["min"] <= spread["median"] <= spread["max"], f"{name}: median outside its range: {spread}"
         assert spread["min"] == min(spread["per_seed"]) and spread["max"] == max(spread["per_seed"]), name
-        assert HEADLINES[name][0] in result.stdout, f"the printout has no line for {name}"
+        assert MLP_HEADLINES[name][0] in result.stdout, f"the printout has no line for {name}"
 
 
 def test_seeds_0_is_refused(tmp_path):
