@@ -56,9 +56,19 @@ def explain_comparison(mlp, transformer):
         lines.append(f"  {KINDS[summary['kind']]} routing ({where}): {routing[mirror].min():.2f} to "
                      f"{routing[mirror].max():.2f} on the mirror, at most {np.abs(routing[~mirror]).max():.2f} "
                      f"elsewhere.")
-    lines.append("  The same behaviour, routed in different places: in the MLP the routing is spread over rotated "
-                 "directions of many neurons and had to be found with class means and patching; in the transformer "
-                 "it is one matrix, the attention pattern, that can be read directly and predicted from the weights.")
+    clean = []
+    for summary in (mlp, transformer):
+        routing = np.asarray(summary["routing"])
+        clean.append(routing[mirror].min() >= 0.9 and np.abs(routing[~mirror]).max() <= 0.1)
+    if all(clean):
+        lines.append("  The same behaviour, routed in different places: in the MLP the routing is spread over rotated "
+                     "directions of many neurons and had to be found with class means and patching; in the "
+                     "transformer it is one matrix, the attention pattern, read straight from a hook.")
+    else:
+        lines.append("  The same behaviour; but " + " and ".join(KINDS[s["kind"]] for s, ok in zip((mlp, transformer), clean)
+                                                       if not ok)
+                     + "'s routing map is not a clean anti-diagonal (at least 0.9 on the mirror, at most 0.1 "
+                       "elsewhere), so its routing is only partly this simple.")
     return lines
 
 
@@ -81,7 +91,11 @@ def plot_comparison(mlp, transformer, path):
         axes[row, 0].set_ylabel("input position changed", fontsize=8)
         routing = np.asarray(summary["routing"]).T  # rows = input i, columns = output j, like the behaviour map
         top = max(1.0, np.abs(routing).max())
-        heatmap(fig, axes[row, 1], routing, "RdBu_r", -top, top, label, annotate=seq_len <= 6)
+        heatmap(fig, axes[row, 1], routing, "RdBu_r", -top, top, label)
+        if seq_len <= 6:
+            for (i, j), value in np.ndenumerate(routing):  # dark text on the pale middle, white on the deep ends
+                axes[row, 1].text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                                  color="white" if abs(value) > 0.6 * top else "black")
         axes[row, 1].set_title(title, fontsize=9)
         axes[row, 1].set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=7)
         axes[row, 1].set_yticks(range(seq_len), positions(seq_len))

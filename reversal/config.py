@@ -87,14 +87,16 @@ def _vocab(text):
     return text
 
 
-def build_parser(prog, default_samples, description=None):
-    """The flags both scripts share; their defaults come from Config, so they are written down once."""
+def build_parser(prog, default_samples, description=None, choose_model=True):
+    """The flags both scripts share; their defaults come from Config, so they are written down once.
+    choose_model=False leaves out --model, for the notebook, which always tells both models' stories."""
     d = Config()
     parser = _Parser(prog=prog, description=description, allow_abbrev=False)  # a typo is an error, not a guess
     arg = parser.add_argument
-    arg("--model", choices=MODELS, default=d.model,
-        help="mlp: embedding -> two Linear+ReLU layers -> output; transformer: one attention-only layer with a "
-             "residual stream, whose routing can be read from its attention pattern (default: mlp)")
+    if choose_model:
+        arg("--model", choices=MODELS, default=d.model,
+            help="mlp: embedding -> two Linear+ReLU layers -> output; transformer: one attention-only layer with a "
+                 "residual stream, whose routing can be read from its attention pattern (default: mlp)")
     arg("--out", default=d.out, help="folder for the output files; created if missing (default: the current folder)")
     arg("--seed", type=integer(0, 2**32 - 1), default=d.seed,
         help=f"random seed for weights, split and batches (default: {d.seed})")
@@ -144,7 +146,7 @@ def _resolve(args):
         raise BadSetting("argument --device: cuda was asked for but CUDA is not available here; use cpu or auto")
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     check_writable(args.out)
-    return Config(model=args.model, seed=args.seed, epochs=args.epochs, samples=args.samples, seq_len=args.seq_len, vocab=args.vocab,
+    return Config(model=getattr(args, "model", Config.model), seed=args.seed, epochs=args.epochs, samples=args.samples, seq_len=args.seq_len, vocab=args.vocab,
                   hidden=args.hidden, lr=args.lr, batch_size=args.batch_size, input=text, device=device,
                   out=args.out)
 
