@@ -10,6 +10,7 @@ import time
 import matplotlib.image
 import pytest
 
+from reversal.checkpoint import load_model
 from reversal.config import build_parser, resolve
 from reversal.seeds import MLP_HEADLINES
 
@@ -176,6 +177,27 @@ def test_seeds_reports_a_median_and_range_for_each_headline_number(demo_run):
         assert spread["min"] <= spread["median"] <= spread["max"], f"{name}: median outside its range: {spread}"
         assert spread["min"] == min(spread["per_seed"]) and spread["max"] == max(spread["per_seed"]), name
         assert MLP_HEADLINES[name][0] in result.stdout, f"the printout has no line for {name}"
+
+
+def test_demo_runs_the_transformer_end_to_end(tmp_path):
+    result = run_script("demo.py", "--model", "transformer", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ["training_loss.png", "position_influence.png", "attention_patterns.png", "circuits.png",
+                 "attention_interventions.png"]:
+        assert_png(tmp_path / name)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["config"]["model"] == "transformer", "metrics.json should record which model ran"
+    for key in ["mean_pattern", "antidiagonal_mass", "qk_positional_argmax_is_mirror", "ov_diagonal_argmax_rows",
+                "antidiagonal_replacement_accuracy", "head_ablation"]:
+        assert key in metrics["attention"], f"metrics.json's attention lacks {key!r}"
+    model, cfg = load_model(tmp_path / "model.pt")
+    assert cfg.model == "transformer" and model.parameter_count() == 4480
+
+
+def test_sweep_with_the_transformer_is_refused(tmp_path):
+    result = run_script("demo.py", "--model", "transformer", "--sweep", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "--sweep" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_seeds_0_is_refused(tmp_path):
