@@ -29,7 +29,8 @@ from reversal.files import quick_exit, save_json
 from reversal.generalization import explain_accuracy
 from reversal.head_interventions import plot_interventions
 from reversal.influence import explain_influence, plot_influence, position_influence
-from reversal.mechanism import explain_mechanism, find_mechanism, plot_dimensionality, plot_subspace_interventions
+from reversal.dimensionality import plot_dimensionality
+from reversal.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
 from reversal.patching import activation_patching, explain_patching, plot_patching
 from reversal.plots import BackgroundFigures, plot_training
 from reversal.probes import explain_probes, plot_probes, probe_accuracy

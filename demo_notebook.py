@@ -41,8 +41,8 @@ from reversal.files import quick_exit
 from reversal.generalization import explain_accuracy
 from reversal.head_interventions import explain_interventions, plot_interventions
 from reversal.influence import explain_influence, plot_influence, position_influence
-from reversal.mechanism import (explain_mechanism, find_mechanism, in_short, plot_dimensionality,
-                                plot_subspace_interventions)
+from reversal.dimensionality import plot_dimensionality
+from reversal.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
 from reversal.model import hook_count, run_with_cache, run_with_hooks
 from reversal.patching import activation_patching, explain_patching, patch_neurons, plot_patching
 from reversal.plots import plot_training

@@ -20,8 +20,18 @@ The techniques, in the order the lesson runs them:
     weights         what the first layer's weights say about selectivity
     ablation        switch neurons off: what does the output lose?
     patching        copy clean activations into a corrupted run: what comes back?
-    mechanism       the mechanism: per-position letter directions, tested by patching and removing them
-    subspaces       the letter subspaces and the interventions on them, for mechanism
+    dimensionality  how many principal components each hidden layer needs, against L x (V-1)
+    subspaces       the per-position letter subspaces, patching and removing them, direct logit attribution
+    additive        a surrogate of the logits with no interaction between positions, and its R^2
+    mechanism       the mechanism: the evidence above together, stated, with where it breaks
     sweep           held-out accuracy over sequence length and hidden width, at two training budgets
     seeds           the headline numbers over several seeds: median and range
+
+The transformer (--model transformer, and the notebook's chapter 2):
+    transformer     a one-layer attention-only transformer with TransformerLens's hook and parameter names
+    attention       its attention pattern, and whether its circuit is the clean anti-diagonal
+    circuits        the QK and OV circuits, read from the weights
+    head_interventions  the head ablated, its pattern replaced, its values and pattern patched
+    compare         the MLP and the transformer side by side
+    checkpoint      model.pt: save a trained model with its settings, and load it back
 """

@@ -184,8 +184,10 @@ def explain_ablation(ablation):
                  f"({base['logit_diff'][worst['output']]:.1f} -> {worst['logit_diff']:.1f}) and "
                  f"{100 * worst['accuracy_lost']:.0f} points of accuracy there.")
     if ablation["baseline_sequence_accuracy"] < 0.9:
-        lines.append(f"  (No verdict: the model itself gets only {ablation['baseline_sequence_accuracy']:.0%} of "
-                     f"these sequences right, so there is little for an ablation to break.)")
+        lines.append(f"  (No verdict: the verdicts read a neuron's effect against a model that is right on nearly "
+                     f"every sequence, and this one reverses only {ablation['baseline_sequence_accuracy']:.0%} of "
+                     f"these sequences (held-out ones included), so a neuron's effect would mix with the model's own "
+                     f"errors. The numbers above still hold; try another --seed for a model that is right throughout.)")
         return lines
     wrong = f"makes output {worst['output'] + 1} wrong on {worst['accuracy_lost']:.0%} of the sequences"
     if worst["margin_lost"] < 0.5:

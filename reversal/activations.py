@@ -51,15 +51,21 @@ def explain_activations(capture, top=3):
         stats = activation_stats(acts)
         n, h = acts.shape
         listed = f" {stats['dead'][:10]}" if 0 < len(stats["dead"]) <= 10 else ""  # a long list helps nobody
-        lines.append(f"{name}: {len(stats['dead'])} of {h} neurons are dead (0 for all {n} inputs){listed}, "
-                     f"{len(stats['always'])} fire for every "
-                     f"input, {len(stats['sometimes'])} fire for some inputs and not others; on average "
+        dead, always, sometimes = (len(stats[key]) for key in ("dead", "always", "sometimes"))
+        lines.append(f"{name}: {dead} of {h} neurons {_verb(dead, 'is', 'are')} dead (0 for all {n} inputs){listed}, "
+                     f"{always} {_verb(always, 'fires', 'fire')} for every input, {sometimes} "
+                     f"{_verb(sometimes, 'fires', 'fire')} for some inputs and not others; on average "
                      f"{stats['mean_active_fraction']:.0%} of the neurons are above 0 for an input.")
         strongest = np.argsort(-acts[row], kind="stable")[:top]
         values = ", ".join(f"neuron {i} ({acts[row, i]:.2f})" for i in strongest if acts[row, i] > 0)
         lines.append(f"  strongest for {input_letters!r}: {values or 'none: every neuron is 0 for it'}")
     lines.append(f"  ({SEED_NOTE}; every value is >= 0 because it is taken after a ReLU.)")
     return lines
+
+
+def _verb(count, one, many):
+    """The verb that agrees with a count: "1 of 4 neurons is dead", "2 of 4 neurons are dead"."""
+    return one if count == 1 else many
 
 
 def heatmap_rows(capture, max_rows, seed):

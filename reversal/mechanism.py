@@ -12,14 +12,17 @@ The evidence, in the order the lesson gives it:
     surrogate        a model of the logits with no interaction between positions, and how well it fits
 """
 
+import re
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
+from .additive import fit_additive, r_squared
 from .common import (MAX_ANALYSIS_SEQUENCES, analysis_sequences, layer_features, mirror_mask, mirror_split,
                      sample_rows)
 from .data import add_eos, make_targets
+from .dimensionality import numerical_rank, variance_explained
 from .files import save_figure
 from .model import run_with_cache
 from .plots import heatmap, output_position_labels
@@ -29,54 +32,7 @@ from .subspaces import (LAYERS, accuracy_and_margin, direct_logit_attribution, i
 PASS_RESTORED = 0.9  # "restores the answer" means at least this share at the mirrored output ...
 PASS_ELSEWHERE = 0.1  # ... and at most this share, in magnitude, at every other output
 PASS_VARIANCE = 0.99  # "lives in L x (V-1) directions" means they hold at least this much of the variance
-
-
-def variance_explained(activations):
-    """Cumulative fraction of the variance held by the top k principal components, k = 1 .. H: a list of H.
-
-    Example: [0.55, 0.80, 0.92, 0.97, 0.99, 0.997, 0.998, ...]: 6 directions hold 99.7% of the layer's variance.
-    """
-    centred = activations.double() - activations.double().mean(0)  # (N, H)
-    variances = torch.linalg.svdvals(centred) ** 2  # (min(N, H),) largest first
-    total = variances.sum()
-    if total == 0:  # a layer that is the same for every input (all neurons dead) has no direction at all
-        return [0.0] * activations.shape[1]
-    cumulative = (variances.cumsum(0) / total).tolist()
-    return cumulative + [1.0] * (activations.shape[1] - len(cumulative))  # fewer sequences than neurons: the rest 0
-
-
-def numerical_rank(activations, tolerance=1e-6):
-    """How many directions the centred activations span, ignoring those below `tolerance` x the largest."""
-    values = torch.linalg.svdvals(activations.double() - activations.double().mean(0))
-    return int((values > tolerance * values.max()).sum()) if values.max() > 0 else 0
-
-
-def one_hot_letters(sequences, n_letters):
-    """(N, L) -> (N, 1 + L*(V-1)): a 1 for the bias, then one indicator per (position, letter), the last letter left
-    out at each position (it is what is left when the others are 0)."""
-    columns = [torch.ones(len(sequences), 1, dtype=torch.float64)]
-    for position in range(sequences.shape[1]):
-        one_hot = torch.nn.functional.one_hot(sequences[:, position], n_letters).double()  # (N, V)
-        columns.append(one_hot[:, :-1])
-    return torch.cat(columns, dim=1)
-
-
-def fit_additive(sequences, logits, n_letters):
-    """Least-squares fit of logits as bias + one vector per (position, letter): no term sees two positions at once.
-
-    Returns the surrogate, a function (N, L) sequences -> (N, T, V+1) logits.
-    """
-    shape = logits.shape[1:]
-    targets = logits.double().flatten(1)  # (N, T*(V+1))
-    weights = torch.linalg.lstsq(one_hot_letters(sequences, n_letters), targets).solution  # (1 + L*(V-1), T*(V+1))
-    return lambda new: (one_hot_letters(new, n_letters) @ weights).view(len(new), *shape)
-
-
-def r_squared(predicted, actual):
-    """1 - residual sum of squares / total sum of squares, pooled over every logit."""
-    actual = actual.double().flatten(1)
-    predicted = predicted.flatten(1)
-    return (1 - ((actual - predicted) ** 2).sum() / ((actual - actual.mean(0)) ** 2).sum()).item()
+PASS_KEPT = 0.01  # "the positions are separate": removing one costs every other output at most this much accuracy
 
 
 def find_mechanism(model, untrained, data, cfg):
@@ -144,55 +100,182 @@ def find_mechanism(model, untrained, data, cfg):
         "additive_r2_heldout": r_squared(surrogate(heldout), heldout_logits),
         "additive_heldout_accuracy": (surrogate(heldout).argmax(-1) == targets).all(1).double().mean().item(),
         "heldout_accuracy": (heldout_logits.argmax(-1) == targets).all(1).double().mean().item(),
-        "heldout_sequences": len(heldout), "train_sequences": len(fit),
+        "heldout_sequences": len(heldout), "train_sequences": len(fit), "analysis_sequences": len(sequences),
+        "heldout_sequences_total": len(data.heldout_sequences), "train_sequences_total": len(data.train_sequences),
     })
     mechanism["statement"] = "\n".join(explain_mechanism(mechanism))
     return mechanism
 
 
 def _share(value):
-    """A share as a percentage, with a decimal where it is small: 3%, but 0.4% rather than 0%."""
+    """A share as a percentage, with a decimal where it is small: 3%, but 0.4% rather than 0%, and "under 0.1%"
+    for a share that is not 0 but would still print as 0.0%."""
+    if 0 < abs(value) < 0.0005:
+        return "under 0.1%"
     text = f"{value:.0%}" if abs(value) >= 0.095 else f"{value:.1%}"
     return text.replace("-0.0%", "0.0%")
 
 
+def _tidy(text):
+    """"-0.0", "+0.0" and "-0%" are 0 written with a sign that means nothing: write them as 0."""
+    return re.sub(r"^[+-](0(\.0+)?%?)$", r"\1", text)
+
+
 def _span(values, fmt="{:.0%}"):
     """"low to high", or one number where both read the same."""
-    low, high = (fmt.format(value).replace("-0%", "0%") for value in (min(values), max(values)))
+    low, high = (_tidy(fmt.format(value)) for value in (min(values), max(values)))
     return low if low == high else f"{low} to {high}"
 
 
+def _between(values):
+    """"100%", or "between 11% and 26%": a range that can follow "from" or "to" without a second "to"."""
+    low, high = (_tidy(f"{value:.0%}") for value in (min(values), max(values)))
+    return low if low == high else f"between {low} and {high}"
+
+
+def _points(fraction):
+    """Percentage points: 3.7 points, 11 points."""
+    return f"{100 * fraction:.1f}" if fraction < 0.095 else f"{100 * fraction:.0f}"
+
+
+def _plural(count, noun):
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _below_pass(share):
+    """A share of variance written precisely enough to be seen below PASS_VARIANCE: 98.9%, but 98.95% not 99.0%."""
+    text = f"{share:.1%}"
+    return f"{share:.2%}" if text == f"{PASS_VARIANCE:.1%}" else text
+
+
 def _layer_verdict(mechanism, name):
-    """The numbers one layer's sentence rests on, and whether they match the per-position picture."""
+    """The numbers one layer's sentences rest on, and whether they match the per-position picture.
+
+    Accuracy after removing a subspace is compared with the model's own accuracy at that output, unablated, not
+    with 100%: with --seed 6 the unablated model gets 89% at outputs 1 and 3, and a removal that leaves them at 89%
+    costs them nothing.
+    """
     mirror, others = mirror_split(mechanism["subspace_patching"][name])
     random_mirror, _ = mirror_split(mechanism["random_subspace_patching"][name])
-    ablated, ablated_others = mirror_split(mechanism["subspace_ablation"][name])
+    ablated = np.array(mechanism["subspace_ablation"][name])  # (L inputs, L outputs)
+    baseline = np.array(mechanism["baseline_accuracy"])  # (L,) one per output, unablated
+    ablated_mirror, _ = mirror_split(ablated)
+    _, change = mirror_split(ablated - baseline[None, :])  # accuracy change at the outputs that do not copy input i
     elsewhere = np.abs(others).max() if others.size else 0.0
-    return {"mirror": mirror, "elsewhere": elsewhere, "random_mirror": random_mirror, "ablated": ablated,
-            "kept": ablated_others.min() if ablated_others.size else 1.0,
+    lost = max(-change.min(), 0.0) if change.size else 0.0  # the most accuracy any other output loses
+    return {"mirror": mirror, "elsewhere": elsewhere, "random_mirror": random_mirror, "ablated": ablated_mirror,
+            "baseline_mirror": baseline[::-1],  # unablated accuracy at input i's mirrored output, in input order
+            "lost_elsewhere": lost, "gained_elsewhere": max(change.max(), 0.0) if change.size else 0.0,
             "restores": mirror.min() >= PASS_RESTORED and elsewhere <= PASS_ELSEWHERE,
+            "separate": lost <= PASS_KEPT,
             "control_separates": random_mirror.max() < 0.5 * mirror.min()}
 
 
+def _variance_check(mechanism):
+    """What counting principal components can test here: (k, {layer: share in the top k}, status), status one of
+    "too wide" (L x (V-1) exceeds the width), "too few" (the sequences span no more than the needed directions),
+    "weak" (they span fewer than twice as many: little room to miss) or "testable"."""
+    m = mechanism
+    needed, width, n = m["needed_directions"], m["width"], m["analysis_sequences"]
+    k = min(needed, width)
+    shares = {name: m["pca_variance_explained"][name][k - 1] for name in LAYERS}
+    if needed >= width:
+        return k, shares, "too wide"
+    if n - 1 <= needed:  # N centred points span at most N - 1 directions
+        return k, shares, "too few"
+    return k, shares, "weak" if n - 1 < 2 * needed else "testable"
+
+
+def _variance_miss(mechanism, name):
+    """The principal-component check, as a phrase where `name` misses it on this run; None where it passes or
+    cannot test anything."""
+    k, shares, status = _variance_check(mechanism)
+    if status in ("testable", "weak") and shares[name] < PASS_VARIANCE:
+        return (f"{name}'s top {k} principal components hold {_below_pass(shares[name])} of its variance, short of "
+                f"{PASS_VARIANCE:.0%}")
+    return None
+
+
+def _misses(mechanism, name):
+    """Short phrases, one per intervention check of the per-position picture that `name` misses on this run (the
+    patching and removal thresholds); [] if none."""
+    v = _layer_verdict(mechanism, name)
+    misses = []
+    if v["mirror"].min() < PASS_RESTORED:
+        misses.append(f"patching restores as little as {_share(v['mirror'].min())} at the mirrored output")
+    if v["elsewhere"] > PASS_ELSEWHERE:
+        misses.append(f"patching moves another output by up to {_share(v['elsewhere'])}")
+    if not v["separate"]:
+        misses.append(f"removing a position's directions costs another output up to {_points(v['lost_elsewhere'])} "
+                      f"points of accuracy")
+    return misses
+
+
 def in_short(mechanism):
-    """The mechanism in one sentence, computed: where each letter lives and what reads it, or that it holds only
-    in part on this run."""
+    """The mechanism in one sentence, computed: where each letter lives and what reads it, or which checks miss on
+    this run. The checks are the ones explain_mechanism prints (the PASS_* thresholds), so the two agree."""
     m = mechanism
     needed, width, n_letters, seq_len = m["needed_directions"], m["width"], m["n_letters"], m["seq_len"]
-    size = f"{n_letters - 1} direction{'s' if n_letters > 2 else ''}"
-    verdicts = {name: _layer_verdict(m, name) for name in LAYERS}
-    clean = [name for name in LAYERS if verdicts[name]["restores"] and verdicts[name]["kept"] >= 0.99]
-    first = verdicts["hidden1"]
-    if "hidden1" not in clean:
-        return "on this run the per-position picture holds only in part; the lines below say where it falls short."
-    also = " The same holds in hidden2." if "hidden2" in clean else " In hidden2 it holds only in part (below)."
+    size = _plural(n_letters - 1, "direction")
+    misses = {name: _misses(m, name) for name in LAYERS}
+    variance = [miss for miss in (_variance_miss(m, name) for name in LAYERS) if miss]
+    first = _layer_verdict(m, "hidden1")
+    if misses["hidden1"]:
+        where = "; and ".join(f"in {name}, " + ", ".join(misses[name]) for name in LAYERS if misses[name])
+        where += "".join(f"; and {miss}" for miss in variance)
+        return f"on this run the per-position picture holds only in part: {where} (details below)."
+    also = (" The same holds in hidden2." if not misses["hidden2"] else
+            f" In hidden2 it holds only in part: {', '.join(misses['hidden2'])} (below).")
+    also += "".join(f" One check misses: {miss} (below)." for miss in variance)
+    kept = ("leaves the other outputs' accuracy as it was" if first["lost_elsewhere"] == 0 else
+            f"costs the other outputs at most {_points(first['lost_elsewhere'])} points of accuracy")
     shared = "" if needed <= width else (f" ({needed} needed directions in {width} neurons cannot all be "
                                          f"independent, so the positions share some)")
     return (f"each input letter lives in its own {size} of hidden1, spread over "
             f"{_span(m['neurons_per_position']['hidden1'], '{}')} of its {width} neurons{shared}, and output "
             f"j reads only the directions of its mirrored input {seq_len + 1}-j: patching them restores "
             f"{_span(first['mirror'])} of the answer there and at most {_share(first['elsewhere'])} in "
-            f"magnitude anywhere else.{also}")
+            f"magnitude anywhere else, and removing them {kept}.{also}")
+
+
+def _dimensions_line(mechanism):
+    """The principal-component count, and what it can and cannot test on this run."""
+    m = mechanism
+    needed, width, n_letters, seq_len, n = (m["needed_directions"], m["width"], m["n_letters"], m["seq_len"],
+                                            m["analysis_sequences"])
+    k, var, status = _variance_check(m)
+    var0 = {name: m["pca_variance_explained_untrained"][name][k - 1] for name in LAYERS}
+    code = (f"{_plural(needed, 'direction')} ({_plural(seq_len, 'position')} x "
+            f"{_plural(n_letters - 1, 'letter contrast')})")
+    if status == "too wide":
+        return (f"  Dimensions: an additive code needs {code}, {'more than' if needed > width else 'as many as'} the "
+                f"{width} neurons, so the top {width} "
+                f"principal components hold everything by construction: counting them cannot test the additive "
+                f"picture here.")
+    if status == "too few":
+        return (f"  Dimensions: an additive code needs {code}, but {n} sequences, centred, span at most {n - 1} "
+                f"directions, so the top {k} principal components hold everything by construction: counting them "
+                f"cannot test the additive picture here.")
+    misses = [name for name in LAYERS if var[name] < PASS_VARIANCE]
+    short = "".join(f" {name} falls short of {PASS_VARIANCE:.0%}: {1 - var[name]:.1%} of its variance lies outside "
+                    f"the top {k}, so it is not all additive." for name in misses)
+    weak = ("" if status == "testable" else
+            f" With only {n} sequences the centred activations span at most {n - 1} directions, just "
+            f"{n - 1 - needed} beyond the {needed}: the count tests little here.")
+    return (f"  Dimensions: an additive code needs {code}; the top {needed} principal components hold "
+            f"{_below_pass(var['hidden1'])} of hidden1's variance and {_below_pass(var['hidden2'])} of "
+            f"hidden2's.{short}{weak} Untrained: {var0['hidden1']:.1%} and {var0['hidden2']:.1%}. hidden1 before its "
+            f"ReLU is affine in the letters, so it spans at most {needed} directions for ANY weights (measured: "
+            f"{m['hidden1_preactivation_rank']} trained, {m['hidden1_preactivation_rank_untrained']} untrained): a "
+            f"low dimension comes with the architecture and is no evidence of learning by itself; the evidence that "
+            f"training routed the letters is the patching below.")
+
+
+def _sequences_phrase(used, total, kind):
+    """"the 22 training sequences", or "a sample of 512 of the 3,277 training sequences" where not all were used."""
+    if used == total:
+        return f"the {used} {kind} sequence" + ("" if used == 1 else "s")
+    return f"a sample of {used:,} of the {total:,} {kind} sequences"
 
 
 def explain_mechanism(mechanism):
@@ -200,28 +283,10 @@ def explain_mechanism(mechanism):
     predicts (the PASS_* thresholds), the sentence says so instead."""
     m = mechanism
     needed, width, n_letters, seq_len = m["needed_directions"], m["width"], m["n_letters"], m["seq_len"]
-    size = f"{n_letters - 1} direction{'s' if n_letters > 2 else ''}"
+    size = _plural(n_letters - 1, "direction")
     verdicts = {name: _layer_verdict(m, name) for name in LAYERS}
     lines = ["Mechanism (computed on this model; the numbers change with --seed and the settings):",
-             f"  In short: {in_short(m)}"]
-
-    k = min(needed, width)
-    var = {name: m["pca_variance_explained"][name][k - 1] for name in LAYERS}
-    var0 = {name: m["pca_variance_explained_untrained"][name][k - 1] for name in LAYERS}
-    code = f"{needed} directions ({seq_len} positions x {n_letters - 1} letter contrasts)"
-    if needed <= width:
-        short = "" if min(var.values()) >= PASS_VARIANCE else f" (less than {PASS_VARIANCE:.0%}: not all additive)"
-        lines.append(f"  Dimensions: an additive code needs {code}; the top {needed} principal components hold "
-                     f"{var['hidden1']:.1%} of hidden1's variance and {var['hidden2']:.1%} of hidden2's{short}. "
-                     f"Untrained: {var0['hidden1']:.1%} and {var0['hidden2']:.1%}. hidden1 before its ReLU is affine "
-                     f"in the letters, so it spans at most {needed} directions for ANY weights (measured: "
-                     f"{m['hidden1_preactivation_rank']} trained, {m['hidden1_preactivation_rank_untrained']} "
-                     f"untrained): a low dimension comes with the architecture and is no evidence of learning by "
-                     f"itself; the evidence that training routed the letters is the patching below.")
-    else:
-        lines.append(f"  Dimensions: an additive code needs {code}, more than the {width} neurons, so the top {width} "
-                     f"principal components hold everything by construction: counting them cannot test the "
-                     f"additive picture here.")
+             f"  In short: {in_short(m)}", _dimensions_line(m)]
 
     for name in LAYERS:
         v = verdicts[name]
@@ -237,25 +302,32 @@ def explain_mechanism(mechanism):
             lines.append(f"    The random control restores nearly as much: {size} are a large share of {width} "
                          f"neurons, so the control cannot tell the subspaces apart here.")
         margins, _ = mirror_split(m["subspace_ablation_margin"][name])
-        kept = "every other output keeps 100%" if v["kept"] == 1 else f"the other outputs keep at least {v['kept']:.1%}"
-        lines.append(f"    Removing input i's directions drops its mirrored output to {_span(v['ablated'])} accuracy "
-                     f"(chance {1 / n_letters:.0%}; the right letter's mean lead over the best wrong one: "
+        if v["lost_elsewhere"] > 0:
+            kept = (f"the other outputs lose up to {_points(v['lost_elsewhere'])} points of their unablated accuracy "
+                    f"({_span(m['baseline_accuracy'])})")
+        else:
+            gain = ", and some gain" if v["gained_elsewhere"] > 0 else ""
+            kept = (f"the other outputs lose nothing against their unablated accuracy "
+                    f"({_span(m['baseline_accuracy'])}){gain}")
+        lines.append(f"    Removing input i's directions drops its mirrored output's accuracy from "
+                     f"{_between(v['baseline_mirror'])} (unablated) to {_between(v['ablated'])} (chance "
+                     f"{1 / n_letters:.0%}; the right letter's mean lead over the best wrong one: "
                      f"{_span(margins, '{:+.1f}')} logits, against {_span(m['baseline_margin'], '{:+.1f}')} "
                      f"unablated); {kept}.")
-        if v["kept"] < 0.99:
+        if not v["separate"]:
             lines.append(f"    So removing one position's directions costs other outputs too: in {name} the positions' "
                          f"directions are not fully separate.")
         change = np.array(m["subspace_ablation_margin"][name]) - np.array(m["baseline_margin"])[None, :]  # (L, L)
         others = change[~mirror_mask(seq_len)]  # margin change at the outputs that do not copy the removed input
         if others.size:
-            lines.append(f"    Meanwhile the other outputs' mean margins change by {others.min():+.1f} to "
-                         f"{others.max():+.1f} logits.")
+            lines.append(f"    Meanwhile the other outputs' mean margins change by "
+                         f"{_span(others, '{:+.1f}')} logits.")
         negative, lowest = m["below_zero"][name]["patched"]
         removed_negative, removed_lowest = m["below_zero"][name]["removed"]
         if negative > 0 or removed_negative > 0:
             lines.append(f"    Caveat: {name} comes out of a ReLU, so no real input makes it negative, but these "
-                         f"edits can: {negative:.0%} of the patched values (down to {lowest:.1f}) and "
-                         f"{removed_negative:.0%} of the removed ones (down to {removed_lowest:.1f}) are below 0. "
+                         f"edits can: {_share(negative)} of the patched values (down to {lowest:.1f}) and "
+                         f"{_share(removed_negative)} of the removed ones (down to {removed_lowest:.1f}) are below 0. "
                          f"Part of any overshoot above 100% may come from there.")
         lines.append(f"    Basis: each position's {size} spread over {_span(m['neurons_per_position'][name], '{}')} "
                      f"of the {width} neurons (90% of their weight); two positions' directions meet at a cosine of "
@@ -271,11 +343,15 @@ def explain_mechanism(mechanism):
                  f"{np.abs(dla['per_neuron']).max():.1f}.")
 
     heldout, n_heldout = m["heldout_accuracy"], m["heldout_sequences"]
+    r2_heldout = ("n/a on the held-out one alone: a single sequence has no variance to explain"
+                  if m["additive_r2_heldout"] is None else f"{m['additive_r2_heldout']:.3f} on the held-out ones alone")
     lines.append(f"  Additive surrogate: a bias plus one vector per (position, letter), with no term that sees two "
-                 f"positions, fitted to the logits of the {m['train_sequences']} training sequences: R^2 = "
-                 f"{m['additive_r2']:.3f} on the analysis sequences ({m['additive_r2_heldout']:.3f} on the held-out "
-                 f"ones alone); it reverses {m['additive_heldout_accuracy']:.0%} of the {n_heldout} held-out "
-                 f"sequences, the network {heldout:.0%}.")
+                 f"positions, fitted to the logits of "
+                 f"{_sequences_phrase(m['train_sequences'], m['train_sequences_total'], 'training')}: R^2 = "
+                 f"{m['additive_r2']:.3f} on the analysis sequences ({r2_heldout}); it "
+                 f"reverses {m['additive_heldout_accuracy']:.0%} of "
+                 f"{_sequences_phrase(n_heldout, m['heldout_sequences_total'], 'held-out')}, the network "
+                 f"{heldout:.0%}.")
     if heldout == 1 and m["additive_heldout_accuracy"] == 1:
         lines.append("    An additive function of (position, letter) pairs seen in training extends to unseen "
                      "combinations by construction, so a network this close to additive is expected to handle new "
@@ -294,38 +370,6 @@ def explain_mechanism(mechanism):
                      f"this setting (this run does not test for it); the split of an activation into positions is "
                      f"then the smallest of the many that fit.")
     return lines
-
-
-def plot_dimensionality(mechanism, path):
-    """Cumulative variance explained by the top k principal components, trained and untrained, per hidden layer,
-    with a line at the L x (V-1) directions an additive code needs."""
-    needed, width = mechanism["needed_directions"], mechanism["width"]
-    k = np.arange(1, width + 1)
-    fig = Figure(figsize=(10, 4.2))
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.76, wspace=0.25)
-    for ax, name in zip(fig.subplots(1, 2), LAYERS):
-        marker = "o" if width <= 16 else None
-        for key, label, style in (("pca_variance_explained", "trained", "-"),
-                                  ("pca_variance_explained_untrained", "untrained (control)", "--")):
-            values = mechanism[key][name]
-            at = f": top {min(needed, width)} hold {values[min(needed, width) - 1]:.1%}"
-            ax.plot(k, values, style, marker=marker, markersize=4, label=label + at)
-        title = name
-        if needed <= width:
-            ax.axvline(needed, color="grey", linestyle=":", label=f"{needed} = L x (V-1), what an additive code needs")
-        else:  # in the title, where no curve can run through it
-            title += f"\n(an additive code needs {needed} directions; only {width} neurons)"
-        ax.set_ylim(0, 1.05)
-        ax.set_xlim(0.5, width + 0.5)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # k counts components: no tick at 1.5
-        ax.set_xlabel("k, the number of principal components")
-        ax.set_ylabel("share of the layer's variance")
-        ax.set_title(title, fontsize=10)
-        ax.legend(loc="lower right", fontsize=8)
-    fig.suptitle("How many directions do the hidden layers use? Variance held by the top k principal components\n"
-                 "(hidden1 before its ReLU spans at most L x (V-1) directions for any weights: compare the control)",
-                 fontsize=10)
-    save_figure(fig, path)
 
 
 def _annotate(ax, values, dark, below=None):
@@ -349,11 +393,15 @@ def plot_subspace_interventions(mechanism, path):
     fig = Figure(figsize=(14, 8.4))
     fig.subplots_adjust(left=0.07, right=0.96, bottom=0.09, top=0.84, wspace=0.35, hspace=0.6)
     axes = fig.subplots(2, 3)
+    baseline = mechanism["baseline_accuracy"]  # (L,) the model's own accuracy per output: what a removal starts from
+    unablated = ("unablated: " + (f"{baseline[0]:.2f} at every output" if len(set(baseline)) == 1 else
+                                  " ".join(f"{value:.2f}" for value in baseline) + " by output"))
+    short = seq_len >= 5  # "(copies 5)" under each of 5 or more columns would overlap its neighbours
     for row, name in zip(axes, LAYERS):
         panels = [("subspace_patching", f"{name}: patch input i's letter subspace",
                    "share restored (0 = corrupted, 1 = clean)"),
                   ("random_subspace_patching", f"{name}: patch a random subspace (control)", "share restored"),
-                  ("subspace_ablation", f"{name}: remove input i's letter subspace",
+                  ("subspace_ablation", f"{name}: remove input i's letter subspace\n{unablated}",
                    f"accuracy (chance {1 / n_letters:.0%}); below: mean margin")]
         for ax, (key, title, label) in zip(row, panels):
             values = np.array(mechanism[key][name])
@@ -365,7 +413,7 @@ def plot_subspace_interventions(mechanism, path):
                 heatmap(fig, ax, values, "RdBu_r", -limit, limit, label)
                 if annotate:
                     _annotate(ax, values, np.abs(values) > 0.6 * limit)
-            ax.set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=8 if seq_len <= 6 else 6)
+            ax.set_xticks(range(seq_len), output_position_labels(seq_len, short), fontsize=8 if seq_len <= 6 else 6)
             ax.set_yticks(range(seq_len), [str(i + 1) for i in range(seq_len)])
             ax.set_xlabel("output position j (\u2190 the input it copies)")
             ax.set_ylabel("input position i")

@@ -175,10 +175,15 @@ def explain_patching(patching):
     hidden2 = np.array(patching["denoising"]["hidden2"]["neurons"])  # (H, L)
     ranked = -np.sort(-hidden2, axis=0)  # (H, L) each output's shares, largest first
     needed = (ranked.cumsum(0) < 0.5).sum(0) + 1  # (L,) neurons, largest first, to reach half the answer
+    width = len(hidden2)
     if needed.min() >= 2:
-        lines.append(f"  In hidden2 the largest single share is {hidden2.max():.2f}, and it takes the "
-                     f"{_count_range(needed)} largest neurons at an output (ranked for that output) to reach half of "
-                     f"its answer: the answer is spread over many neurons. That the shares add up to 1 is "
+        # "many" only where it is a large part of the layer: 3 of 16 neurons carrying half is a small group
+        spread = ("the answer is spread over many of the layer's neurons" if needed.min() > width / 3 else
+                  f"no single neuron carries it, but a small part of the layer (at most {needed.max() / width:.0%} of "
+                  f"its neurons) carries half")
+        lines.append(f"  In hidden2 the largest single share is {hidden2.max():.2f}, and it takes "
+                     f"{_count_range(needed)} of the {width} neurons at an output (the largest, ranked for that "
+                     f"output) to reach half of its answer: {spread}. That the shares add up to 1 is "
                      f"arithmetic; how evenly they split is the finding.")
     else:
         lines.append(f"  In hidden2 one neuron alone carries half of the answer or more at {(needed == 1).sum()} of "

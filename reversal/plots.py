@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from .files import save_figure
 
@@ -22,10 +23,19 @@ def plot_training(history, path, title="Training"):
     positive = loss[loss > 0]
     # log(0) is -inf: a loss of exactly 0 is drawn at a floor below the smallest positive loss, and labelled
     floor = positive.min() / 10 if len(positive) else 1e-12
-    fig = Figure(figsize=(7, 4))
-    fig.subplots_adjust(left=0.11, right=0.89, bottom=0.12, top=0.92)  # fixed margins: faster than a layout engine
+    fig = Figure(figsize=(7, 4.4))
+    # fixed margins (faster than a layout engine), with room at the bottom for the legend, clear of every curve
+    fig.subplots_adjust(left=0.11, right=0.89, bottom=0.22, top=0.93)
     ax = fig.subplots()
     ax.semilogy(epochs, np.maximum(loss, floor), color="tab:blue", label="training loss")
+    drawn = np.maximum(loss, floor)
+    low, high = np.log10(drawn.min()), np.log10(drawn.max())
+    if high - low < 1:
+        # less than a decade: matplotlib would label the minor ticks (2e-1, 3e-1, ...), and their long labels push
+        # the axis label off the figure. Label only powers of 10, and widen to those around the data, so that at
+        # least two of them label the axis.
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(10 ** np.floor(low), 10 ** max(np.ceil(high), np.floor(low) + 1))
     if (loss == 0).any():
         ax.scatter(epochs[loss == 0], np.full((loss == 0).sum(), floor), color="tab:blue", marker="v", zorder=3,
                    label=f"loss exactly 0 (drawn at {floor:.0e})")
@@ -43,7 +53,8 @@ def plot_training(history, path, title="Training"):
             ax.axvline(first, color="grey", linestyle=":", label=f"held-out 100% from epoch {first} on")
     lines = ax.get_legend_handles_labels()
     acc_lines = acc_ax.get_legend_handles_labels()
-    ax.legend(lines[0] + acc_lines[0], lines[1] + acc_lines[1], loc="center right")
+    fig.legend(lines[0] + acc_lines[0], lines[1] + acc_lines[1], loc="lower center", ncol=3, fontsize=9,
+               frameon=False)  # below the axes: no placement inside can be sure to miss both curves
     ax.set_title(title)
     save_figure(fig, path)
 
@@ -65,8 +76,11 @@ def positions(n):
     return [str(i + 1) for i in range(n)]
 
 
-def output_position_labels(seq_len):
-    """Tick labels for output positions that name the input each one copies: "1\\n(copies 3)" for L = 3."""
+def output_position_labels(seq_len, short=False):
+    """Tick labels for output positions that name the input each one copies: "1\\n(copies 3)" for L = 3, or, short,
+    "1\\n\u2190 3" (for a narrow axis with many positions; its label should then say what the arrow means)."""
+    if short:
+        return [f"{j + 1}\n\u2190 {seq_len - j}" for j in range(seq_len)]
     return [f"{j + 1}\n(copies {seq_len - j})" for j in range(seq_len)]
 
 

@@ -119,7 +119,23 @@ def probe_accuracy(model, sequences, vocab, device, control, seed):
     result = {network: {task: {name: accuracy[i, j, k].tolist() for j, name in enumerate(HOOK_POINTS)}
                         for k, task in enumerate(("letters", "random_labels"))}
               for i, network in enumerate(("trained", "untrained"))}
-    return {**result, "readout": readout, "folds": len(test), "sequences": len(sequences), "chance": 1 / n_letters}
+    return {**result, "readout": readout, "folds": len(test), "sequences": len(sequences), "chance": 1 / n_letters,
+            "control_copies_a_position": copies_a_position(labels[:, seq_len:], sequences)}
+
+
+def copies_a_position(shuffled, sequences):
+    """How many shuffled label columns group the sequences exactly as some real position does: (N, L) x (N, L) ->
+    int. Then the "random" labels are real letters under other names, and a probe rightly reads them.
+
+    With many sequences a shuffle almost never does this. With 4 (--seq-len 2 --vocab ab: aa, ab, ba, bb) there are
+    only 6 orders of the first column's a, a, b, b, and 4 of them group the sequences as position 1 or position 2
+    does: a control task cannot be built from so few sequences.
+    """
+    def grouping(column):  # which sequences share a label, whatever the labels are called
+        return tuple(column.tolist().index(value) for value in column.tolist())
+
+    real = {grouping(column) for column in sequences.T}
+    return sum(grouping(column) in real for column in shuffled.T)
 
 
 def explain_probes(probes):
@@ -134,12 +150,20 @@ def explain_probes(probes):
     control = np.array([trained["random_labels"][name] for name in HOOK_POINTS])
     margin = np.array([trained["letters"][name] for name in HOOK_POINTS]) - control
     near = abs(control.mean() - probes["chance"]) <= 0.1
-    lines.append(f"  Random-label control: {control.mean():.0%} on average (from {control.min():.0%} to "
-                 f"{control.max():.0%}), " + ("near chance, as expected when no probe is scored on a sequence it "
-                                               "was fitted on." if near else
-                                               f"not near chance {probes['chance']:.0%}: check the folds."))
-    lines.append(f"  Probe selectivity (Hewitt and Liang: accuracy minus random-label accuracy), trained model: at "
-                 f"least {100 * margin.min():.0f} points for every layer and position.")
+    spread = (f"{control.min():.0%} everywhere" if f"{control.min():.0%}" == f"{control.max():.0%}" else
+              f"{control.mean():.0%} on average, from {control.min():.0%} to {control.max():.0%}")
+    copies, seq_len = probes.get("control_copies_a_position", 0), control.shape[1]
+    if copies:
+        lines.append(f"  Random-label control ({spread}): not possible with {probes['sequences']} sequences. "
+                     f"Shuffling so few labels can only reorder them, and here {copies} of the {seq_len} shuffled "
+                     f"columns group the sequences exactly as a real position's letters do, so the probes rightly "
+                     f"read them; the control says nothing about leakage here, and no selectivity is computed.")
+    else:
+        lines.append(f"  Random-label control ({spread}): " + (
+            "near chance, as expected when no probe is scored on a sequence it was fitted on." if near else
+            f"not near chance {probes['chance']:.0%}: check the folds."))
+        lines.append(f"  Probe selectivity (Hewitt and Liang: accuracy minus random-label accuracy), trained model: "
+                     f"at least {100 * margin.min():.0f} points for every layer and position.")
     decodable = [name for name in HOOK_POINTS if min(untrained["letters"][name]) >= 0.99]
     if decodable:
         verb = "gives" if len(decodable) == 1 else "give"

@@ -21,6 +21,7 @@ from .files import save_figure
 from .plots import heatmap, neuron_ticks, positions
 
 LAYERS = ("hidden1", "hidden2")
+UNINFORMATIVE = 0.9  # a null whose cut-off is this high leaves nothing to call a dependence: chance reaches it too
 SELECTIVE = 0.1  # the smallest share of variance we call "depends on", however small the null's cut-off
 NULL_PERMUTATIONS = 200  # shuffles for the permutation null: 200 x neurons x positions values to take a quantile of
 NULL_QUANTILE = 0.99  # the cut-off is the eta squared that shuffled data exceed only 1% of the time
@@ -67,8 +68,9 @@ def neuron_selectivity(model, sequences, vocab, device, control, seed):
     """eta squared per neuron and input position in each hidden layer of `model` and of `control` (the untrained
     network), against a cut-off from a permutation null (seeded with `seed`).
 
-    Returns {"threshold": the cut-off used, max(SELECTIVE, the null's), "floor": SELECTIVE,
-             "null": {"permutations", "quantile", "eta_squared": the null's quantile},
+    Returns {"threshold": the cut-off used, max(SELECTIVE, the null's), "floor": SELECTIVE, "sequences": N,
+             "null": {"permutations", "quantile", "eta_squared": the null's quantile, "informative": False where
+                      that quantile reaches UNINFORMATIVE (a handful of sequences), and the counts mean nothing},
              "hidden1" and "hidden2": {"eta": (H, L), "counts": {"one_position", "several_positions",
                  "no_position", "dead"}, "top_eta": [each neuron's largest eta squared], "median_top_eta": over the
                  live neurons},
@@ -81,8 +83,9 @@ def neuron_selectivity(model, sequences, vocab, device, control, seed):
     threshold = max(SELECTIVE, cutoff)
     summary = {network: {name: _layer_selectivity(acts, sequences, threshold) for name, acts in layers.items()}
                for network, layers in features.items()}
-    return {"threshold": threshold, "floor": SELECTIVE,
-            "null": {"permutations": NULL_PERMUTATIONS, "quantile": NULL_QUANTILE, "eta_squared": cutoff},
+    return {"threshold": threshold, "floor": SELECTIVE, "sequences": len(sequences),
+            "null": {"permutations": NULL_PERMUTATIONS, "quantile": NULL_QUANTILE, "eta_squared": cutoff,
+                     "informative": cutoff < UNINFORMATIVE},
             **summary["trained"], "control": summary["untrained"]}
 
 
@@ -102,11 +105,24 @@ def explain_selectivity(selectivity):
     lines = ["Selectivity (eta squared: the share of a neuron's variance explained by the letter at one input "
              "position):",
              f"  Permutation null: with the sequences shuffled {null['permutations']} times, eta squared exceeds "
-             f"{null['eta_squared']:.2f} in {1 - null['quantile']:.0%} of (neuron, position) pairs. So 'depends on' "
-             f"means >= {threshold:.2f} here ({reason})."]
+             f"{null['eta_squared']:.2f} in {1 - null['quantile']:.0%} of (neuron, position) pairs."]
+    informative = null.get("informative", True)
+    if informative:
+        lines[-1] += f" So 'depends on' means >= {threshold:.2f} here ({reason})."
+    else:
+        n = selectivity.get("sequences", "so few")
+        lines[-1] = (f"  Permutation null: with the sequences shuffled {null['permutations']} times, eta squared still "
+                     f"reaches {null['eta_squared']:.2f} in {1 - null['quantile']:.0%} of (neuron, position) pairs: "
+                     f"with only {n} sequences, chance alone explains nearly all of a neuron's variance, so no "
+                     f"dependence can be told from chance, and the counts of selective neurons are left out.")
     for name in LAYERS:
         layer, control = selectivity[name], selectivity["control"][name]
         counts, untrained = layer["counts"], control["counts"]
+        if not informative:
+            lines.append(f"  {name}: median top eta squared {layer['median_top_eta']:.2f} trained, "
+                         f"{control['median_top_eta']:.2f} untrained; dead: {counts['dead']} ({untrained['dead']} "
+                         f"untrained).")
+            continue
         lines.append(f"  {name}: median top eta squared {layer['median_top_eta']:.2f} trained, "
                      f"{control['median_top_eta']:.2f} untrained. Neurons depending on one position: "
                      f"{counts['one_position']} ({untrained['one_position']} untrained), on several: "
@@ -117,7 +133,7 @@ def explain_selectivity(selectivity):
     lines.append(f"  The most selective hidden1 neuron takes {top:.2f} of its variance from one position (1 would be a "
                  f"pure one-position unit).")
     counts, untrained = selectivity["hidden1"]["counts"], selectivity["control"]["hidden1"]["counts"]
-    if counts["several_positions"] > (sum(counts.values()) - counts["dead"]) / 2:
+    if informative and counts["several_positions"] > (sum(counts.values()) - counts["dead"]) / 2:
         lines.append("  At this cut-off most live hidden1 neurons mix several positions: they are not one-letter-slot "
                      "units.")
         if untrained["several_positions"] > (sum(untrained.values()) - untrained["dead"]) / 2:

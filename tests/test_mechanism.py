@@ -7,10 +7,11 @@ import pytest
 import torch
 
 from conftest import assert_png, train_model
+from reversal.additive import fit_additive, r_squared
 from reversal.common import mirror_split
 from reversal.data import all_sequences
-from reversal.mechanism import (explain_mechanism, find_mechanism, fit_additive,
-                                plot_dimensionality, plot_subspace_interventions, r_squared)
+from reversal.dimensionality import plot_dimensionality
+from reversal.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
 from reversal.subspaces import letter_subspaces
 from reversal.train import make_model
 
@@ -152,3 +153,32 @@ def test_plots_draw_pngs(mechanism, tmp_path):
                        (plot_subspace_interventions, "subspace_interventions.png")):
         plot(mechanism, tmp_path / name)
         assert_png(tmp_path / name)
+
+
+def test_removal_is_measured_against_the_models_own_accuracy(mechanism):
+    # --seed 6: the unablated model gets 89% at outputs 1 and 3; a removal that leaves them at 89% costs nothing
+    doctored = copy.deepcopy(mechanism)
+    doctored["baseline_accuracy"] = [8 / 9, 1.0, 8 / 9]
+    for name in LAYERS:
+        ablated = np.array(doctored["subspace_ablation"][name])
+        ablated[:, [0, 2]] = np.minimum(ablated[:, [0, 2]], 8 / 9)
+        doctored["subspace_ablation"][name] = ablated.tolist()
+    text = "\n".join(explain_mechanism(doctored))
+    assert "lose nothing against their unablated accuracy" in text and "costs other outputs too" not in text, (
+        f"outputs that stay at their unablated 89% lose nothing; is the removal compared with 100% instead of "
+        f"mechanism['baseline_accuracy']? Got:\n{text}")
+
+
+def test_a_variance_check_that_misses_is_named_in_short_and_below(mechanism):
+    doctored = copy.deepcopy(mechanism)
+    doctored["pca_variance_explained"]["hidden2"][doctored["needed_directions"] - 1] = 0.989
+    text = "\n".join(explain_mechanism(doctored))
+    in_short_line = text.splitlines()[1]
+    assert "hidden2's top 6 principal components hold 98.9%" in in_short_line and "1.1% of its variance lies " \
+        "outside the top 6" in text, f"a layer at 98.9% must be named, in the In short line too; got:\n{text}"
+
+
+def test_r_squared_of_a_single_sequence_is_none_not_minus_infinity():
+    logits = torch.randn(1, 3, 4)
+    assert r_squared(logits.double(), logits) is None, \
+        "one sequence has no variance to explain: R^2 must be None (metrics.json holds no -inf or NaN)"

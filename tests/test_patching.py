@@ -83,3 +83,13 @@ def test_plot_patching_draws_a_png(patching, tmp_path):
     path = tmp_path / "plot_patching.png"
     plot_patching(patching, path)
     assert_png(path)
+
+
+def test_many_is_said_only_for_a_large_part_of_the_layer(patching):
+    from reversal.patching import explain_patching
+    text = "\n".join(explain_patching(patching))
+    hidden2 = -np.sort(-np.array(patching["denoising"]["hidden2"]["neurons"]), axis=0)
+    needed = (hidden2.cumsum(0) < 0.5).sum(0) + 1
+    if needed.min() <= len(hidden2) / 3:
+        assert "many" not in text.split("In hidden2 the largest")[1], (
+            f"{needed} of {len(hidden2)} neurons carry half the answer: a small part of the layer, not 'many'")

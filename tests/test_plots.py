@@ -69,3 +69,25 @@ def test_background_figures_raises_a_worker_error_in_the_caller(tmp_path):
     with pytest.raises(ValueError, match="cannot draw"):
         with BackgroundFigures() as figures:
             figures.draw(fail_to_draw, tmp_path / "never.png")
+
+
+def test_a_loss_within_one_decade_keeps_its_label_and_legend_clear(tmp_path):
+    from types import SimpleNamespace
+    from reversal.plots import plot_training
+    import reversal.plots as plots
+    drawn = {}
+    original = plots.save_figure
+    plots.save_figure = lambda fig, path: drawn.setdefault("fig", fig)  # keep the figure to measure it
+    try:
+        plot_training(SimpleNamespace(loss=list(np.linspace(0.9, 0.3, 50)), heldout_accuracy=[0.5] * 50), None)
+    finally:
+        plots.save_figure = original
+    fig = drawn["fig"]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # tick labels and the axis label find their places only when drawn
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    assert ax.yaxis.label.get_window_extent(renderer).x0 >= 0, \
+        "the loss axis label starts left of the figure: are minor tick labels hidden for a loss within a decade?"
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert legend.y1 <= ax.get_window_extent(renderer).y0, "the legend overlaps the axes, where the curves are"

@@ -68,3 +68,12 @@ def test_plot_probes_draws_a_png(probes, tmp_path):
     path = tmp_path / "plot_probes.png"
     plot_probes(probes, path)
     assert_png(path)
+
+
+def test_a_shuffle_of_four_sequences_that_copies_a_position_is_detected():
+    sequences = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]])  # --seq-len 2 --vocab ab
+    shuffled = torch.tensor([[1, 0], [0, 1], [1, 1], [0, 0]])  # column 1 groups as position 2; column 2 as XOR
+    from reversal.probes import copies_a_position
+    assert copies_a_position(shuffled, sequences) == 1, (
+        "the first shuffled column groups the sequences exactly as position 2's letters do (under other names), "
+        "the second does not: copies_a_position must count 1")

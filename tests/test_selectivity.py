@@ -88,3 +88,11 @@ def test_plot_first_layer_weights_draws_a_png(weights, tmp_path):
     path = tmp_path / "plot_first_layer_weights.png"
     plot_first_layer_weights(weights, path)
     assert_png(path)
+
+
+def test_an_uninformative_null_leaves_the_counts_out(selectivity):
+    from reversal.selectivity import explain_selectivity
+    doctored = {**selectivity, "null": {**selectivity["null"], "eta_squared": 1.0, "informative": False}}
+    text = "\n".join(explain_selectivity(doctored))
+    assert "Neurons depending on one position" not in text and "can be told from chance" in text, (
+        f"a null that reaches 1.00 cannot separate dependence from chance: the counts must be left out, got:\n{text}")
