@@ -1,6 +1,6 @@
 """Which initialisation and learning rate should the transformer use? A per-seed table, measured.
 
-    python -m bench.transformer_design                       # from the repo root: every design, seeds 0-9 and 42, L 3 and 5
+    python -m bench.transformer_design                       # from the repo root: all designs, seeds 0-9, 42, L 3, 5
     python -m bench.transformer_design --designs default     # only the model as reversal/transformer.py builds it
     python -m bench.transformer_design --seeds 0 1 42 --seq-lens 3 --lrs 3e-3
 
@@ -62,6 +62,21 @@ def designs(d_model):
         # the lead's, with small output matrices: the residual stream starts as the embeddings alone
         "randn/sqrt(d), W_O W_U N(0,0.02)": dict(W_E=randn_d, W_pos=randn_d, W_Q=randn_d, W_K=randn_d, W_V=randn_d,
                                                  W_O=_normal(0.02), W_U=_normal(0.02)),
+        # embeddings of norm ~sqrt(d) as nn.Embedding draws them (sharper attention), small output matrices
+        "Emb N(0,1), QKV randn/sqrt(d), W_O W_U N(0,0.02)": dict(
+            W_E=_normal(1.0), W_pos=_normal(1.0), W_Q=randn_d, W_K=randn_d, W_V=randn_d, W_O=_normal(0.02),
+            W_U=_normal(0.02)),
+        "Emb N(0,1), QKV Linear U, W_O W_U N(0,0.02)": dict(
+            W_E=_normal(1.0), W_pos=_normal(1.0), W_Q=_uniform_fan_in, W_K=_uniform_fan_in, W_V=_uniform_fan_in,
+            W_O=_normal(0.02), W_U=_normal(0.02)),
+        "Emb N(0,0.5), QKV randn/sqrt(d), W_O W_U N(0,0.02)": dict(
+            W_E=_normal(0.5), W_pos=_normal(0.5), W_Q=randn_d, W_K=randn_d, W_V=randn_d, W_O=_normal(0.02),
+            W_U=_normal(0.02)),
+        "randn/sqrt(d), W_Q W_K x2, W_O W_U N(0,0.02)": dict(
+            W_E=randn_d, W_pos=randn_d, W_Q=_normal(2 / math.sqrt(d_model)), W_K=_normal(2 / math.sqrt(d_model)),
+            W_V=randn_d, W_O=_normal(0.02), W_U=_normal(0.02)),
+        "randn/sqrt(d), W_O 0, W_U N(0,0.02)": dict(W_E=randn_d, W_pos=randn_d, W_Q=randn_d, W_K=randn_d,
+                                                    W_V=randn_d, W_O=_normal(0.0), W_U=_normal(0.02)),
     }
 
 
@@ -141,7 +156,8 @@ def main():
                       f"{kept}/{len(rows)}, median min mass {statistics.median(min(r['mass']) for r in rows):.3f}, "
                       f"median training {statistics.median(r['seconds'] for r in rows):.1f} s")
     lengths = " / ".join(f"L={L}" for L in args.seq_lens)
-    print(f"\n| design | lr | clean ({lengths}) | held-out 100% | <eos> mostly to itself | exact anti-diagonal keeps 100% |")
+    print(f"\n| design | lr | clean ({lengths}) | held-out 100% | <eos> mostly to itself | "
+          "exact anti-diagonal keeps 100% |")
     print("|---|---|---|---|---|---|")
     for design in names:
         for lr in args.lrs:

@@ -79,13 +79,15 @@ def test_uniform_pattern_breaks_the_reversal(results):
         f"of sequences stay right: did the hook on {PATTERN} return its replacement?"
 
 
-def test_zeroing_the_head_drops_to_near_chance(results):
-    zero = results["ablation"]["heads"][0]["zero"]["sequence_accuracy"]
-    chance = results["ablation"]["chance_sequence_accuracy"]
-    # only the middle output can still be right, through the direct path: a few times chance at most
-    assert zero <= 3 * chance, \
-        f"without the head no letter reaches its mirrored output, so sequence accuracy should be near chance " \
-        f"({chance:.1%}); got {zero:.1%}: did the ablation hook zero the head's output?"
+def test_zeroing_the_head_leaves_the_outer_outputs_at_chance(results):
+    zero = results["ablation"]["heads"][0]["zero"]["accuracy"]  # per letter output
+    seq_len, chance = len(zero), 1 / 3
+    # without the head only the direct path is left: each position can say its own letter, which is right only for
+    # the middle output (its own mirror); every other output has lost its route to its input
+    outer = [zero[j] for j in range(seq_len) if j != seq_len - 1 - j]
+    assert max(outer) <= chance + 0.15, \
+        f"with the head zeroed, outputs that copy another position should be near chance ({chance:.0%}); got " \
+        f"{outer}: did the ablation hook zero the head's output?"
 
 
 def test_patching_other_keys_values_changes_nothing(results):
