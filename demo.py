@@ -160,11 +160,14 @@ def mlp_experiments(model, untrained, data, cfg, figures, out):
 
 
 def transformer_experiments(model, untrained, data, cfg, figures, out):
-    """The transformer's lesson: behaviour, then its attention pattern, the QK and OV circuits read from the
-    weights, interventions on the head, and whether this seed's circuit is the clean one."""
+    """The transformer's lesson: behaviour, probes on its residual stream, then its attention pattern, the QK and OV
+    circuits read from the weights, interventions on the head, and whether this seed's circuit is the clean one."""
     sequences = analysis_sequences(cfg)
     influence = position_influence(model, sequences, data.vocab)
     figures.draw(plot_influence, influence, out("position_influence.png"))
+    # the same probes as the MLP's, on the residual stream before and after the attention layer
+    probes = probe_accuracy(model, sequences, data.vocab, cfg.device, control=untrained, seed=cfg.seed)
+    figures.draw(plot_probes, probes, out("probe_accuracy.png"))
     attention = attention_experiments(model, data, cfg)
     figures.draw(plot_patterns, attention["patterns"], out("attention_patterns.png"))
     figures.draw(plot_circuits, attention["qk"], attention["ov"], data.vocab, out("circuits.png"))
@@ -172,8 +175,10 @@ def transformer_experiments(model, untrained, data, cfg, figures, out):
                  out("attention_interventions.png"))
     print("\nexperiments on the trained transformer:")
     print("\n".join(explain_influence(influence)))
+    print("\n".join(explain_probes(probes)))
     print("\n".join(explain_attention(attention)))
-    return {"interpretability": {"position_influence": influence}, "attention": attention_metrics(attention)}
+    return {"interpretability": {"position_influence": influence, "probe_accuracy": probes},
+            "attention": attention_metrics(attention)}
 
 
 if __name__ == "__main__":

@@ -500,6 +500,30 @@ print("its hook points:", ", ".join(transformer.hook_points))
 pause(PAUSE)
 
 # %% [markdown]
+# **Probes on the residual stream.** The same probes, folds and controls as step 8, on `blocks.0.hook_resid_pre` and
+# `blocks.0.hook_resid_post`, each flattened over positions to (N, T*d). Every letter is there before and after the
+# head, in the trained and the untrained transformer alike: the stream keeps each token's embedding at its own
+# position. So these probes cannot see the routing.
+#
+# **Exercise.** Probe only the output position that should hold input i's letter, `resid_post[:, L-1-i]`, in the
+# trained and the untrained transformer. Which one can tell them apart, and why?
+
+# %%
+tell()
+transformer_untrained = make_model(transformer_cfg, vocab)  # same seed, same starting weights, never trained
+transformer_probes = probe_accuracy(transformer, sequences, vocab, cfg.device, control=transformer_untrained,
+                                    seed=cfg.seed)
+print("\n".join(explain_probes(transformer_probes)))
+folds = fold_masks(len(sequences), N_FOLDS, torch.Generator().manual_seed(cfg.seed))
+for name, network in (("trained", transformer), ("untrained", transformer_untrained)):
+    post = layer_features(network, sequences, vocab, cfg.device, ("blocks.0.hook_resid_post",))
+    post = post["blocks.0.hook_resid_post"].view(len(sequences), cfg.seq_len + 1, -1)  # (N, T, d)
+    at_mirror = [cross_validated_accuracy(post[None, :, cfg.seq_len - 1 - i], sequences[:, i:i + 1], folds,
+                                          len(vocab.letters)).item() for i in range(cfg.seq_len)]
+    print(f"{name}: input i's letter read from resid_post at output {cfg.seq_len + 1}-i only: {percentages(at_mirror)}")
+pause(PAUSE)
+
+# %% [markdown]
 # ## Step 16: the attention pattern. Where does each output look?
 # **Question.** Which input position does each output position read from?
 # **Hypothesis.** Output j attends to input L+1-j, the anti-diagonal. `<eos>`'s answer never changes, so its row is

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from .data import add_eos, all_sequences
-from .model import HOOK_POINTS, run_with_cache
+from .model import run_with_cache
 
 SEED_NOTE = "neuron numbers change with --seed; the counts and the pattern are what to compare"
 MAX_ANALYSIS_SEQUENCES = 512  # longer sequences have too many to test all; a seeded sample of this many stands in
@@ -38,10 +38,16 @@ def corruptions(sequences, position, n_letters):
     return torch.cat(copies)
 
 
-def layer_features(model, sequences, vocab, device, names=HOOK_POINTS):
-    """{hook point: (N, D) activations} for the sequences."""
+def layer_features(model, sequences, vocab, device, names=None):
+    """{hook point: (N, D) activations} for the sequences; names=None means every hook point the model names.
+
+    An activation with more than one dimension per sequence is flattened, so every hook point gives one feature
+    vector per sequence: the transformer's blocks.0.hook_resid_post, (N, T, d) = (27, 4, 32) at the defaults,
+    becomes (27, 128), position 0's 32 features first. The MLP's layers are (N, D) already and stay as they are.
+    """
+    names = model.hook_points if names is None else names
     _, cache = run_with_cache(model, add_eos(sequences, vocab.eos_id).to(device), names)
-    return {name: cache[name].cpu() for name in names}
+    return {name: cache[name].cpu().flatten(1) for name in names}  # (N, ...) -> (N, D)
 
 
 def per_position_accuracy(predicted, targets, seq_len):

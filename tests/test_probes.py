@@ -4,14 +4,29 @@ controls."""
 import pytest
 import torch
 
-from conftest import assert_png
-from reversal.common import layer_features
+from conftest import assert_png, train_model
+from reversal.common import analysis_sequences, layer_features
+from reversal.config import Config
+from reversal.data import Vocab, add_eos
+from reversal.model import run_with_cache
 from reversal.probes import cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
+from reversal.train import make_model
+
+RESID_POST = "blocks.0.hook_resid_post"
 
 
 @pytest.fixture(scope="module")
 def probes(trained, untrained, sequences):
     return probe_accuracy(trained.model, sequences, trained.data.vocab, trained.cfg.device, untrained, trained.cfg.seed)
+
+
+@pytest.fixture(scope="module")
+def transformer_probes():
+    """The default transformer (about 2.5 s to train), probed at its default hook points."""
+    transformer = train_model(model="transformer")
+    cfg, vocab = transformer.cfg, transformer.data.vocab
+    return probe_accuracy(transformer.model, analysis_sequences(cfg), vocab, cfg.device, make_model(cfg, vocab),
+                          cfg.seed)
 
 
 def test_every_sequence_is_scored_by_exactly_one_fold():
@@ -77,3 +92,37 @@ def test_a_shuffle_of_four_sequences_that_copies_a_position_is_detected():
     assert copies_a_position(shuffled, sequences) == 1, (
         "the first shuffled column groups the sequences exactly as position 2's letters do (under other names), "
         "the second does not: copies_a_position must count 1")
+
+
+def test_the_transformer_probes_read_every_input_letter_from_resid_post(transformer_probes):
+    letters = transformer_probes["trained"]["letters"]
+    assert RESID_POST in letters, f"the transformer's default probe points are {list(letters)}: expected {RESID_POST}"
+    assert min(letters[RESID_POST]) >= 0.99, f"cross-validated probe accuracy per position in resid_post: " \
+                                             f"{letters[RESID_POST]}; the unembedding reads every letter from it"
+
+
+def test_layer_features_flattens_positions_into_one_feature_vector():
+    cfg = Config(model="transformer")
+    vocab = Vocab(cfg.vocab)
+    model, sequences = make_model(cfg, vocab), analysis_sequences(cfg)  # untrained: the shapes are what matter
+    _, cache = run_with_cache(model, add_eos(sequences, vocab.eos_id), (RESID_POST,))  # (N, T, d)
+    features = layer_features(model, sequences, vocab, cfg.device, (RESID_POST,))[RESID_POST]
+    n, positions, width = cache[RESID_POST].shape
+    assert features.shape == (n, positions * width), (
+        f"layer_features gave {tuple(features.shape)} for an activation of shape {(n, positions, width)}: "
+        f"expected one row of T*d features per sequence")
+    assert torch.equal(features[:, width:2 * width], cache[RESID_POST][:, 1]), (
+        "features d..2d-1 should be position 1's residual stream: is the flatten in (T, d) order?")
+
+
+def test_fitting_more_features_than_sequences_in_their_span_changes_nothing():
+    # 30 sequences, 20 features: fitted as they are, and with 20 zero columns added (40 features, more than the
+    # sequences, so the fit runs in the span of the training rows). Zero columns change nothing, so neither may that.
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(30, 20, generator=generator)
+    labels = (features[:, :3] + 0.5 * torch.randn(30, 3, generator=generator)).argmax(1, keepdim=True)  # (30, 1)
+    test = fold_masks(30, 5, generator)
+    narrow = cross_validated_accuracy(features[None], labels, test, 3)
+    wide = cross_validated_accuracy(torch.nn.functional.pad(features, (0, 20))[None], labels, test, 3)
+    assert torch.equal(narrow, wide), (f"the same probe scored {narrow.item():.0%} on 20 features and "
+                                       f"{wide.item():.0%} with 20 zero columns added: is the span basis right?")
