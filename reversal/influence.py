@@ -77,7 +77,7 @@ def plot_influence(influence, path):
     changes, shifts = np.array(influence["argmax"]), np.array(influence["logit"])
     seq_len = len(changes)
     fig = Figure(figsize=(max(10, 3 + 1.3 * seq_len), 4.6))  # wider for long sequences: the ticks need the room
-    fig.subplots_adjust(left=0.08, right=0.97, bottom=0.2, top=0.8, wspace=0.35)
+    fig.subplots_adjust(left=0.08, right=0.93, bottom=0.2, top=0.8, wspace=0.45)
     panels = [(changes, "viridis", 1, "fraction of changes that\nchange this output's letter",
                "argmax: does the predicted letter change?"),
               (shifts, "magma", shifts.max(), "mean |change| of the logit\nof the originally predicted letter",
