@@ -5,7 +5,7 @@ uniform one cannot, the head is necessary, and a pattern that is not clean is re
 import pytest
 import torch
 
-from conftest import assert_png, train_model
+from conftest import assert_png
 from reversal.attention import (PATTERN, attention_experiments, circuit_verdict, explain_verdict,
                                 plot_circuit_comparison, plot_patterns)
 from reversal.circuits import mirror_keys, plot_circuits
@@ -15,9 +15,9 @@ from reversal.model import run_with_cache
 
 
 @pytest.fixture(scope="module")
-def transformer():
-    """The default transformer of `demo.py --model transformer`: seed 42, 2000 samples, 100 epochs (about 2 s)."""
-    return train_model(model="transformer")
+def transformer(trained_transformer):
+    """The default transformer of `demo.py --model transformer` (conftest trains it once for the session)."""
+    return trained_transformer
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ controls."""
 import pytest
 import torch
 
-from conftest import assert_png, train_model
+from conftest import assert_png
 from reversal.common import analysis_sequences, layer_features
 from reversal.config import Config
 from reversal.data import Vocab, add_eos
@@ -21,9 +21,9 @@ def probes(trained, untrained, sequences):
 
 
 @pytest.fixture(scope="module")
-def transformer_probes():
-    """The default transformer (about 2.5 s to train), probed at its default hook points."""
-    transformer = train_model(model="transformer")
+def transformer_probes(trained_transformer):
+    """The default transformer (conftest trains it once), probed at its default hook points."""
+    transformer = trained_transformer
     cfg, vocab = transformer.cfg, transformer.data.vocab
     return probe_accuracy(transformer.model, analysis_sequences(cfg), vocab, cfg.device, make_model(cfg, vocab),
                           cfg.seed)

@@ -25,9 +25,10 @@ def train_transformer(**settings):
 
 
 @pytest.fixture(scope="module")
-def default():
-    """The transformer demo.py --model transformer trains: seed 42, L=3 (about 2 s)."""
-    return train_transformer()
+def default(trained_transformer):
+    """The transformer demo.py --model transformer trains: seed 42, L=3 (conftest trains it once)."""
+    assert trained_transformer.cfg.lr == TRANSFORMER_LR, "the session's transformer should use the chosen lr"
+    return trained_transformer.cfg, trained_transformer.data, trained_transformer.model
 
 
 @pytest.fixture(scope="module")
