@@ -34,6 +34,7 @@ from reversal.mechanism import explain_mechanism, find_mechanism, plot_subspace_
 from reversal.patching import activation_patching, explain_patching, plot_patching
 from reversal.plots import BackgroundFigures, plot_training
 from reversal.probes import explain_probes, plot_probes, probe_accuracy
+from reversal.sae import explain_sae, plot_sae, sae_experiment, sae_metrics
 from reversal.seeds import HEADLINE_NUMBERS, HEADLINES, across_seeds, explain_seeds, plot_seeds
 from reversal.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
 from reversal.sweep import capacity_sweep, explain_sweep, plot_sweep
@@ -55,10 +56,15 @@ def main():
                         help=f"also train N models, seeds --seed to --seed+N-1, and report every headline number as a "
                              f"median and range, with seeds.png (1 to {MAX_SEEDS}; about 1.2 s a seed on a 2-core "
                              f"laptop, 10 seeds in about 15 s)")
+    parser.add_argument("--sae", action="store_true",
+                        help="also train a sparse autoencoder on hidden1 (3 SAE seeds) and score its features against "
+                             "the ground truth, 'the letter at position p is x' (mlp only; about 5 s with the defaults)")
     args = parser.parse_args()
     cfg = resolve(args, parser)  # every setting is checked here, before anything is trained or written
     if args.sweep and cfg.model != "mlp":
         parser.error("argument --sweep: the sweep varies the MLP's hidden width; use it with --model mlp")
+    if args.sae and cfg.model != "mlp":
+        parser.error("argument --sae: the sparse autoencoder reads the MLP's hidden1; use it with --model mlp")
     if args.seeds and cfg.seed + args.seeds - 1 > 2**32 - 1:
         parser.error(f"argument --seeds: --seed {cfg.seed} plus {args.seeds} seeds passes the largest seed, 2^32-1")
     print(cfg)
@@ -94,6 +100,12 @@ def main():
             print("\n" + "\n".join(explain_sweep(sweep)))
             figures.draw(plot_sweep, sweep, out("capacity_sweep.png"))
             results["interpretability"]["capacity_sweep"] = sweep
+
+        if args.sae:  # opt-in: a sparse autoencoder on hidden1, scored against the features the network must carry
+            sae = sae_experiment(model, data, cfg)
+            print("\n" + "\n".join(explain_sae(sae)))
+            figures.draw(plot_sae, sae, out("sae.png"))
+            results.setdefault("features", {})["sae"] = sae_metrics(sae)
 
         if args.seeds:  # opt-in: one seed is an anecdote; train N and report each headline number's spread
             headlines, numbers = HEADLINES[cfg.model], HEADLINE_NUMBERS[cfg.model]
