@@ -4,11 +4,15 @@
     python demo.py --out results   # write the files into results/ instead of the current folder
     python demo.py --seeds 10      # also: every headline number over 10 seeds, as a median and range (about 15 s)
     python demo.py --sweep         # also: held-out accuracy over sequence length x hidden width, two budgets
+    python demo.py --sae           # also: a sparse autoencoder on hidden1, scored against the ground truth (~5 s)
+    python demo.py --model transformer   # the same task in a one-layer attention-only transformer
     python demo.py --help          # every setting
 
 Writes into --out: training_loss.png, activation_heatmaps.png, position_influence.png, probe_accuracy.png,
 neuron_selectivity.png, first_layer_weights.png, ablation.png, patching.png, dimensionality.png,
-subspace_interventions.png, metrics.json, with --seeds seeds.png, and with --sweep capacity_sweep.png.
+subspace_interventions.png, steering.png, superposition.png, metrics.json and model.pt; with --seeds seeds.png,
+with --sae sae.png, with --sweep capacity_sweep.png. With --model transformer: training_loss.png,
+position_influence.png, probe_accuracy.png, attention_patterns.png, circuits.png, attention_interventions.png.
 The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
@@ -37,6 +41,9 @@ from reversal.probes import explain_probes, plot_probes, probe_accuracy
 from reversal.sae import explain_sae, plot_sae, sae_experiment, sae_metrics
 from reversal.seeds import HEADLINE_NUMBERS, HEADLINES, across_seeds, explain_seeds, plot_seeds
 from reversal.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
+from reversal.steering import explain_steering, plot_steering, steering_experiment, steering_metrics
+from reversal.superposition import (explain_superposition, plot_superposition, superposition_metrics,
+                                    superposition_report)
 from reversal.sweep import capacity_sweep, explain_sweep, plot_sweep
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.weights import explain_weights, first_layer_weights, plot_first_layer_weights
@@ -157,6 +164,11 @@ def mlp_experiments(model, untrained, data, cfg, figures, out):
     mechanism = find_mechanism(model, untrained, data, cfg)
     figures.draw(plot_dimensionality, mechanism, out("dimensionality.png"))
     figures.draw(plot_subspace_interventions, mechanism, out("subspace_interventions.png"))
+    # features: steer along the letter directions, and count directions against neurons (superposition?)
+    steering = steering_experiment(model, data, cfg)
+    figures.draw(plot_steering, steering, out("steering.png"))
+    superposition = superposition_report(model, data, cfg)
+    figures.draw(plot_superposition, superposition, out("superposition.png"))
 
     print("\nexperiments on the trained model:")
     for lines in [explain_influence(influence), explain_probes(probes), explain_selectivity(selectivity),
@@ -164,11 +176,15 @@ def mlp_experiments(model, untrained, data, cfg, figures, out):
         print("\n".join(lines))
     print(f"  ({SEED_NOTE}.)")
     print("\n" + "\n".join(explain_mechanism(mechanism)))
+    print("\n" + "\n".join(explain_steering(steering)))
+    print("\n".join(explain_superposition(superposition)))
     return {"activations": {name: activation_stats(acts) for name, acts in capture.layers.items()},
             "interpretability": {"position_influence": influence, "probe_accuracy": probes,
                                  "neuron_selectivity": selectivity, "first_layer_weights": weights,
                                  "neuron_ablation": ablation, "patching": patching},
-            "mechanism": mechanism}
+            "mechanism": mechanism,
+            "features": {"steering": steering_metrics(steering),
+                         "superposition": superposition_metrics(superposition)}}
 
 
 def transformer_experiments(model, untrained, data, cfg, figures, out):

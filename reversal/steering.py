@@ -1,0 +1,260 @@
+"""Steering: push a hidden layer along a direction and see whether the output changes its mind, and only where it
+should (activation addition, Turner et al. 2023).
+
+Example with the defaults. Take input position 1 and the letters a -> b. Average hidden1 over the training sequences
+with `b` at position 1, and over those with `a` there; the difference v (16 numbers) is the steering vector. Add
+alpha v to hidden1 for every sequence with `a` at position 1, run the rest of the network, and ask two questions:
+
+    flip          does the mirrored output (output 3, the one that copies input 1) now say `b`?
+    side effects  does any other output (the other letters, or <eos>) change its answer?
+
+A direction is "clean" at alpha when it flips at least 90% of the sequences and changes another output in at most
+5% of them. Two controls, each moved by the same norm as v: a random direction (seeded), and the one neuron whose
+activation is most correlated with "`b` at position 1" (the neuron view of the same edit).
+
+hidden1 and hidden2 come after a ReLU, so no real input makes them negative. h + alpha v can; the steered values are
+clamped at 0, so that the next layer only sees values it could see from some input (the clamp is what a ReLU after
+the addition would do). Pass clamp=False to see the difference.
+
+Every (alpha, method, triple, sequence) is one row of one batch, so a whole layer's sweep is one forward pass.
+"""
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .common import analysis_sequences, layer_features
+from .data import add_eos
+from .files import save_figure
+from .model import run_with_hooks
+
+LAYERS = ("hidden1", "hidden2")
+METHODS = ("class means", "random", "neuron")  # the steering vector, then its two controls
+ALPHAS = np.round(np.arange(0, 3.0001, 0.05), 2)  # 0 to 3: alpha 1 moves the class mean of x onto that of y
+CLEAN_FLIP = 0.9  # at least this share of the steered sequences say y at the mirrored output
+CLEAN_SIDE_EFFECTS = 0.05  # and at most this share change any other output
+
+
+def steering_triples(seq_len, n_letters):
+    """Every (position, from-letter, to-letter) with from != to: L x V x (V-1) of them, 18 with the defaults."""
+    return [(p, x, y) for p in range(seq_len) for x in range(n_letters) for y in range(n_letters) if x != y]
+
+
+def class_mean_vector(activations, sequences, position, source, target):
+    """Mean activation over the sequences with `target` at `position`, minus the mean over those with `source`."""
+    at = sequences[:, position]
+    return activations[at == target].mean(0) - activations[at == source].mean(0)  # (H,)
+
+
+def most_correlated_neuron(activations, sequences, position, letter):
+    """(neuron, sign): the neuron whose activation correlates most, in magnitude, with "`letter` at `position`"."""
+    indicator = (sequences[:, position] == letter).double()
+    centred = activations.double() - activations.double().mean(0)  # (N, H)
+    spread = centred.norm(dim=0) * (indicator - indicator.mean()).norm()
+    correlation = torch.nan_to_num(centred.T @ (indicator - indicator.mean()) / spread)  # (H,) a dead neuron: 0
+    neuron = int(correlation.abs().argmax())
+    return neuron, 1.0 if correlation[neuron] >= 0 else -1.0
+
+
+def clean_intervals(alphas, clean):
+    """The runs of consecutive clean alphas, as [low, high] pairs: [[0.7, 1.85]], or [] where none is clean."""
+    intervals, start = [], None
+    for alpha, ok in zip(list(alphas) + [None], list(clean) + [False]):
+        if ok and start is None:
+            start = alpha
+        if not ok and start is not None:
+            intervals.append([float(start), float(previous)])
+            start = None
+        previous = alpha
+    return intervals
+
+
+@torch.no_grad()
+def steer_layer(model, layer, directions, triples, sequences, vocab, device, alphas, clamp=True):
+    """Flip and side-effect rates for every method, alpha and triple at one layer, in one forward pass.
+
+    directions: (M, T, H), one vector per method and triple (p, x, y); each is added to the sequences with x at p.
+    Returns flip and side effects, each (M, A, T): the share of those sequences.
+    """
+    rows = torch.cat([torch.nonzero(sequences[:, p] == x)[:, 0] for p, x, _ in triples])  # (R,) steered sequences
+    triple_of_row = torch.cat([torch.full((int((sequences[:, p] == x).sum()),), t)
+                               for t, (p, x, _) in enumerate(triples)])  # (R,) which triple steers each row
+    tokens = add_eos(sequences, vocab.eos_id).to(device)  # (N, L+1)
+    clean_logits, clean = run_with_hooks(model, tokens, {}), layer_features(model, sequences, vocab, device, (layer,))
+    baseline = clean_logits.argmax(-1).cpu()[rows]  # (R, L+1) the unsteered answers
+    hidden = clean[layer].double()[rows]  # (R, H)
+    n_methods, n_triples, width = directions.shape
+    alpha = torch.tensor(alphas, dtype=torch.float64)
+    steered = hidden + alpha[None, :, None, None] * directions[:, None, triple_of_row]  # (M, A, R, H)
+    if clamp:
+        steered = steered.clamp(min=0)
+    batch = steered.reshape(-1, width).float().to(device)  # (M*A*R, H)
+    repeated = tokens[rows].repeat(n_methods * len(alphas), 1)  # (M*A*R, L+1): the batch size must match
+    answers = run_with_hooks(model, repeated, {layer: lambda _: batch}).argmax(-1).cpu()
+    answers = answers.view(n_methods, len(alphas), len(rows), -1)  # (M, A, R, L+1)
+
+    positions, sources, targets = (torch.tensor(column) for column in zip(*triples))
+    seq_len = sequences.shape[1]
+    mirror = seq_len - 1 - positions[triple_of_row]  # (R,) the output that copies the steered position
+    said = answers.gather(3, mirror[None, None, :, None].expand(n_methods, len(alphas), -1, 1))[..., 0]  # (M, A, R)
+    flipped = (said == targets[triple_of_row]).double()
+    others = torch.ones(len(rows), seq_len + 1, dtype=torch.bool)  # every output, <eos> included ...
+    others[torch.arange(len(rows)), mirror] = False  # ... but the mirror
+    changed = ((answers != baseline) & others).any(-1).double()  # (M, A, R)
+    counts = torch.bincount(triple_of_row, minlength=n_triples).double()  # (T,) steered sequences per triple
+
+    def per_triple(values):  # (M, A, R) -> (M, A, T), the mean over each triple's sequences
+        total = torch.zeros(n_methods, len(alphas), n_triples, dtype=torch.float64)
+        return total.index_add_(2, triple_of_row, values) / counts
+
+    return per_triple(flipped), per_triple(changed)
+
+
+def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
+    """Steer every (position, from, to) at both hidden layers with the class-mean vector and its two controls.
+
+    The vectors and the neuron correlations come from the training sequences; they are applied to every analysis
+    sequence (all 27 with the defaults, held-out ones too) that has the from-letter at the position. `chosen`
+    (position, from, to) picks the triple the figure shows: (0, 0, 1) is input position 1, a -> b. In the returned
+    dict positions count from 0, as in the code; the printed text and the figure count from 1, as the lesson does.
+    """
+    vocab, sequences = data.vocab, analysis_sequences(cfg)
+    n_letters, seq_len = len(cfg.vocab), cfg.seq_len
+    triples = steering_triples(seq_len, n_letters)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    result = {"alphas": [float(a) for a in alphas], "clamp": clamp, "methods": list(METHODS), "layers": list(LAYERS),
+              "triples": [[p, cfg.vocab[x], cfg.vocab[y]] for p, x, y in triples],
+              "chosen": [chosen[0], cfg.vocab[chosen[1]], cfg.vocab[chosen[2]]],
+              "steered_sequences": round(sum(int((sequences[:, p] == x).sum()) for p, x, _ in triples) / len(triples)), "analysis_sequences": len(sequences),
+              "all_sequences": len(sequences) == n_letters ** seq_len,
+              "seq_len": seq_len, "clean_flip": CLEAN_FLIP, "clean_side_effects": CLEAN_SIDE_EFFECTS}
+    train = data.train_sequences
+    train_acts = layer_features(model, train, vocab, cfg.device, LAYERS)
+    for layer in LAYERS:
+        acts = train_acts[layer].double()  # (N_train, H)
+        vectors = torch.stack([class_mean_vector(acts, train, p, x, y) for p, x, y in triples])  # (T, H)
+        norms = vectors.norm(dim=1, keepdim=True)  # (T, 1)
+        random = torch.randn(vectors.shape, generator=generator, dtype=torch.float64)
+        random = random / random.norm(dim=1, keepdim=True) * norms  # (T, H) same norm, random direction
+        neurons = [most_correlated_neuron(acts, train, p, y) for p, _, y in triples]
+        single = torch.zeros_like(vectors)
+        for t, (neuron, sign) in enumerate(neurons):
+            single[t, neuron] = sign * norms[t, 0]  # (T, H) the same norm, all on one neuron
+        directions = torch.stack([vectors, random, single])  # (M, T, H)
+        flip, side = steer_layer(model, layer, directions, triples, sequences, vocab, cfg.device, alphas, clamp)
+        clean = (flip >= CLEAN_FLIP) & (side <= CLEAN_SIDE_EFFECTS)  # (M, A, T)
+        index = triples.index(tuple(chosen))
+        result[layer] = {
+            "flip": flip.numpy(), "side_effects": side.numpy(),  # (M, A, T)
+            "vector_norm": norms[:, 0].tolist(), "neuron": [neuron for neuron, _ in neurons],
+            # the alphas at which every triple is clean, for each method
+            "clean_window": {m: clean_intervals(alphas, clean[i].all(-1).tolist()) for i, m in enumerate(METHODS)},
+            "triples_ever_clean": {m: int(clean[i].any(0).sum()) for i, m in enumerate(METHODS)},
+            "chosen_clean": {m: clean_intervals(alphas, clean[i, :, index].tolist()) for i, m in enumerate(METHODS)},
+        }
+        result[layer]["control_at_window"] = _controls_inside(clean[0].all(-1), flip, side)
+    result["statement"] = "\n".join(explain_steering(result))
+    return result
+
+
+def _controls_inside(window, flip, side):
+    """Within the class means' clean window: for each control, the most triples it makes clean at any one alpha,
+    and its mean flip and side-effect rates there."""
+    if not window.any():
+        return None
+    clean = (flip >= CLEAN_FLIP) & (side <= CLEAN_SIDE_EFFECTS)  # (M, A, T)
+    return {m: {"most_triples_clean": int(clean[i][window].sum(-1).max()), "mean_flip": float(flip[i][window].mean()),
+                "mean_side_effects": float(side[i][window].mean())}
+            for i, m in enumerate(METHODS) if i > 0}
+
+
+def _window(intervals):
+    if not intervals:
+        return "at no alpha"
+    return " and ".join(f"for alpha {low:.2f} to {high:.2f}" if low != high else f"at alpha {low:.2f}"
+                        for low, high in intervals)
+
+
+def explain_steering(steering):
+    """The sweep in sentences, each computed from the numbers above."""
+    s, n = steering, len(steering["triples"])
+    flip, side = s["clean_flip"], s["clean_side_effects"]
+    alphas = s["alphas"]
+    lines = [f"Steering (h + alpha v at one hidden layer, v = mean over training sequences with letter y at position "
+             f"p minus the mean over those with x there; applied to the {s['steered_sequences']} sequences with x at "
+             f"p{'' if s['all_sequences'] else ' (on average, of a sample)'}, {'clamped at 0 as after a ReLU' if s['clamp'] else 'not clamped'}; alpha {alphas[0]:g} to "
+             f"{alphas[-1]:g} in steps of {alphas[1] - alphas[0]:.2g}). Clean means the mirrored output says y for at "
+             f"least {flip:.0%} of them and every other output is unchanged for all but at most {side:.0%}:"]
+    for layer in s["layers"]:
+        found = s[layer]
+        window = found["clean_window"]["class means"]
+        if window:
+            line = f"  {layer}: all {n} (p, x, y) triples are clean {_window(window)}"
+            for method, name in (("random", "at those alphas a random direction"),
+                                 ("neuron", "the most correlated neuron")):
+                c = found["control_at_window"][method]
+                most = c["most_triples_clean"]
+                line += (f"; {name} of the same norm is clean for " + ("none of them" if most == 0 else
+                         f"at most {most} of {n} at once") + f" (mean flip {c['mean_flip']:.0%}, mean side effects "
+                         f"{c['mean_side_effects']:.0%})")
+            lines.append(line + ".")
+        else:
+            ever = found["triples_ever_clean"]["class means"]
+            lines.append(f"  {layer}: no alpha is clean for all {n} triples at once; {ever} of {n} "
+                         f"{'is' if ever == 1 else 'are'} clean at some alpha.")
+        lines.append(f"    Triples clean at some alpha: class means {found['triples_ever_clean']['class means']}, "
+                     f"random {found['triples_ever_clean']['random']}, neuron {found['triples_ever_clean']['neuron']}"
+                     f" of {n}.")
+    p, x, y = s["chosen"]
+    lines.append(f"  The figure's triple, input {p + 1}, {x} -> {y} (read at output {s['seq_len'] - p}): "
+                 + "; ".join(f"{layer}: class means clean {_window(s[layer]['chosen_clean']['class means'])}, random "
+                             f"{_window(s[layer]['chosen_clean']['random'])}, neuron "
+                             f"{_window(s[layer]['chosen_clean']['neuron'])}" for layer in s["layers"]) + ".")
+    return lines
+
+
+def plot_steering(steering, path):
+    """Flip rate and side-effect rate against alpha for the chosen triple, one line per method, per layer."""
+    s = steering
+    p, x, y = s["chosen"]
+    index = s["triples"].index([p, x, y])
+    alphas = np.array(s["alphas"])
+    colours = {"class means": "tab:blue", "random": "tab:grey", "neuron": "tab:orange"}
+    fig = Figure(figsize=(10, 6.4))
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.86, wspace=0.18, hspace=0.3)
+    axes = fig.subplots(2, len(s["layers"]), sharex=True, sharey=True)
+    for column, layer in enumerate(s["layers"]):
+        found = s[layer]
+        for row, (key, label, limit) in enumerate((("flip", f"flip: output {s['seq_len'] - p} says {y}",
+                                                    s["clean_flip"]),
+                                                   ("side_effects", "side effects: another output changed",
+                                                    s["clean_side_effects"]))):
+            ax = axes[row, column]
+            for m, method in enumerate(s["methods"]):
+                ax.plot(alphas, found[key][m, :, index], color=colours[method], label=method)
+            ax.axhline(limit, color="black", linestyle=":", linewidth=1)
+            for low, high in found["chosen_clean"]["class means"]:
+                ax.axvspan(low, high, color="tab:blue", alpha=0.12, linewidth=0)
+            ax.set_ylim(-0.03, 1.03)
+            ax.set_ylabel(f"{label}\n(share of sequences)" if column == 0 else "")
+            if row == 0:
+                ax.set_title(layer, fontsize=10)
+            else:
+                ax.set_xlabel("alpha (h + alpha v)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles.append(Patch(color="tab:blue", alpha=0.12))
+    labels.append(f"clean for class means (flip >= {s['clean_flip']:.0%}, side effects <= "
+                  f"{s['clean_side_effects']:.0%}, dotted)")
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
+    fig.suptitle(f"Steering input {p + 1} from {x} to {y}: the class-mean vector against a random direction and the "
+                 f"most correlated neuron,\neach moved by the same norm; applied to the {s['steered_sequences']} "
+                 f"sequences with {x} at input {p + 1}" + (", clamped at 0" if s["clamp"] else ""), fontsize=10)
+    save_figure(fig, path)
+
+
+def steering_metrics(steering):
+    """What metrics.json keeps: every number, with the (methods, alphas, triples) arrays as nested lists."""
+    return {key: ({layer_key: (value.tolist() if isinstance(value, np.ndarray) else value)
+                   for layer_key, value in entry.items()} if key in steering["layers"] else entry)
+            for key, entry in steering.items()}
