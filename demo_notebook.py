@@ -10,14 +10,16 @@
 #     python demo_notebook.py --help       # every setting
 #
 # Chapter 1 (steps 1 to 14) takes the MLP apart; chapter 2 (steps 15 to 20) trains a one-layer transformer on the
-# same split and reads its circuit from its attention pattern and its weights. The notebook always tells both, so it
+# same split and reads its circuit from its attention pattern and its weights; chapter 3 (steps 21 to 23) steers the
+# MLP along its letter directions, measures superposition, and scores a sparse autoencoder against the ground truth. The notebook always tells both, so it
 # has no --model flag; `python demo.py --model transformer` runs the transformer alone.
 #
 # Writes into --out: notebook_training_loss.png, activation_heatmaps.png, and one figure per experiment:
 # notebook_position_influence.png, notebook_probe_accuracy.png, notebook_neuron_selectivity.png,
 # notebook_first_layer_weights.png, notebook_ablation.png, notebook_patching.png, notebook_dimensionality.png,
 # notebook_subspace_interventions.png, then notebook_attention_patterns.png, notebook_circuits.png,
-# notebook_attention_interventions.png, notebook_two_circuits.png and notebook_mlp_vs_transformer.png.
+# notebook_attention_interventions.png, notebook_two_circuits.png, notebook_mlp_vs_transformer.png, then
+# notebook_steering.png, notebook_superposition.png and notebook_sae.png.
 # The same story without the commentary, plus metrics.json, is demo.py.
 
 # %%
@@ -47,10 +49,13 @@ from reversal.model import hook_count, run_with_cache, run_with_hooks
 from reversal.patching import activation_patching, explain_patching, patch_neurons, plot_patching
 from reversal.plots import plot_training
 from reversal.probes import N_FOLDS, cross_validated_accuracy, explain_probes, fold_masks, plot_probes, probe_accuracy
+from reversal.sae import FOUND, best_correlation, explain_sae, ground_truth, plot_sae, sae_experiment, train_sae
 from reversal.selectivity import explain_selectivity, neuron_selectivity, null_cutoff, plot_selectivity
+from reversal.steering import explain_steering, plot_steering, steering_experiment
+from reversal.superposition import explain_superposition, plot_superposition, superposition_report
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.weights import explain_weights, first_layer_weights, plot_first_layer_weights
-from reversal.tutorial import in_notebook, pause, show, tell
+from reversal.tutorial import figure, finish_figures, in_notebook, pause, tell
 
 parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=False,
                       description="A guided, step-by-step tutorial: train a tiny sequence reverser and look inside it.")
@@ -60,6 +65,7 @@ NOTEBOOK_FLAGS = []  # e.g. ["--seed", "1", "--seq-len", "4"]
 args = parser.parse_args(NOTEBOOK_FLAGS if in_notebook() else None)
 cfg = resolve(args, parser)
 PAUSE = not args.no_pause
+SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short
 os.makedirs(cfg.out, exist_ok=True)
 out = lambda name: os.path.join(cfg.out, name)
 tell()  # in a terminal, print the introduction above (a notebook shows it already)
@@ -128,8 +134,7 @@ heldout_accuracy = history.heldout_accuracy[-1]
 print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
 print(f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(reverse_text(model, vocab, cfg.input))}")
 print("\n".join(explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
-plot_training(history, out("notebook_training_loss.png"), title="Training (notebook run)")
-show(out("notebook_training_loss.png"))
+figure(plot_training, history, out("notebook_training_loss.png"), title="Training (notebook run)")
 pause(PAUSE)
 
 # %% [markdown]
@@ -161,8 +166,7 @@ pause(PAUSE)
 tell()
 capture = capture_all(model, data, cfg)
 print("\n".join(explain_activations(capture)))
-plot_activations(capture, out("activation_heatmaps.png"), seed=cfg.seed)
-show(out("activation_heatmaps.png"))
+figure(plot_activations, capture, out("activation_heatmaps.png"), seed=cfg.seed)
 
 # %% [markdown]
 # **What it proves, and what not.** Dead columns cannot matter to the output; columns that vary carry *some*
@@ -191,8 +195,7 @@ tell()
 sequences = analysis_sequences(cfg)  # every distinct sequence (a seeded sample if there are many)
 influence = position_influence(model, sequences, vocab)
 print("\n".join(explain_influence(influence)))
-plot_influence(influence, out("notebook_position_influence.png"))
-show(out("notebook_position_influence.png"))
+figure(plot_influence, influence, out("notebook_position_influence.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** The argmax map is the anti-diagonal: each output's decision depends only on the
@@ -228,8 +231,7 @@ pause(PAUSE)
 tell()
 probes = probe_accuracy(model, sequences, vocab, cfg.device, control=untrained, seed=cfg.seed)
 print("\n".join(explain_probes(probes)))
-plot_probes(probes, out("notebook_probe_accuracy.png"))
-show(out("notebook_probe_accuracy.png"))
+figure(plot_probes, probes, out("notebook_probe_accuracy.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** A probe shows that information is *present* in a layer, not that the network
@@ -262,8 +264,7 @@ pause(PAUSE)
 tell()
 selectivity = neuron_selectivity(model, sequences, vocab, cfg.device, control=untrained, seed=cfg.seed)
 print("\n".join(explain_selectivity(selectivity)))
-plot_selectivity(selectivity, out("notebook_neuron_selectivity.png"))
-show(out("notebook_neuron_selectivity.png"))
+figure(plot_selectivity, selectivity, out("notebook_neuron_selectivity.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** With few sequences chance alone reaches a sizeable eta squared, so a fixed 10%
@@ -296,8 +297,7 @@ pause(PAUSE)
 tell()
 weights = first_layer_weights(model, untrained, sequences, vocab, cfg.device)
 print("\n".join(explain_weights(weights)))
-plot_first_layer_weights(weights, out("notebook_first_layer_weights.png"))
-show(out("notebook_first_layer_weights.png"))
+figure(plot_first_layer_weights, weights, out("notebook_first_layer_weights.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** Where the weights predict selectivity in both networks, the agreement is
@@ -331,8 +331,7 @@ pause(PAUSE)
 tell()
 ablation = neuron_ablation(model, sequences, vocab, cfg.device, reference=data.train_sequences, seed=cfg.seed)
 print("\n".join(explain_ablation(ablation)))
-plot_ablation(ablation, out("notebook_ablation.png"))
-show(out("notebook_ablation.png"))
+figure(plot_ablation, ablation, out("notebook_ablation.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** How much margin one neuron's removal costs, and whether its damage lands on one
@@ -377,8 +376,7 @@ pause(PAUSE)
 tell()
 patching = activation_patching(model, sequences, vocab, cfg.device)
 print("\n".join(explain_patching(patching)))
-plot_patching(patching, out("notebook_patching.png"))
-show(out("notebook_patching.png"))
+figure(plot_patching, patching, out("notebook_patching.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** In hidden2 a neuron's share is its direct logit attribution, and the shares add up
@@ -421,10 +419,8 @@ pause(PAUSE)
 tell()
 mechanism = find_mechanism(model, untrained, data, cfg)
 print("\n".join(explain_mechanism(mechanism)))
-plot_dimensionality(mechanism, out("notebook_dimensionality.png"))
-show(out("notebook_dimensionality.png"))
-plot_subspace_interventions(mechanism, out("notebook_subspace_interventions.png"))
-show(out("notebook_subspace_interventions.png"))
+figure(plot_dimensionality, mechanism, out("notebook_dimensionality.png"))
+figure(plot_subspace_interventions, mechanism, out("notebook_subspace_interventions.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** The patching figure is the anti-diagonal of step 7 *inside* the network: where
@@ -535,8 +531,7 @@ pause(PAUSE)
 tell()
 attention = attention_experiments(transformer, data, transformer_cfg)
 print("\n".join(explain_patterns(attention["patterns"])))
-plot_patterns(attention["patterns"], out("notebook_attention_patterns.png"))
-show(out("notebook_attention_patterns.png"))
+figure(plot_patterns, attention["patterns"], out("notebook_attention_patterns.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** The pattern says where each output reads from, not that what it reads is used,
@@ -570,8 +565,7 @@ pause(PAUSE)
 # %%
 tell()
 print("\n".join(explain_qk(attention["qk"]) + explain_ov(attention["ov"])))
-plot_circuits(attention["qk"], attention["ov"], vocab, out("notebook_circuits.png"))
-show(out("notebook_circuits.png"))
+figure(plot_circuits, attention["qk"], attention["ov"], vocab, out("notebook_circuits.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** The weights predict both halves of the mechanism: where to look (QK) and what to
@@ -604,9 +598,8 @@ pause(PAUSE)
 # %%
 tell()
 print("\n".join(explain_interventions(attention["ablation"], attention["replacement"], attention["patching"])))
-plot_interventions(attention["ablation"], attention["replacement"], attention["patching"],
-                   out("notebook_attention_interventions.png"))
-show(out("notebook_attention_interventions.png"))
+figure(plot_interventions, attention["ablation"], attention["replacement"], attention["patching"],
+       out("notebook_attention_interventions.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** Ablation shows the head is necessary; the forced anti-diagonal shows that this
@@ -648,10 +641,9 @@ print(f"\nseed {seed}:")
 print("\n".join(explain_verdict(other_attention["verdict"])))
 if other_attention["verdict"]["clean"] == attention["verdict"]["clean"]:
     print(f"(the next {TRIES} seeds came out the same way as seed {transformer_cfg.seed}; raise TRIES to look further)")
-plot_circuit_comparison([(f"seed {transformer_cfg.seed}", attention["patterns"], attention["verdict"]),
-                         (f"seed {seed}", other_attention["patterns"], other_attention["verdict"])],
-                        out("notebook_two_circuits.png"))
-show(out("notebook_two_circuits.png"))
+figure(plot_circuit_comparison, [(f"seed {transformer_cfg.seed}", attention["patterns"], attention["verdict"]),
+                                  (f"seed {seed}", other_attention["patterns"], other_attention["verdict"])],
+       out("notebook_two_circuits.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** Accuracy cannot tell two such circuits apart; only the internals can. Each seed's
@@ -670,12 +662,97 @@ mlp_summary = model_summary("mlp", model, history, data, influence, mlp_routing(
 transformer_summary = model_summary("transformer", transformer, transformer_history, data, transformer_influence,
                                     transformer_routing(attention["patterns"]))
 print("\n".join(explain_comparison(mlp_summary, transformer_summary)))
-plot_comparison(mlp_summary, transformer_summary, out("notebook_mlp_vs_transformer.png"))
-show(out("notebook_mlp_vs_transformer.png"))
+figure(plot_comparison, mlp_summary, transformer_summary, out("notebook_mlp_vs_transformer.png"))
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 21: things to try
+# # Chapter 3: features
+# ## Step 21: steering. Can the directions we found *move* the answer?
+# **Question.** If input p's letter lives in class-mean directions (step 13), does pushing hidden1 along
+# v = mean(h | y at p) - mean(h | x at p) make the mirrored output say y, and change nothing else?
+# **Hypothesis.** Near alpha = 1, which moves x's class mean onto y's, the mirror flips and no other output moves. A
+# random direction of the same norm, or the single most correlated neuron moved as far, does neither as cleanly.
+# **Experiment.** Every (p, x, y), alpha from 0 to 3, at hidden1 and hidden2, clamped at 0 (the layers come out of a
+# ReLU). Flip: the mirror says y. Side effect: any other output changed. Clean: flip >= 90%, side effects <= 5%.
+
+# %%
+tell()
+steering = steering_experiment(model, data, cfg)
+print("\n".join(explain_steering(steering)))
+figure(plot_steering, steering, out("notebook_steering.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** A clean window says the class-mean directions are read by the mirrored output
+# and by no other, on these sequences; the controls say it is the direction that matters, not the size of the push.
+# The window's edges move with the seed and the settings (it narrows as --seq-len grows).
+#
+# **Exercise.** Steer without the clamp. Does the window change, and in which layer?
+
+# %%
+tell()
+print("\n".join(explain_steering(steering_experiment(model, data, cfg, clamp=False))[1:3]))
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 22: superposition. More directions than neurons?
+# **Question.** Does the network carry more (position, letter) directions than it has neurons?
+# **Hypothesis.** With the defaults, no: L x (V-1) = 6 directions fit in 16 neurons. Only where L x (V-1) exceeds
+# --hidden, and the model still reverses, can superposition be claimed.
+# **Experiment.** The effective dimension of each layer (participation ratio of the PCA variances, and the number of
+# components for 99%), the cosines between different positions' class-mean directions against random directions,
+# and held-out accuracy.
+
+# %%
+tell()
+superposition = superposition_report(model, data, cfg)
+print("\n".join(explain_superposition(superposition)))
+figure(plot_superposition, superposition, out("notebook_superposition.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** L x (V-1) is what a general additive code needs; a network can use fewer
+# directions (a position's letters on a line). Measured by us: at --seq-len 6 --vocab abcd (18 needed, 16 neurons,
+# 100% held out) 99% of hidden1 sits in 13 components, so part of the packing is compression, not only overlap; at
+# --hidden 4 the model fails at this training budget, and one run cannot say whether more training would fix it.
+#
+# **Exercise.** Run the notebook with `--seq-len 6 --vocab abcd` and compare this step's numbers.
+
+# %% [markdown]
+# ## Step 23: a sparse autoencoder, scored against the ground truth
+# **Question.** Can a sparse autoencoder (SAE) recover the features this network must carry, "the letter at
+# position p is x" (L x V of them), from hidden1 alone?
+# **Hypothesis.** No neuron is such a feature (step 9). An SAE rewrites each activation as a sparse, non-negative mix
+# of dictionary directions; if the features are sparse and linear, it should find them.
+# **Experiment.** One SAE (a ReLU encoder, a decoder with unit-norm columns, an L1 penalty; L x V features, a number
+# chosen with the ground truth in hand) on hidden1 over every sequence; `python demo.py --sae` trains three SAE seeds
+# with more steps. Score each ground-truth feature by the best |correlation| of any SAE feature, any neuron, any
+# principal component, and a fitted linear+ReLU readout (the ceiling); also FVE, L0 and the model's accuracy with
+# hidden1 replaced by the reconstruction.
+
+# %%
+tell()
+sae = sae_experiment(model, data, cfg, seeds=(0,), steps=SAE_STEPS)
+print("\n".join(explain_sae(sae)))
+figure(plot_sae, sae, out("notebook_sae.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** The printout compares the SAE with neurons and with the ceiling. Its FVE and the
+# model's accuracy with the reconstruction are near-perfect whatever it found: the same SAE with its features mixed
+# by a random rotation reconstructs just as well and finds few or none. Only the ground truth, which real models lack, tells
+# the SAEs apart; and the dictionary size came from that ground truth too.
+#
+# **Exercise.** Double the dictionary (`N_FEATURES`). Does it find more ground-truth features, or conjunctions?
+
+# %%
+tell()
+N_FEATURES = 2 * cfg.seq_len * len(vocab.letters)
+acts = layer_features(model, sequences, vocab, cfg.device, ("hidden1",))["hidden1"]  # (N, H)
+wide_sae, _ = train_sae(acts, N_FEATURES, seed=0, steps=SAE_STEPS, progress=False)
+best = best_correlation(ground_truth(sequences, len(vocab.letters)), wide_sae.encode(acts).detach())
+print(f"{N_FEATURES} features: {sum(value >= FOUND for value in best)} of {len(best)} ground-truth features found")
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 24: things to try
 # - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? If not, the explanation says what
 #   the training data lacked, and the mechanism's statement says where it falls short.
 # - `--seq-len 5`: 243 sequences instead of 27. Does the network still generalize, and how many directions now?
@@ -683,6 +760,7 @@ pause(PAUSE)
 # - `python demo.py --seeds 10`: every headline number over 10 seeds, as a median and range.
 # - `python demo.py --model transformer --seeds 10`: how many transformers come out with the clean circuit?
 # - `python demo.py --sweep`: held-out accuracy over sequence length and width, at two training budgets.
+# - `python demo.py --sae`: the sparse autoencoder over three SAE seeds.
 #
 # In a notebook, put the flags in `NOTEBOOK_FLAGS` in the first code cell and run all cells again.
 
@@ -694,6 +772,7 @@ print("python demo_notebook.py --hidden 4               # fewer neurons than nee
 print("python demo.py --seeds 10                        # the MLP's headline numbers over 10 seeds")
 print("python demo.py --model transformer --seeds 10    # how clean the transformer's circuit is, over 10 seeds")
 print("python demo.py --sweep                           # sequence length x hidden width, at two training budgets")
+finish_figures()  # in a terminal the figures were drawn in the background: wait until every one is written
 print(f"\nwrote the figures into {os.path.abspath(cfg.out)}")
 if not in_notebook():
     quick_exit()  # run as a script: skip Python's slow teardown of torch; in a notebook the kernel stays

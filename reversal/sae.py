@@ -309,10 +309,11 @@ def explain_sae(results):
     lines.append(f"Lesson: the same SAE with its features mixed by a random rotation reconstructs just as well "
                  f"(FVE {rotated['fve']:.4f}) yet finds {rotated['found']} of {g}: a near-perfect reconstruction "
                  f"is not the same as having found the features.")
-    worst = min(seeds, key=lambda r: r["found"])
-    lines.append(f"Lesson: over SAE seeds, FVE {min(r['fve'] for r in seeds):.4f} to {max(r['fve'] for r in seeds):.4f} "
-                 f"while found ranges {worst['found']} to {max(r['found'] for r in seeds)} of {g}: reconstruction "
-                 f"scores cannot tell these SAEs apart by what they found.")
+    found = [r["found"] for r in seeds]
+    if len(seeds) > 1 and min(found) < max(found):  # with one seed, or all alike, there is nothing to tell apart
+        lines.append(f"Lesson: over SAE seeds, FVE {min(r['fve'] for r in seeds):.4f} to "
+                     f"{max(r['fve'] for r in seeds):.4f} while found ranges {min(found)} to {max(found)} of {g}: "
+                     f"reconstruction scores cannot tell these SAEs apart by what they found.")
     lines.append(f"Lesson: the dictionary size, {s['n_features']}, was set from the ground truth; real SAE work has no "
                  f"such number to choose it by.")
     return lines

@@ -1,5 +1,6 @@
 """Small helpers that let demo_notebook.py run the same way as a script, in a terminal, and as a notebook."""
 
+import functools
 import inspect
 import sys
 
@@ -54,3 +55,34 @@ def tell():
             print(f"{'=' * 78}\n{heading}\n{'=' * 78}")
         else:
             print(text)
+
+
+_background = None  # the worker pool that draws a terminal run's figures; started by the first figure()
+
+
+def figure(plot, *args, **kwargs):
+    """Draw a figure, plot(*args, **kwargs), whose last argument is the path, and show it.
+
+    In a notebook it is drawn here and shown inline. In a terminal it is drawn by a worker process on the second core
+    while the next steps run (plots.BackgroundFigures), and its path is printed; finish_figures() waits for them all.
+    """
+    path = args[-1]
+    if in_notebook():
+        plot(*args, **kwargs)
+        show(path)
+        return
+    global _background
+    if _background is None:
+        from .plots import BackgroundFigures  # here: only a terminal run needs the worker pool
+
+        _background = BackgroundFigures().__enter__()
+    _background.draw(functools.partial(plot, **kwargs), *args)
+    print(f"(figure drawn in the background to {path}: open it to look)")
+
+
+def finish_figures():
+    """Wait until every figure figure() queued is written; a worker's error is raised here."""
+    global _background
+    if _background is not None:
+        pool, _background = _background, None
+        pool.__exit__(None, None, None)

@@ -38,7 +38,9 @@ def test_a_perfect_dictionary_scores_1(sequences):
 def test_a_rotated_perfect_dictionary_reconstructs_as_well_yet_finds_fewer(sequences, hidden1):
     truth = ground_truth(sequences, 3)  # (N, 9)
     design = torch.cat([truth, torch.ones(len(truth), 1, dtype=torch.float64)], 1)
-    decoder = torch.linalg.lstsq(design, hidden1.double()).solution  # (10, H): the indicators' directions and a bias
+    # the design is rank-deficient (each position's indicators add up to the bias column): gelsd gives the minimum-norm
+    # solution, whose small coefficients do not blow up rounding errors the way an arbitrary solution can
+    decoder = torch.linalg.lstsq(design, hidden1.double(), driver="gelsd").solution  # (10, H): directions and a bias
     rotation = random_rotation(truth.shape[1], torch.Generator().manual_seed(0))
     mixed = truth @ rotation  # the same information, every feature a mix of all nine
     reconstruction = torch.cat([mixed @ rotation.T, design[:, -1:]], 1) @ decoder
