@@ -24,6 +24,9 @@ The techniques, in the order the lesson runs them:
     subspaces       the per-position letter subspaces, patching and removing them, direct logit attribution
     additive        a surrogate of the logits with no interaction between positions, and its R^2
     mechanism       the mechanism: the evidence above together, stated, with where it breaks
+    steering        add a letter direction to a hidden layer: does the mirrored output, and only it, change?
+    superposition   needed directions against the width, effective dimension, interference
+    sae             a sparse autoencoder scored against the ground-truth features (--sae)
     sweep           held-out accuracy over sequence length and hidden width, at two training budgets
     seeds           the headline numbers over several seeds: median and range
 
