@@ -23,6 +23,7 @@
 # The same story without the commentary, plus metrics.json, is demo.py.
 
 # %%
+import argparse
 import copy
 import dataclasses
 import os
@@ -60,9 +61,13 @@ from reversal.tutorial import figure, finish_figures, in_notebook, pause, tell
 parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=False,
                       description="A guided, step-by-step tutorial: train a tiny sequence reverser and look inside it.")
 parser.add_argument("--no-pause", action="store_true", help="run straight through without waiting for Enter")
+parser.add_argument("--model", help=argparse.SUPPRESS)  # not a setting here: caught below, to say where it lives
 # In a notebook sys.argv holds the kernel's own arguments, so the flags come from this list instead:
 NOTEBOOK_FLAGS = []  # e.g. ["--seed", "1", "--seq-len", "4"]
 args = parser.parse_args(NOTEBOOK_FLAGS if in_notebook() else None)
+if args.model is not None:
+    parser.error("argument --model: the notebook tells both stories, the MLP (chapter 1) and the transformer "
+                 "(chapter 2); for the transformer alone run demo.py --model transformer")
 cfg = resolve(args, parser)
 PAUSE = not args.no_pause
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short

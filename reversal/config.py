@@ -146,9 +146,10 @@ def _resolve(args):
         raise BadSetting("argument --device: cuda was asked for but CUDA is not available here; use cpu or auto")
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
     check_writable(args.out)
-    return Config(model=getattr(args, "model", Config.model), seed=args.seed, epochs=args.epochs, samples=args.samples, seq_len=args.seq_len, vocab=args.vocab,
-                  hidden=args.hidden, lr=args.lr, batch_size=args.batch_size, input=text, device=device,
-                  out=args.out)
+    model = getattr(args, "model", None) or Config.model  # the notebook has no --model: it tells both stories
+    return Config(model=model, seed=args.seed, epochs=args.epochs, samples=args.samples, seq_len=args.seq_len,
+                  vocab=args.vocab, hidden=args.hidden, lr=args.lr, batch_size=args.batch_size, input=text,
+                  device=device, out=args.out)
 
 
 def check_writable(out):
