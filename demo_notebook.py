@@ -506,8 +506,9 @@ pause(PAUSE)
 # head, in the trained and the untrained transformer alike: the stream keeps each token's embedding at its own
 # position. So these probes cannot see the routing.
 #
-# **Exercise.** Probe only the output position that should hold input i's letter, `resid_post[:, L-1-i]`, in the
-# trained and the untrained transformer. Which one can tell them apart, and why?
+# **Exercise.** Probe only the output position that should hold input i's letter, in the trained and the untrained
+# transformer. Which one can tell them apart, and why? (In Python, counting from 0, input i is copied at position
+# L-1-i, hence `post[:, L-1-i]`; the printouts count from 1, where input i is copied at output L+1-i.)
 
 # %%
 tell()
@@ -608,7 +609,9 @@ figure(plot_interventions, attention["ablation"], attention["replacement"], atte
 
 # %% [markdown]
 # **What it proves, and what not.** Ablation shows the head is necessary; the forced anti-diagonal shows that this
-# pattern suffices for this model's values. In one layer a key's value depends only on its own token, so the other
+# pattern suffices for this model's values. Compare zero ablation with the hypothesis: the direct path that is left
+# has nearly flat logits, but their argmax is each position's own letter, so the middle output (its own mirror) can
+# survive, and sequence accuracy lands above chance. In one layer a key's value depends only on its own token, so the other
 # keys' patching shares of 0 are arithmetic, not evidence.
 #
 # **Exercise.** Replace the pattern by the identity, each query attending only to itself. Predict the accuracy first.
@@ -688,8 +691,9 @@ figure(plot_steering, steering, out("notebook_steering.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** A clean window says the class-mean directions are read by the mirrored output
-# and by no other, on these sequences; the controls say it is the direction that matters, not the size of the push.
-# The window's edges move with the seed and the settings (it narrows as --seq-len grows).
+# and by no other, on these sequences; no control is clean for every triple at one alpha, so it is the direction that
+# matters, not the size of the push (the single neuron does flip some triples at some alpha of its own: it carries
+# part of the direction). The window depends on the training run: check above whether alpha = 1 is inside it.
 #
 # **Exercise.** Steer without the clamp. Does the window change, and in which layer?
 
@@ -701,8 +705,9 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 22: superposition. More directions than neurons?
 # **Question.** Does the network carry more (position, letter) directions than it has neurons?
-# **Hypothesis.** With the defaults, no: L x (V-1) = 6 directions fit in 16 neurons. Only where L x (V-1) exceeds
-# --hidden, and the model still reverses, can superposition be claimed.
+# **Hypothesis.** With the defaults, no: L x (V-1) = 6 directions fit in 16 neurons. Superposition needs more
+# directions than neurons, in a model that still reverses; that is necessary, not sufficient: the layer might also
+# carry fewer directions than the additive count.
 # **Experiment.** The effective dimension of each layer (participation ratio of the PCA variances, and the number of
 # components for 99%), the cosines between different positions' class-mean directions against random directions,
 # and held-out accuracy.
@@ -740,7 +745,9 @@ print("\n".join(explain_sae(sae)))
 figure(plot_sae, sae, out("notebook_sae.png"))
 
 # %% [markdown]
-# **What it proves, and what not.** The printout compares the SAE with neurons and with the ceiling. Its FVE and the
+# **What it proves, and what not.** The printout compares the SAE with neurons and with the ceiling: where it finds
+# fewer than the readout, features that are sparse and linearly readable were not enough for this SAE to find them
+# (`python demo.py --sae` trains a different model, 2,000 samples, for more steps, over three SAE seeds). Its FVE and the
 # model's accuracy with the reconstruction are near-perfect whatever it found: the same SAE with its features mixed
 # by a random rotation reconstructs just as well and finds few or none. Only the ground truth, which real models lack, tells
 # the SAEs apart; and the dictionary size came from that ground truth too.

@@ -63,7 +63,9 @@ def explain_comparison(mlp, transformer):
     if all(clean):
         lines.append("  The same behaviour, routed in different places: in the MLP the routing is spread over rotated "
                      "directions of many neurons and had to be found with class means and patching; in the "
-                     "transformer it is one matrix, the attention pattern, read straight from a hook.")
+                     "transformer where each output reads is one matrix, the attention pattern, read straight from a "
+                     "hook (what it copies is the OV circuit). The two routing maps measure different things, a "
+                     "patching share and an attention weight: compare where the mass sits, not the values.")
     else:
         lines.append("  The same behaviour; but " + " and ".join(KINDS[s["kind"]] for s, ok in zip((mlp, transformer), clean)
                                                        if not ok)

@@ -143,8 +143,10 @@ def explain_superposition(report):
                      f"in {width} dimensions: up to {r['random_max_cross_cos']:.2f} (median of {RANDOM_DRAWS} draws).")
     if r["verdict"] == "superposition":
         lines.append(f"  {needed} needed directions in {width} neurons, and the model reverses {r['heldout_accuracy']:.1%} "
-                     f"of the held-out sequences: that is superposition, more needed directions than neurons. The "
-                     f"directions cannot all be orthogonal; the |cos| between positions above is the interference.")
+                     f"of the held-out sequences: more needed directions than neurons, which superposition requires but "
+                     f"does not prove. If the network kept all {needed} additive directions they could not all be "
+                     f"orthogonal; the |cos| between positions above (against the random baseline) and the lines below "
+                     f"say how much it overlaps them and how much it compresses its letters instead.")
         for layer in LAYERS:
             m = r[layer]
             if m["components_99"] < width:
@@ -186,7 +188,7 @@ def plot_superposition(report, path):
         ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=7)
         ax.set_title(f"{layer}: effective dimension {m['participation_ratio']:.1f}; largest |cos| between positions "
                      f"{m['max_cross_cos']:.2f}", fontsize=9)
-    words = {"superposition": "more than the neurons, and the task is done: superposition",
+    words = {"superposition": "more than the neurons, and the task is done: superposition possible (see the printout)",
              "fails": "more than the neurons, but the model fails at this budget",
              "not forced": "they fit: nothing forces superposition"}
     fig.suptitle(f"Cosine similarity between the (position, letter) class-mean directions ('2b' = letter b at input 2)"
