@@ -747,7 +747,10 @@ figure(plot_sae, sae, out("notebook_sae.png"))
 # %% [markdown]
 # **What it proves, and what not.** The printout compares the SAE with neurons and with the ceiling: where it finds
 # fewer than the readout, features that are sparse and linearly readable were not enough for this SAE to find them
-# (`python demo.py --sae` trains a different model, 2,000 samples, for more steps, over three SAE seeds). Its FVE and the
+# (`python demo.py --sae` trains a different model, 2,000 samples, for more steps, over three SAE seeds). Measured by
+# us where the layer is crowded: at --seq-len 6 --vocab abcd (18 needed directions in 16 neurons) SAE seeds 0 to 2
+# find 9, 12 and 10 of 24 features, the readout 21; at --seq-len 4 --hidden 8, 3, 5 and 6 of 12, the readout 10;
+# FVE 0.999 or above in both. Its FVE and the
 # model's accuracy with the reconstruction are near-perfect whatever it found: the same SAE with its features mixed
 # by a random rotation reconstructs just as well and finds few or none. Only the ground truth, which real models lack, tells
 # the SAEs apart; and the dictionary size came from that ground truth too.
