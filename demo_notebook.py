@@ -5,21 +5,27 @@
 # does it. Run it as a script (it pauses between steps) or open it as a notebook (VS Code, or JupyterLab with
 # jupytext) and run it cell by cell.
 #
-#     python demo_notebook.py              # pauses after each step; press Enter to go on
-#     python demo_notebook.py --no-pause   # runs straight through
-#     python demo_notebook.py --help       # every setting
+#     python demo_notebook.py                      # pauses after each step; press Enter to go on
+#     python demo_notebook.py --no-pause           # runs straight through
+#     python demo_notebook.py --chapter features   # starts at a chapter; what it needs is trained first
+#     python demo_notebook.py --show               # also opens each figure in a window as its step runs
+#     python demo_notebook.py --help               # every setting
 #
-# Chapter 1 (steps 1 to 14) takes the MLP apart; chapter 2 (steps 15 to 20) trains a one-layer transformer on the
-# same split and reads its circuit from its attention pattern and its weights; chapter 3 (steps 21 to 23) steers the
-# MLP along its letter directions, measures superposition, and scores a sparse autoencoder against the ground truth. The notebook always tells both, so it
-# has no --model flag; `python demo.py --model transformer` runs the transformer alone.
+# Four chapters. 1, the model (steps 1 to 7): the task, the data, training, hooks, and what the network does.
+# 2, the mechanism (steps 8 to 14): probes, selectivity, weights, ablation and patching take the MLP apart, and the
+# mechanism is stated and tested. 3, attention (steps 15 to 20): a one-layer transformer trained on the same split,
+# its circuit read from its attention pattern and its weights. 4, features (steps 21 to 26): steering both models
+# along the directions found, superposition, and a sparse autoencoder scored against the ground truth. The notebook
+# always tells both models' stories, so it has no --model flag; `python demo.py --model transformer` runs the
+# transformer alone.
 #
 # Writes into --out: notebook_training_loss.png, activation_heatmaps.png, and one figure per experiment:
 # notebook_position_influence.png, notebook_probe_accuracy.png, notebook_neuron_selectivity.png,
 # notebook_first_layer_weights.png, notebook_ablation.png, notebook_patching.png, notebook_dimensionality.png,
 # notebook_subspace_interventions.png, then notebook_attention_patterns.png, notebook_circuits.png,
 # notebook_attention_interventions.png, notebook_two_circuits.png, notebook_mlp_vs_transformer.png, then
-# notebook_steering.png, notebook_superposition.png and notebook_sae.png.
+# notebook_steering.png, notebook_superposition.png and notebook_sae.png; with --crowded also
+# notebook_superposition_crowded.png and notebook_sae_crowded.png.
 # The same story without the commentary, plus metrics.json, is demo.py.
 
 # %%
@@ -56,26 +62,43 @@ from reversal.steering import explain_steering, plot_steering, steering_experime
 from reversal.superposition import explain_superposition, plot_superposition, superposition_report
 from reversal.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.weights import explain_weights, first_layer_weights, plot_first_layer_weights
-from reversal.tutorial import figure, finish_figures, in_notebook, pause, tell
+from reversal.tutorial import figure, finish_figures, in_notebook, pause, show_figures, start_at_chapter, tell
 
 parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=False,
                       description="A guided, step-by-step tutorial: train a tiny sequence reverser and look inside it.")
+# --chapter: the step each chapter starts at, and the earlier steps whose results it needs (run first, quietly)
+CHAPTERS = {"model": (1, []), "mechanism": (8, [1, 2, 3, 4, 7]), "attention": (15, [1, 2, 3, 4, 7, 13]),
+            "features": (21, [1, 2, 3, 4, 7, 15])}
 parser.add_argument("--no-pause", action="store_true", help="run straight through without waiting for Enter")
+parser.add_argument("--chapter", choices=CHAPTERS, default="model",
+                    help="start at this chapter: model (step 1), mechanism (step 8), attention (step 15) or features "
+                         "(step 21); the earlier steps it needs run first without their output (default: model)")
+parser.add_argument("--show", action="store_true",
+                    help="also open each figure in a window as its step runs (where there is a display)")
+parser.add_argument("--crowded", action="store_true",
+                    help="step 25 also trains a crowded model, --seq-len 6 --vocab abcd (18 needed directions in 16 "
+                         "neurons), and measures its superposition and an SAE on it (about 2 s more)")
 parser.add_argument("--model", help=argparse.SUPPRESS)  # not a setting here: caught below, to say where it lives
 # In a notebook sys.argv holds the kernel's own arguments, so the flags come from this list instead:
 NOTEBOOK_FLAGS = []  # e.g. ["--seed", "1", "--seq-len", "4"]
 args = parser.parse_args(NOTEBOOK_FLAGS if in_notebook() else None)
 if args.model is not None:
-    parser.error("argument --model: the notebook tells both stories, the MLP (chapter 1) and the transformer "
-                 "(chapter 2); for the transformer alone run demo.py --model transformer")
+    parser.error("argument --model: the notebook tells both stories, the MLP (chapters 1 and 2) and the transformer "
+                 "(chapter 3); for the transformer alone run demo.py --model transformer")
+if args.chapter != "model" and in_notebook():
+    parser.error("argument --chapter: in a notebook, run the cells of steps 1 to 4 and then the chapter's own")
 cfg = resolve(args, parser)
 PAUSE = not args.no_pause
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short
 os.makedirs(cfg.out, exist_ok=True)
 out = lambda name: os.path.join(cfg.out, name)
 tell()  # in a terminal, print the introduction above (a notebook shows it already)
+show_figures(args.show)  # --show: find a way to open windows, or say in one line that there is none
+if args.chapter != "model":
+    start_at_chapter(*CHAPTERS[args.chapter])  # runs the steps it needs quietly, then the chapter, then exits
 
 # %% [markdown]
+# # Chapter 1: the model
 # ## Step 1: the task
 # The network reads a few letters and an end marker, and must write them back in reverse order:
 # `a b c <eos>` -> `c b a <eos>`. Every output position has a fixed source: output 1 copies input L, output 2 copies
@@ -221,6 +244,7 @@ print(f"largest: {before.max():.3f}, against {np.array(influence['logit']).max()
 pause(PAUSE)
 
 # %% [markdown]
+# # Chapter 2: the mechanism
 # ## Step 8: probes. Where is each input letter stored?
 # **Question.** Can a linear classifier read the letter at each input position from the embedding, hidden1 and
 # hidden2?
@@ -479,7 +503,7 @@ print("These numbers are for this seed and settings; `python demo.py --seeds 10`
 pause(PAUSE)
 
 # %% [markdown]
-# # Chapter 2: the same task in a transformer
+# # Chapter 3: attention, the same task in a transformer
 # ## Step 15: a one-layer, attention-only transformer, on the same split
 # The MLP hid its routing in rotated directions that took class means and patching to find. A transformer moves
 # information between positions with *attention*: each output position (query) takes a weighted average of what the
@@ -674,7 +698,7 @@ figure(plot_comparison, mlp_summary, transformer_summary, out("notebook_mlp_vs_t
 pause(PAUSE)
 
 # %% [markdown]
-# # Chapter 3: features
+# # Chapter 4: features
 # ## Step 21: steering. Can the directions we found *move* the answer?
 # **Question.** If input p's letter lives in class-mean directions (step 13), does pushing hidden1 along
 # v = mean(h | y at p) - mean(h | x at p) make the mirrored output say y, and change nothing else?
@@ -703,7 +727,7 @@ print("\n".join(explain_steering(steering_experiment(model, data, cfg, clamp=Fal
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 22: superposition. More directions than neurons?
+# ## Step 23: superposition. More directions than neurons?
 # **Question.** Does the network carry more (position, letter) directions than it has neurons?
 # **Hypothesis.** With the defaults, no: L x (V-1) = 6 directions fit in 16 neurons. Superposition needs more
 # directions than neurons, in a model that still reverses; that is necessary, not sufficient: the layer might also
@@ -717,17 +741,19 @@ tell()
 superposition = superposition_report(model, data, cfg)
 print("\n".join(explain_superposition(superposition)))
 figure(plot_superposition, superposition, out("notebook_superposition.png"))
+pause(PAUSE)
 
 # %% [markdown]
 # **What it proves, and what not.** L x (V-1) is what a general additive code needs; a network can use fewer
-# directions (a position's letters on a line). Measured by us: at --seq-len 6 --vocab abcd (18 needed, 16 neurons,
-# 100% held out) 99% of hidden1 sits in 13 components, so part of the packing is compression, not only overlap; at
-# --hidden 4 the model fails at this training budget, and one run cannot say whether more training would fix it.
+# directions (a position's letters on a line). More needed directions than neurons is necessary for superposition,
+# not proof of it. Step 25 (`--crowded`) measures a layer that is crowded and still right. At --hidden 4 the model
+# fails at this training budget (measured by us at seed 42), and one run cannot say whether more training would fix
+# it: a failure is not a capacity limit until a larger budget has been tried (`python demo.py --sweep` does).
 #
-# **Exercise.** Run the notebook with `--seq-len 6 --vocab abcd` and compare this step's numbers.
+# **Exercise.** Run `python demo_notebook.py --chapter features --hidden 4` and compare this step's numbers.
 
 # %% [markdown]
-# ## Step 23: a sparse autoencoder, scored against the ground truth
+# ## Step 24: a sparse autoencoder, scored against the ground truth
 # **Question.** Can a sparse autoencoder (SAE) recover the features this network must carry, "the letter at
 # position p is x" (L x V of them), from hidden1 alone?
 # **Hypothesis.** No neuron is such a feature (step 9). An SAE rewrites each activation as a sparse, non-negative mix
@@ -748,12 +774,12 @@ figure(plot_sae, sae, out("notebook_sae.png"))
 # **What it proves, and what not.** The printout compares the SAE with neurons and with the ceiling: where it finds
 # fewer than the readout, features that are sparse and linearly readable were not enough for this SAE to find them
 # (`python demo.py --sae` trains a different model, 2,000 samples, for more steps, over three SAE seeds). Measured by
-# us where the layer is crowded: at --seq-len 6 --vocab abcd (18 needed directions in 16 neurons) SAE seeds 0 to 2
-# find 9, 12 and 10 of 24 features, the readout 21; at --seq-len 4 --hidden 8, 3, 5 and 6 of 12, the readout 10;
-# FVE 0.999 or above in both. Its FVE and the
-# model's accuracy with the reconstruction are near-perfect whatever it found: the same SAE with its features mixed
-# by a random rotation reconstructs just as well and finds few or none. Only the ground truth, which real models lack, tells
-# the SAEs apart; and the dictionary size came from that ground truth too.
+# us with demo.py --sae where the layer is crowded: at --seq-len 6 --vocab abcd (18 needed directions in 16 neurons)
+# SAE seeds 0 to 2 find 9, 12 and 10 of 24 features, the readout 21; at --seq-len 4 --hidden 8, 3, 5 and 6 of 12,
+# the readout 10; FVE 0.999 or above in both. Step 25 (`--crowded`) runs this step's SAE on a crowded model trained
+# now. Its FVE and the model's accuracy with the reconstruction are near-perfect whatever it found: the same SAE
+# with its features mixed by a random rotation reconstructs just as well and finds few or none. Only the ground
+# truth, which real models lack, tells the SAEs apart; and the dictionary size came from that ground truth too.
 #
 # **Exercise.** Double the dictionary (`N_FEATURES`). Does it find more ground-truth features, or conjunctions?
 
@@ -767,7 +793,54 @@ print(f"{N_FEATURES} features: {sum(value >= FOUND for value in best)} of {len(b
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 24: things to try
+# ## Step 25: a crowded layer, where superposition can really happen (--crowded)
+# **Question.** Where a layer must hold more letter directions than it has neurons, and the model still reverses,
+# what do step 23's measures and step 24's SAE show?
+# **Hypothesis.** At --seq-len 6 --vocab abcd, L x (V-1) = 18 directions share 16 neurons. Then different positions'
+# directions must overlap more than random ones would, or a position's letters must take fewer directions than
+# V-1. The SAE finds fewer of the 24 features than the readout ceiling.
+# **Experiment.** With `--crowded`: train the same MLP at --seq-len 6 --vocab abcd (4,096 sequences; this run's
+# seed, samples and epochs, 16 neurons), then run step 23's measures and step 24's SAE on it. It adds about 2 s,
+# so it is opt-in; without the flag this step says how to run it.
+
+# %%
+tell()
+if args.crowded:
+    crowded_cfg = dataclasses.replace(cfg, seq_len=6, vocab="abcd", hidden=16, input="")
+    crowded_data = make_data(crowded_cfg)
+    crowded = make_model(crowded_cfg, crowded_data.vocab)
+    train(crowded, crowded_data, crowded_cfg)
+    crowded_superposition = superposition_report(crowded, crowded_data, crowded_cfg)
+    print("\n".join(explain_superposition(crowded_superposition)))
+    figure(plot_superposition, crowded_superposition, out("notebook_superposition_crowded.png"))
+    crowded_sae = sae_experiment(crowded, crowded_data, crowded_cfg, seeds=(0,), steps=SAE_STEPS)
+    print("\n".join(explain_sae(crowded_sae)))
+    figure(plot_sae, crowded_sae, out("notebook_sae_crowded.png"))
+else:
+    print("Not run: add --crowded (python demo_notebook.py --crowded, or --chapter features --crowded to start at "
+          "chapter 4) to train the crowded model and measure it.")
+
+# %% [markdown]
+# **What it proves, and what not.** Crowded and still right is where superposition *can* happen; the printout says
+# which way this run went: overlap (different positions' directions with a larger |cos| than random ones) or
+# compression (fewer principal components than the additive count, letters near a line). Measured by us with
+# `--crowded` at the defaults otherwise (seed 42): 100% held out; 13 components hold 99% of hidden1; the |cos|
+# between positions reach 0.48, below the 0.66 of random directions; the SAE finds 6 of 24 features where the
+# readout reaches 22, with an FVE of 0.999 all the same; a few of its other features are mixtures of two letters
+# ("a or d at position 1"), and most fit no simple description. So this layer compresses more than it overlaps, and
+# an SAE judged by its reconstruction would look perfect here.
+#
+# **Exercise.** Train the crowded SAE with two more SAE seeds. Does the count of features found move much?
+
+# %%
+tell()
+if args.crowded:
+    more = sae_experiment(crowded, crowded_data, crowded_cfg, seeds=(1, 2), steps=SAE_STEPS, progress=False)
+    print("\n".join(line for line in explain_sae(more) if line.startswith("  SAE seed")))
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 26: things to try
 # - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? If not, the explanation says what
 #   the training data lacked, and the mechanism's statement says where it falls short.
 # - `--seq-len 5`: 243 sequences instead of 27. Does the network still generalize, and how many directions now?

@@ -30,7 +30,7 @@ The techniques, in the order the lesson runs them:
     sweep           held-out accuracy over sequence length and hidden width, at two training budgets
     seeds           the headline numbers over several seeds: median and range
 
-The transformer (--model transformer, and the notebook's chapter 2):
+The transformer (--model transformer, and the notebook's chapter 3):
     transformer     a one-layer attention-only transformer with TransformerLens's hook and parameter names
     attention       its attention pattern, and whether its circuit is the clean anti-diagonal
     circuits        the QK and OV circuits, read from the weights
