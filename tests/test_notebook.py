@@ -1,0 +1,94 @@
+"""The notebook's chapters, --chapter, --show and --crowded."""
+
+import ast
+import os
+import re
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from conftest import assert_png
+from reversal import tutorial
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOK = os.path.join(ROOT, "demo_notebook.py")
+FEATURE_FIGURES = ["notebook_steering.png", "notebook_superposition.png", "notebook_sae.png",
+                   "notebook_superposition_crowded.png", "notebook_sae_crowded.png"]
+
+
+def notebook_chapters():
+    """CHAPTERS as written in demo_notebook.py: {name: (first step, needed steps)}."""
+    tree = ast.parse(open(NOTEBOOK).read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "CHAPTERS":
+            return ast.literal_eval(node.value)
+    raise AssertionError("demo_notebook.py defines no CHAPTERS")
+
+
+def run_notebook(*args, env=None):
+    return subprocess.run([sys.executable, NOTEBOOK, "--no-pause", *args], cwd=ROOT, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_each_chapter_starts_where_its_heading_is():
+    text = open(NOTEBOOK).read()
+    headed = {int(step) for step in re.findall(r"^# # Chapter \d+: .*\n# ## Step (\d+):", text, re.MULTILINE)}
+    steps = {int(step) for step in re.findall(r"^# ## Step (\d+):", text, re.MULTILINE)}
+    chapters = notebook_chapters()
+    assert sorted(first for first, _ in chapters.values()) == sorted(headed), "a chapter starts at a step without a heading"
+    for name, (first, needs) in chapters.items():
+        assert all(step in steps and step < first for step in needs), f"{name} needs a step that is not before it"
+
+
+def test_chapter_features_starts_there_shows_each_figure_and_runs_the_crowded_model(tmp_path):
+    # a stand-in for the image viewer, which writes down what it was asked to open
+    viewer = tmp_path / "bin" / "xdg-open"
+    viewer.parent.mkdir()
+    viewer.write_text(f"#!/bin/sh\necho \"$1\" >> {tmp_path / 'opened'}\n")
+    viewer.chmod(viewer.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "DISPLAY": ":0", "PATH": f"{viewer.parent}{os.pathsep}{os.environ['PATH']}"}
+    out = tmp_path / "out"
+    result = run_notebook("--chapter", "features", "--show", "--crowded", "--out", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Step 21" in result.stdout and "Step 26" in result.stdout
+    assert not re.search(r"^Step ([1-9]|1\d|20):", result.stdout, re.MULTILINE), "an earlier step printed its text"
+    assert not (out / "notebook_training_loss.png").exists(), "a step run only for what the chapter needs drew"
+    for name in FEATURE_FIGURES:
+        assert_png(out / name)
+    opened = [os.path.basename(line) for line in (tmp_path / "opened").read_text().split()]
+    assert opened == FEATURE_FIGURES, "--show opens each figure once, as its step runs"
+    assert "an additive code needs L x (V-1) = 6 x 3 = 18 directions" in result.stdout  # the crowded model's report
+
+
+def test_unknown_chapter_exits_2_with_one_line(tmp_path):
+    result = run_notebook("--chapter", "superposition", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--chapter" in result.stderr and "features" in result.stderr  # names the setting and what is allowed
+    assert not (tmp_path / "out").exists()
+
+
+def test_show_without_a_display_says_so_in_one_line(monkeypatch, capsys):
+    find_viewer = tutorial.find_viewer
+    monkeypatch.setattr(tutorial, "find_viewer", lambda: find_viewer(platform="linux", environ={}))
+    monkeypatch.setattr(tutorial, "_viewer", None)
+    tutorial.show_figures(True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "--show" in lines[0] and "no display" in lines[0]
+    assert tutorial._viewer is None
+
+
+@pytest.mark.parametrize("platform, environ, has_xdg_open, expected", [
+    ("linux", {"DISPLAY": ":0"}, True, ["xdg-open"]),
+    ("linux", {"WAYLAND_DISPLAY": "wayland-0"}, True, ["xdg-open"]),
+    ("linux", {"DISPLAY": ":0"}, False, None),
+    ("linux", {}, True, None),
+    ("darwin", {}, False, ["open"]),
+])
+def test_find_viewer(platform, environ, has_xdg_open, expected):
+    which = lambda name: "/usr/bin/xdg-open" if has_xdg_open else None
+    viewer, why_not = tutorial.find_viewer(platform=platform, environ=environ, which=which)
+    assert viewer == expected
+    assert (why_not is None) == (expected is not None)
