@@ -86,7 +86,8 @@ if args.model is not None:
     parser.error("argument --model: the notebook tells both stories, the MLP (chapters 1 and 2) and the transformer "
                  "(chapter 3); for the transformer alone run demo.py --model transformer")
 if args.chapter != "model" and in_notebook():
-    parser.error("argument --chapter: in a notebook, run the cells of steps 1 to 4 and then the chapter's own")
+    parser.error("argument --chapter: in a notebook, run the first cell of each step that CHAPTERS lists for the "
+                 "chapter, then the chapter's own cells")
 cfg = resolve(args, parser)
 PAUSE = not args.no_pause
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short
