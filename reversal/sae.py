@@ -331,9 +331,10 @@ def plot_sae(results, path):
     ax = fig.subplots()
     image = ax.imshow(r[:, order], cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
     fig.colorbar(image, ax=ax, label="|correlation| over all sequences")
+    size = min(7, 170 / len(order))  # points: the labels of two neighbouring cells must not run into each other
     for (row, col), value in np.ndenumerate(r[:, order]):
         if value >= results["settings"]["found_at"]:
-            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7, color="black")
+            ax.text(col, row, f"{value:.2f}".lstrip("0"), ha="center", va="center", fontsize=size, color="black")
     ax.set_yticks(range(len(names)), names)
     ax.set_xticks(range(len(order)), [str(k) for k in order], fontsize=8)
     ax.set_xlabel("SAE feature (sorted by the ground-truth feature it matches best)")
@@ -343,7 +344,6 @@ def plot_sae(results, path):
                  f"FVE {results['fve']:.4f}, found {found['sae']} of {g} at |r| >= {results['settings']['found_at']}"
                  f" (neurons {found['neurons']}, readout ceiling {found['readout']})", fontsize=10)
     save_figure(fig, path)
-
 
 
 def sae_metrics(results):
