@@ -30,6 +30,7 @@ from .common import analysis_sequences, layer_features
 from .data import add_eos, make_targets
 from .files import save_figure
 from .model import run_with_hooks
+from .steering import class_mean_vector
 from .tutorial import watching
 
 LAYER = "hidden1"
@@ -41,6 +42,7 @@ STEPS = 5000
 FOUND = 0.9  # a ground-truth feature is "found" by a method when one of its units correlates with it at >= 0.9
 ON_A_LINE = 0.9  # a position's letters "lie on a line" when one direction holds this share of their class means' variance
 SEEDS = (0, 1, 2)  # SAE seeds sae_experiment trains; the model's seed is cfg.seed, apart
+TOWARD_MIDDLE_ALPHAS = np.round(np.arange(0, 4.0001, 0.25), 2)  # steering toward a line's middle letter
 
 
 class SparseAutoencoder(nn.Module):
@@ -189,6 +191,28 @@ def letters_on_a_line(acts, sequences, n_letters, letters):
     return lines
 
 
+@torch.no_grad()
+def steer_toward_middle(model, data, cfg, sequences, line):
+    """Steer hidden1 from the letter at one end of a position's line toward the middle letter, along the class-mean
+    vector (steering.py's, clamped at 0), and read the mirrored output: for each alpha, the share of the steered
+    sequences that says the middle letter, and the share that says the letter at the other end."""
+    vocab, p = data.vocab, line["position"] - 1
+    start, middle, far = (vocab.index[letter] for letter in (line["order"][0], line["middle"][0], line["order"][-1]))
+    train_acts = layer_features(model, data.train_sequences, vocab, cfg.device, (LAYER,))[LAYER].double()
+    vector = class_mean_vector(train_acts, data.train_sequences, p, start, middle).float().to(cfg.device)  # (H,)
+    tokens = add_eos(sequences[sequences[:, p] == start], vocab.eos_id).to(cfg.device)  # the sequences to steer
+    mirror = cfg.seq_len - 1 - p
+    says = {"says_middle": [], "says_far": []}
+    for alpha in TOWARD_MIDDLE_ALPHAS:
+        push = lambda out: (out + float(alpha) * vector).clamp(min=0)
+        answer = run_with_hooks(model, tokens, {LAYER: push}).argmax(-1)[:, mirror].cpu()  # (n,)
+        says["says_middle"].append((answer == middle).double().mean().item())
+        says["says_far"].append((answer == far).double().mean().item())
+    return {"position": line["position"], "start": line["order"][0], "middle": line["middle"][0],
+            "far": line["order"][-1], "output": mirror + 1, "alphas": TOWARD_MIDDLE_ALPHAS.tolist(),
+            "steered": len(tokens), **says}
+
+
 def score(model, acts, features, reconstruction, truth, sequences, vocab, device, replace):
     return {"fve": fve(acts, reconstruction), "l0": (features > 0).double().sum(1).mean().item(),
             "accuracy_with_reconstruction": accuracy_with(model, sequences, vocab, device, replace),
@@ -210,6 +234,7 @@ def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
       found_by_seed: the SAE's found count per seed
       baseline_accuracy: the model's own accuracy on the sequences
       lines: letters_on_a_line per position
+      toward_middle: for each position whose letters lie on a line, steer_toward_middle
       correlation: (G, F) |r| of ground truth with the first seed's features, for plot_sae
     """
     vocab, device = data.vocab, cfg.device
@@ -241,6 +266,7 @@ def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
                                  "found": sum(v >= FOUND for v in best_correlation(truth, mixed))}
         result["correlation"] = r.tolist()
         per_seed.append(result)
+    lines = letters_on_a_line(acts, sequences, n_letters, vocab.letters)
     neurons = best_correlation(truth, acts)
     pca = best_correlation(truth, pca_projections(acts))
     readout = best_correlation(truth, readout_fit(acts, truth))
@@ -255,7 +281,9 @@ def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
         "found": {method: sum(v >= FOUND for v in values) for method, values in best.items()},
         "found_by_seed": [result["found"] for result in per_seed],
         "baseline_accuracy": accuracy_with(model, sequences, vocab, device, lambda out: out),
-        "lines": letters_on_a_line(acts, sequences, n_letters, vocab.letters),
+        "lines": lines,
+        "toward_middle": [steer_toward_middle(model, data, cfg, sequences, line) for line in lines
+                          if line["share"] >= ON_A_LINE and line["middle"]],
         "correlation": first["correlation"],
     }
 
@@ -305,6 +333,8 @@ def explain_sae(results):
         else:
             text += f" (below {ON_A_LINE:.0%}: not on a line)"
         lines.append(text)
+    for steer in results.get("toward_middle", []):
+        lines.append("  " + explain_toward_middle(steer))
     rotated = seeds[0]["rotated"]
     lines.append(f"Lesson: the same SAE with its features mixed by a random rotation reconstructs just as well "
                  f"(FVE {rotated['fve']:.4f}) yet finds {rotated['found']} of {g}: a near-perfect reconstruction "
@@ -317,6 +347,22 @@ def explain_sae(results):
     lines.append(f"Lesson: the dictionary size, {s['n_features']}, was set from the ground truth; real SAE work has no "
                  f"such number to choose it by.")
     return lines
+
+
+def explain_toward_middle(steer):
+    """One sentence: where steering toward the middle letter works, and where it overshoots to the far end."""
+    alphas, middle, far = steer["alphas"], steer["middle"], steer["far"]
+    p, start = steer["position"], steer["start"]
+    hit = [a for a, share in zip(alphas, steer["says_middle"]) if share >= 0.9]
+    past = next((a for a, share in zip(alphas, steer["says_far"]) if share >= 0.5), None)
+    text = (f"steering input {p} from {start} toward the middle letter {middle} along the class-mean vector (hidden1, "
+            f"{steer['steered']} sequences): output {steer['output']} says {middle} for at least 90% of them "
+            + (f"from alpha {min(hit):g} to {max(hit):g}" if hit else "at no alpha"))
+    if past is None:
+        return text + f"; up to alpha {alphas[-1]:g} it never says {far} for half of them."
+    stays = all(share >= 0.5 for a, share in zip(alphas, steer["says_far"]) if a >= past)
+    return text + (f"; {'from' if stays else 'at'} alpha {past:g}{' on' if stays else ''}, half or more say {far}: "
+                   f"pushed along the line, past {middle} lies {far}, the overshoot of the line code.")
 
 
 def plot_sae(results, path):

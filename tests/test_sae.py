@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from conftest import assert_png
+from conftest import assert_png, train_model
 from reversal.common import analysis_sequences, layer_features
-from reversal.sae import (FOUND, best_correlation, explain_sae, fve, ground_truth, plot_sae, random_rotation,
-                          sae_experiment, train_sae)
+from reversal.sae import (FOUND, ON_A_LINE, best_correlation, explain_sae, explain_toward_middle, fve, ground_truth,
+                          letters_on_a_line, plot_sae, random_rotation, sae_experiment, steer_toward_middle, train_sae)
 
 AT_LEAST_FOUND = 7  # measured: SAE seed 0 finds 8 of 9 at the defaults (seeds 1, 2: 8, 7); one of margin
 
@@ -75,3 +75,19 @@ def test_explain_and_plot(results, tmp_path):
     assert f"SAE {results['found']['sae']} of 9" in text, text
     plot_sae(results, tmp_path / "sae.png")
     assert_png(tmp_path / "sae.png")
+
+
+def test_steering_toward_a_middle_letter_overshoots_to_the_far_end():
+    # measured at --seq-len 5, seed 42: positions 2 to 5 put 93-99% of their class means on a line, c - b - a
+    five = train_model(seq_len=5)
+    sequences = analysis_sequences(five.cfg)
+    acts = layer_features(five.model, sequences, five.data.vocab, five.cfg.device, ("hidden1",))["hidden1"]
+    lines = [line for line in letters_on_a_line(acts.double(), sequences, 3, five.data.vocab.letters)
+             if line["share"] >= ON_A_LINE]
+    assert lines, "no position's letters lie on a line at --seq-len 5"
+    steer = steer_toward_middle(five.model, five.data, five.cfg, sequences, lines[0])
+    first_middle = next(a for a, share in zip(steer["alphas"], steer["says_middle"]) if share >= 0.9)
+    first_far = next(a for a, share in zip(steer["alphas"], steer["says_far"]) if share >= 0.5)
+    assert steer["says_far"][0] == 0, "unsteered, no sequence says the far letter at the mirror"
+    assert first_middle < first_far, "a small push writes the middle letter, a larger one overshoots past it"
+    assert "overshoot" in explain_toward_middle(steer)
