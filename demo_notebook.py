@@ -850,6 +850,9 @@ pause(PAUSE)
 # - `python demo.py --model transformer --seeds 10`: how many transformers come out with the clean circuit?
 # - `python demo.py --sweep`: held-out accuracy over sequence length and width, at two training budgets.
 # - `python demo.py --sae`: the sparse autoencoder over three SAE seeds.
+# - `python demo.py --seq-len 5 --sae`: positions whose letters lie on a line; the middle letter has no feature of
+#   its own, and steering toward it overshoots.
+# - `--chapter features --crowded`: chapter 4 again, with a crowded layer measured in step 25.
 #
 # In a notebook, put the flags in `NOTEBOOK_FLAGS` in the first code cell and run all cells again.
 
@@ -861,6 +864,8 @@ print("python demo_notebook.py --hidden 4               # fewer neurons than nee
 print("python demo.py --seeds 10                        # the MLP's headline numbers over 10 seeds")
 print("python demo.py --model transformer --seeds 10    # how clean the transformer's circuit is, over 10 seeds")
 print("python demo.py --sweep                           # sequence length x hidden width, at two training budgets")
+print("python demo.py --seq-len 5 --sae                 # letters on a line: the middle one has no feature")
+print("python demo_notebook.py --chapter features --crowded   # chapter 4 with a crowded layer too")
 finish_figures()  # in a terminal the figures were drawn in the background: wait until every one is written
 print(f"\nwrote the figures into {os.path.abspath(cfg.out)}")
 if not in_notebook():
