@@ -12,7 +12,8 @@ Writes into --out: training_loss.png, activation_heatmaps.png, position_influenc
 neuron_selectivity.png, first_layer_weights.png, ablation.png, patching.png, dimensionality.png,
 subspace_interventions.png, steering.png, superposition.png, metrics.json and model.pt; with --seeds seeds.png,
 with --sae sae.png, with --sweep capacity_sweep.png. With --model transformer: training_loss.png,
-position_influence.png, probe_accuracy.png, attention_patterns.png, circuits.png, attention_interventions.png.
+position_influence.png, probe_accuracy.png, attention_patterns.png, circuits.png, attention_interventions.png,
+steering.png.
 The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
@@ -189,7 +190,8 @@ def mlp_experiments(model, untrained, data, cfg, figures, out):
 
 def transformer_experiments(model, untrained, data, cfg, figures, out):
     """The transformer's lesson: behaviour, probes on its residual stream, then its attention pattern, the QK and OV
-    circuits read from the weights, interventions on the head, and whether this seed's circuit is the clean one."""
+    circuits read from the weights, interventions on the head, whether this seed's circuit is the clean one, and
+    steering along the residual stream's letter directions."""
     sequences = analysis_sequences(cfg)
     influence = position_influence(model, sequences, data.vocab)
     figures.draw(plot_influence, influence, out("position_influence.png"))
@@ -197,6 +199,9 @@ def transformer_experiments(model, untrained, data, cfg, figures, out):
     probes = probe_accuracy(model, sequences, data.vocab, cfg.device, control=untrained, seed=cfg.seed)
     figures.draw(plot_probes, probes, out("probe_accuracy.png"))
     attention = attention_experiments(model, data, cfg)
+    # steering the residual stream along class-mean directions, at the input's position and at its mirror's
+    steering = steering_experiment(model, data, cfg)
+    figures.draw(plot_steering, steering, out("steering.png"))
     figures.draw(plot_patterns, attention["patterns"], out("attention_patterns.png"))
     figures.draw(plot_circuits, attention["qk"], attention["ov"], data.vocab, out("circuits.png"))
     figures.draw(plot_interventions, attention["ablation"], attention["replacement"], attention["patching"],
@@ -205,8 +210,9 @@ def transformer_experiments(model, untrained, data, cfg, figures, out):
     print("\n".join(explain_influence(influence)))
     print("\n".join(explain_probes(probes)))
     print("\n".join(explain_attention(attention)))
+    print("\n" + "\n".join(explain_steering(steering)))
     return {"interpretability": {"position_influence": influence, "probe_accuracy": probes},
-            "attention": attention_metrics(attention)}
+            "attention": attention_metrics(attention), "features": {"steering": steering_metrics(steering)}}
 
 
 if __name__ == "__main__":

@@ -16,6 +16,13 @@ hidden1 and hidden2 come after a ReLU, so no real input makes them negative. h +
 clamped at 0, so that the next layer only sees values it could see from some input (the clamp is what a ReLU after
 the addition would do). Pass clamp=False to see the difference.
 
+The transformer (--model transformer) is steered the same way on its residual stream, one token position at a
+time: at blocks.0.hook_resid_pre at the steered input position p, where v is exactly W_E[y] - W_E[x] (so alpha = 1
+is the same as changing the input letter, and the head still has to move it), and at blocks.0.hook_resid_post at the
+mirrored output position, which only the unembedding reads. There is no clamp there (no ReLU makes the stream), and
+the neuron control becomes the one residual-stream dimension most correlated with the letter: an arbitrary axis,
+since nothing in this model gives the stream's basis a meaning.
+
 Every (alpha, method, triple, sequence) is one row of one batch, so a whole layer's sweep is one forward pass.
 """
 
@@ -29,7 +36,10 @@ from .data import add_eos
 from .files import save_figure
 from .model import run_with_hooks
 
-LAYERS = ("hidden1", "hidden2")
+# where each model is steered: a hook point, and which token position of it (None: the whole layer, as in the MLP;
+# "input": the steered input position p; "mirror": the output position that copies it, L-1-p)
+SITES = {"mlp": {"hidden1": None, "hidden2": None},
+         "transformer": {"blocks.0.hook_resid_pre": "input", "blocks.0.hook_resid_post": "mirror"}}
 METHODS = ("class means", "random", "neuron")  # the steering vector, then its two controls
 ALPHAS = np.round(np.arange(0, 3.0001, 0.05), 2)  # 0 to 3: alpha 1 moves the class mean of x onto that of y
 CLEAN_FLIP = 0.9  # at least this share of the steered sequences say y at the mirrored output
@@ -55,6 +65,15 @@ def most_correlated_neuron(activations, sequences, position, letter):
     correlation = torch.nan_to_num(centred.T @ (indicator - indicator.mean()) / spread)  # (H,) a dead neuron: 0
     neuron = int(correlation.abs().argmax())
     return neuron, 1.0 if correlation[neuron] >= 0 else -1.0
+
+
+def site_slice(where, position, seq_len, width):
+    """The part of a flattened activation (width numbers a sequence) that steering input `position` moves."""
+    if where is None:
+        return slice(0, width)
+    d_model = width // (seq_len + 1)  # the residual stream, (T, d) flattened: position t is t*d .. t*d + d
+    token = position if where == "input" else seq_len - 1 - position
+    return slice(token * d_model, (token + 1) * d_model)
 
 
 def clean_intervals(alphas, clean):
@@ -91,7 +110,7 @@ def steer_layer(model, layer, directions, triples, sequences, vocab, device, alp
         steered = steered.clamp(min=0)
     batch = steered.reshape(-1, width).float().to(device)  # (M*A*R, H)
     repeated = tokens[rows].repeat(n_methods * len(alphas), 1)  # (M*A*R, L+1): the batch size must match
-    answers = run_with_hooks(model, repeated, {layer: lambda _: batch}).argmax(-1).cpu()
+    answers = run_with_hooks(model, repeated, {layer: lambda out: batch.view_as(out)}).argmax(-1).cpu()
     answers = answers.view(n_methods, len(alphas), len(rows), -1)  # (M, A, R, L+1)
 
     positions, sources, targets = (torch.tensor(column) for column in zip(*triples))
@@ -123,37 +142,49 @@ def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp
     n_letters, seq_len = len(cfg.vocab), cfg.seq_len
     triples = steering_triples(seq_len, n_letters)
     generator = torch.Generator().manual_seed(cfg.seed)
-    result = {"alphas": [float(a) for a in alphas], "clamp": clamp, "methods": list(METHODS), "layers": list(LAYERS),
+    sites = SITES[cfg.model]
+    clamp = clamp and cfg.model == "mlp"  # only the MLP's layers come out of a ReLU
+    result = {"model": cfg.model, "alphas": [float(a) for a in alphas], "clamp": clamp, "methods": list(METHODS),
+              "layers": list(sites), "sites": dict(sites),
               "triples": [[p, cfg.vocab[x], cfg.vocab[y]] for p, x, y in triples],
               "chosen": [chosen[0], cfg.vocab[chosen[1]], cfg.vocab[chosen[2]]],
               "steered_sequences": round(sum(int((sequences[:, p] == x).sum()) for p, x, _ in triples) / len(triples)), "analysis_sequences": len(sequences),
               "all_sequences": len(sequences) == n_letters ** seq_len,
               "seq_len": seq_len, "clean_flip": CLEAN_FLIP, "clean_side_effects": CLEAN_SIDE_EFFECTS}
     train = data.train_sequences
-    train_acts = layer_features(model, train, vocab, cfg.device, LAYERS)
-    for layer in LAYERS:
-        acts = train_acts[layer].double()  # (N_train, H)
-        vectors = torch.stack([class_mean_vector(acts, train, p, x, y) for p, x, y in triples])  # (T, H)
+    train_acts = layer_features(model, train, vocab, cfg.device, list(sites))
+    for layer, where in sites.items():
+        acts = train_acts[layer].double()  # (N_train, H); the transformer's (N_train, T*d), flattened
+        parts = [site_slice(where, p, seq_len, acts.shape[1]) for p, _, _ in triples]  # what each triple moves
+        vectors, random, single = (torch.zeros(len(triples), acts.shape[1], dtype=torch.float64) for _ in range(3))
+        neurons = []
+        for t, ((p, x, y), part) in enumerate(zip(triples, parts)):
+            vectors[t, part] = class_mean_vector(acts[:, part], train, p, x, y)
+            norm = vectors[t].norm()
+            direction = torch.randn(part.stop - part.start, generator=generator, dtype=torch.float64)
+            random[t, part] = direction / direction.norm() * norm  # same norm, random direction, same place
+            neuron, sign = most_correlated_neuron(acts[:, part], train, p, y)
+            neurons.append(part.start + neuron)
+            single[t, part.start + neuron] = sign * norm  # the same norm, all on one neuron (or dimension)
         norms = vectors.norm(dim=1, keepdim=True)  # (T, 1)
-        random = torch.randn(vectors.shape, generator=generator, dtype=torch.float64)
-        random = random / random.norm(dim=1, keepdim=True) * norms  # (T, H) same norm, random direction
-        neurons = [most_correlated_neuron(acts, train, p, y) for p, _, y in triples]
-        single = torch.zeros_like(vectors)
-        for t, (neuron, sign) in enumerate(neurons):
-            single[t, neuron] = sign * norms[t, 0]  # (T, H) the same norm, all on one neuron
         directions = torch.stack([vectors, random, single])  # (M, T, H)
         flip, side = steer_layer(model, layer, directions, triples, sequences, vocab, cfg.device, alphas, clamp)
         clean = (flip >= CLEAN_FLIP) & (side <= CLEAN_SIDE_EFFECTS)  # (M, A, T)
         index = triples.index(tuple(chosen))
         result[layer] = {
             "flip": flip.numpy(), "side_effects": side.numpy(),  # (M, A, T)
-            "vector_norm": norms[:, 0].tolist(), "neuron": [neuron for neuron, _ in neurons],
+            "vector_norm": norms[:, 0].tolist(), "neuron": neurons,
             # the alphas at which every triple is clean, for each method
             "clean_window": {m: clean_intervals(alphas, clean[i].all(-1).tolist()) for i, m in enumerate(METHODS)},
             "triples_ever_clean": {m: int(clean[i].any(0).sum()) for i, m in enumerate(METHODS)},
             "chosen_clean": {m: clean_intervals(alphas, clean[i, :, index].tolist()) for i, m in enumerate(METHODS)},
         }
         result[layer]["control_at_window"] = _controls_inside(clean[0].all(-1), flip, side)
+        if where == "input":  # resid_pre = W_E[token] + W_pos: two class means differ by W_E[y] - W_E[x] alone
+            W_E = model.embed.W_E.detach().cpu().double()  # (V, d)
+            result[layer]["largest_gap_to_embedding_difference"] = max(
+                (vectors[t, part] - (W_E[y] - W_E[x])).abs().max().item()
+                for t, ((_, x, y), part) in enumerate(zip(triples, parts)))
     result["statement"] = "\n".join(explain_steering(result))
     return result
 
@@ -176,14 +207,25 @@ def _window(intervals):
                         for low, high in intervals)
 
 
+def neuron_name(steering):
+    """What the single-unit control moves: a neuron of the MLP, or one axis of the transformer's residual stream."""
+    return "neuron" if steering.get("model", "mlp") == "mlp" else "dimension"
+
+
 def explain_steering(steering):
     """The sweep in sentences, each computed from the numbers above."""
     s, n = steering, len(steering["triples"])
     flip, side = s["clean_flip"], s["clean_side_effects"]
     alphas = s["alphas"]
-    lines = [f"Steering (h + alpha v at one hidden layer, v = mean over training sequences with letter y at position "
+    mlp = s.get("model", "mlp") == "mlp"
+    unit = neuron_name(s)
+    where = ("one hidden layer" if mlp else "one position of the residual stream (at blocks.0.hook_resid_pre, the "
+             "steered input's position; at blocks.0.hook_resid_post, the mirrored output's)")
+    clamp = ("clamped at 0 as after a ReLU" if s["clamp"] else
+             "not clamped" + ("" if mlp else ": no ReLU makes the residual stream"))
+    lines = [f"Steering (h + alpha v at {where}, v = mean over training sequences with letter y at position "
              f"p minus the mean over those with x there; applied to the {s['steered_sequences']} sequences with x at "
-             f"p{'' if s['all_sequences'] else ' (on average, of a sample)'}, {'clamped at 0 as after a ReLU' if s['clamp'] else 'not clamped'}; alpha {alphas[0]:g} to "
+             f"p{'' if s['all_sequences'] else ' (on average, of a sample)'}, {clamp}; alpha {alphas[0]:g} to "
              f"{alphas[-1]:g} in steps of {alphas[1] - alphas[0]:.2g}). Clean means the mirrored output says y for at "
              f"least {flip:.0%} of them and every other output is unchanged for all but at most {side:.0%}:"]
     for layer in s["layers"]:
@@ -192,7 +234,7 @@ def explain_steering(steering):
         if window:
             line = f"  {layer}: all {n} (p, x, y) triples are clean {_window(window)}"
             for method, name in (("random", "at those alphas a random direction"),
-                                 ("neuron", "the most correlated neuron")):
+                                 ("neuron", f"the most correlated {unit}")):
                 c = found["control_at_window"][method]
                 most = c["most_triples_clean"]
                 line += (f"; {name} of the same norm is clean for " + ("none of them" if most == 0 else
@@ -204,14 +246,40 @@ def explain_steering(steering):
             lines.append(f"  {layer}: no alpha is clean for all {n} triples at once; {ever} of {n} "
                          f"{'is' if ever == 1 else 'are'} clean at some alpha.")
         lines.append(f"    Triples clean at some alpha: class means {found['triples_ever_clean']['class means']}, "
-                     f"random {found['triples_ever_clean']['random']}, neuron {found['triples_ever_clean']['neuron']}"
+                     f"random {found['triples_ever_clean']['random']}, {unit} {found['triples_ever_clean']['neuron']}"
                      f" of {n}.")
+        lines += _transformer_notes(s, layer)
+    if not mlp:
+        lines.append("  The residual stream has no privileged basis (no ReLU or MLP reads it in this model), so the "
+                     "single-dimension control moves an arbitrary axis: unlike the MLP's neuron, it is not a unit the "
+                     "model computes with.")
     p, x, y = s["chosen"]
     lines.append(f"  The figure's triple, input {p + 1}, {x} -> {y} (read at output {s['seq_len'] - p}): "
                  + "; ".join(f"{layer}: class means clean {_window(s[layer]['chosen_clean']['class means'])}, random "
-                             f"{_window(s[layer]['chosen_clean']['random'])}, neuron "
+                             f"{_window(s[layer]['chosen_clean']['random'])}, {unit} "
                              f"{_window(s[layer]['chosen_clean']['neuron'])}" for layer in s["layers"]) + ".")
     return lines
+
+
+def _transformer_notes(s, layer):
+    """What the transformer's two sites mean, each said only where the numbers show it."""
+    where, found = s.get("sites", {}).get(layer), s[layer]
+    notes = []
+    if where == "input":
+        gap = found["largest_gap_to_embedding_difference"]
+        if gap < 1e-4:
+            notes.append(f"    Here v is W_E[y] - W_E[x] (largest difference {gap:.1e}): the residual stream at the "
+                         f"input's position is its token's embedding plus its position's, so alpha = 1 is the same as "
+                         f"typing y instead of x. What this tests is the head: it must carry the new letter to the "
+                         f"mirrored output, and the steered position is also a query and a key, so other outputs' "
+                         f"attention can move.")
+    if where == "mirror":
+        largest = float(np.max(found["side_effects"]))
+        if largest == 0:
+            notes.append("    No other output changed at any alpha, for any method: after resid_post only the "
+                         "unembedding reads each position, so an edit at the mirrored output's position cannot reach "
+                         "another output. That is arithmetic, not evidence; the flip is the test here.")
+    return notes
 
 
 def plot_steering(steering, path):
@@ -232,14 +300,21 @@ def plot_steering(steering, path):
                                                     s["clean_side_effects"]))):
             ax = axes[row, column]
             for m, method in enumerate(s["methods"]):
-                ax.plot(alphas, found[key][m, :, index], color=colours[method], label=method)
+                name = method if method != "neuron" else f"one {neuron_name(s)}"
+                ax.plot(alphas, found[key][m, :, index], color=colours[method], label=name)
             ax.axhline(limit, color="black", linestyle=":", linewidth=1)
+            if not np.any(found[key][:, :, index]):  # every line lies on 0, hidden under the last one drawn
+                ax.text(0.5, 0.5, "0 for every method at every alpha", transform=ax.transAxes, ha="center",
+                        fontsize=9, color="dimgrey")
             for low, high in found["chosen_clean"]["class means"]:
                 ax.axvspan(low, high, color="tab:blue", alpha=0.12, linewidth=0)
             ax.set_ylim(-0.03, 1.03)
             ax.set_ylabel(f"{label}\n(share of sequences)" if column == 0 else "")
             if row == 0:
-                ax.set_title(layer, fontsize=10)
+                where = s.get("sites", {}).get(layer)
+                token = {"input": f", position {p + 1} (the input)",
+                         "mirror": f", position {s['seq_len'] - p} (the mirrored output)"}.get(where, "")
+                ax.set_title(layer + token, fontsize=10)
             else:
                 ax.set_xlabel("alpha (h + alpha v)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
@@ -248,7 +323,7 @@ def plot_steering(steering, path):
                   f"{s['clean_side_effects']:.0%}, dotted)")
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
     fig.suptitle(f"Steering input {p + 1} from {x} to {y}: the class-mean vector against a random direction and the "
-                 f"most correlated neuron,\neach moved by the same norm; applied to the {s['steered_sequences']} "
+                 f"most correlated {neuron_name(s)},\neach moved by the same norm; applied to the {s['steered_sequences']} "
                  f"sequences with {x} at input {p + 1}" + (", clamped at 0" if s["clamp"] else ""), fontsize=10)
     save_figure(fig, path)
 

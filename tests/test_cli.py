@@ -183,10 +183,11 @@ def test_demo_runs_the_transformer_end_to_end(tmp_path):
     result = run_script("demo.py", "--model", "transformer", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     for name in ["training_loss.png", "position_influence.png", "attention_patterns.png", "circuits.png",
-                 "attention_interventions.png"]:
+                 "attention_interventions.png", "steering.png"]:
         assert_png(tmp_path / name)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["config"]["model"] == "transformer", "metrics.json should record which model ran"
+    assert metrics["features"]["steering"]["blocks.0.hook_resid_post"]["clean_window"]["class means"]
     for key in ["mean_pattern", "antidiagonal_mass", "qk_positional_argmax_is_mirror", "ov_diagonal_argmax_rows",
                 "antidiagonal_replacement_accuracy", "head_ablation"]:
         assert key in metrics["attention"], f"metrics.json's attention lacks {key!r}"

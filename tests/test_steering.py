@@ -47,3 +47,35 @@ def test_the_explanation_names_the_window_and_the_figure_draws(steering, tmp_pat
     assert f"{low:.2f} to {high:.2f}" in "\n".join(explain_steering(steering))
     plot_steering(steering, tmp_path / "steering.png")
     assert_png(tmp_path / "steering.png")
+
+
+@pytest.fixture(scope="module")
+def transformer_steering(trained_transformer):
+    t = trained_transformer
+    return steering_experiment(t.model, t.data, t.cfg)
+
+
+@pytest.mark.parametrize("layer", ["blocks.0.hook_resid_pre", "blocks.0.hook_resid_post"])
+def test_the_transformer_steers_cleanly_on_its_residual_stream_and_random_does_not(transformer_steering, layer):
+    found = transformer_steering[layer]
+    window = _clean(found, "class means").all(1)  # (A,)
+    assert window.any(), f"{layer}: no alpha steers every triple cleanly at the position the triple names"
+    assert not _clean(found, "random")[window].all(1).any(), f"{layer}: a random direction is as clean"
+
+
+def test_resid_pre_steering_is_the_embedding_difference(trained_transformer, transformer_steering):
+    # resid_pre at position p is W_E[token] + W_pos[p]: the class means differ by W_E[y] - W_E[x] exactly
+    assert transformer_steering["blocks.0.hook_resid_pre"]["largest_gap_to_embedding_difference"] < 1e-5
+    assert "typing y instead of x" in transformer_steering["statement"]
+
+
+def test_resid_post_steering_cannot_reach_another_output(transformer_steering):
+    # only the unembedding reads resid_post, position by position: arithmetic, and the text must call it that
+    assert np.all(transformer_steering["blocks.0.hook_resid_post"]["side_effects"] == 0)
+    assert "arithmetic, not evidence" in transformer_steering["statement"]
+    assert transformer_steering["clamp"] is False, "the residual stream is not the output of a ReLU: no clamp"
+
+
+def test_the_transformer_figure_draws(transformer_steering, tmp_path):
+    plot_steering(transformer_steering, tmp_path / "steering.png")
+    assert_png(tmp_path / "steering.png")
