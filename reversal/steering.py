@@ -78,14 +78,13 @@ def site_slice(where, position, seq_len, width):
 
 def clean_intervals(alphas, clean):
     """The runs of consecutive clean alphas, as [low, high] pairs: [[0.7, 1.85]], or [] where none is clean."""
-    intervals, start = [], None
-    for alpha, ok in zip(list(alphas) + [None], list(clean) + [False]):
-        if ok and start is None:
-            start = alpha
-        if not ok and start is not None:
-            intervals.append([float(start), float(previous)])
-            start = None
-        previous = alpha
+    intervals, previous_ok = [], False
+    for alpha, ok in zip(alphas, clean):
+        if ok and previous_ok:  # the run goes on
+            intervals[-1][1] = float(alpha)
+        elif ok:  # a new run starts
+            intervals.append([float(alpha), float(alpha)])
+        previous_ok = ok
     return intervals
 
 
