@@ -24,7 +24,8 @@
 # notebook_first_layer_weights.png, notebook_ablation.png, notebook_patching.png, notebook_dimensionality.png,
 # notebook_subspace_interventions.png, then notebook_attention_patterns.png, notebook_circuits.png,
 # notebook_attention_interventions.png, notebook_two_circuits.png, notebook_mlp_vs_transformer.png, then
-# notebook_steering.png, notebook_superposition.png and notebook_sae.png; with --crowded also
+# notebook_steering.png, notebook_transformer_steering.png, notebook_superposition.png and notebook_sae.png; with
+# --crowded also
 # notebook_superposition_crowded.png and notebook_sae_crowded.png.
 # The same story without the commentary, plus metrics.json, is demo.py.
 
@@ -39,7 +40,7 @@ import torch
 
 from reversal.ablation import explain_ablation, neuron_ablation, output_metrics, plot_ablation
 from reversal.activations import capture_all, explain_activations, plot_activations
-from reversal.common import analysis_sequences, layer_features, percentages
+from reversal.common import analysis_sequences, layer_features, letters, percentages
 from reversal.attention import (attention_experiments, explain_patterns, explain_verdict, plot_circuit_comparison,
                                 plot_patterns)
 from reversal.circuits import explain_ov, explain_qk, plot_circuits
@@ -52,7 +53,7 @@ from reversal.head_interventions import explain_interventions, plot_intervention
 from reversal.influence import explain_influence, plot_influence, position_influence
 from reversal.dimensionality import plot_dimensionality
 from reversal.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
-from reversal.model import hook_count, run_with_cache, run_with_hooks
+from reversal.model import hook_count, hooks, run_with_cache, run_with_hooks
 from reversal.patching import activation_patching, explain_patching, patch_neurons, plot_patching
 from reversal.plots import plot_training
 from reversal.probes import N_FOLDS, cross_validated_accuracy, explain_probes, fold_masks, plot_probes, probe_accuracy
@@ -725,6 +726,59 @@ figure(plot_steering, steering, out("notebook_steering.png"))
 # %%
 tell()
 print("\n".join(explain_steering(steering_experiment(model, data, cfg, clamp=False))[1:3]))
+pause(PAUSE)
+
+# %% [markdown]
+# ## Step 22: steering the transformer's residual stream
+# **Question.** Does the same steering work in the transformer of chapter 3, where each position's letter rides in
+# a residual stream?
+# **Hypothesis.** At `blocks.0.hook_resid_pre`, the stream at input p is W_E[letter] + W_pos[p], so the class-mean
+# vector is exactly W_E[y] - W_E[x] and alpha = 1 is the same as typing y: the mirror flips if the head carries the
+# new letter across, and the other outputs keep their answers if their attention does not move. At
+# `blocks.0.hook_resid_post`, the mirrored output's position is read by the unembedding alone, so no other output can
+# change; the flip tests whether the class-mean direction is what the unembedding reads.
+# **Experiment.** Step 21's sweep, each vector added at one token position only: the input's at resid_pre, the
+# mirrored output's at resid_post. Not clamped (no ReLU makes the stream). The controls are a random direction of the
+# same norm at the same position, and the one residual-stream dimension most correlated with the letter.
+
+# %%
+tell()
+transformer_steering = steering_experiment(transformer, data, transformer_cfg)
+print("\n".join(explain_steering(transformer_steering)))
+figure(plot_steering, transformer_steering, out("notebook_transformer_steering.png"))
+
+# %% [markdown]
+# **What it proves, and what not.** At resid_pre a clean window says the head moves whatever letter sits at input p
+# to the mirror; the window says how much smaller or larger than a real letter change (alpha = 1) the push may be.
+# That tests the head, not a direction we found: the direction is the embedding difference. At resid_post, no side
+# effects is arithmetic; the flip and its window are the evidence. The single-dimension control moves an axis the
+# model does not compute with, so where it flips a triple, that says only that the letter's direction has a large
+# component along that axis.
+#
+# **Exercise.** Push far past the window (`ALPHA`). Does the mirror still say y, and where does its query attend?
+
+# %%
+tell()
+ALPHA, POSITION, FROM, TO = 5.0, 0, 0, 1  # input 1 (0-based 0), a -> b
+W_E = transformer.embed.W_E.detach()
+one = add_eos(sequences[sequences[:, POSITION] == FROM][:1], vocab.eos_id).to(cfg.device)  # (1, T)
+
+
+def push(resid):
+    resid = resid.clone()
+    resid[:, POSITION] += ALPHA * (W_E[TO] - W_E[FROM])  # only the steered input's position moves
+    return resid
+
+
+mirror = cfg.seq_len - 1 - POSITION
+_, plain = run_with_cache(transformer, one, ["blocks.0.attn.hook_pattern"])
+with hooks(transformer, {"blocks.0.hook_resid_pre": push}):
+    logits, steered = run_with_cache(transformer, one, ["blocks.0.attn.hook_pattern"])
+print(f"{letters(one[0, :cfg.seq_len].cpu(), vocab)}, alpha {ALPHA}: output {mirror + 1} says "
+      f"{vocab.tokens[logits[0, mirror].argmax().item()]}; the whole output {' '.join(vocab.decode(logits.argmax(-1)[0].tolist()))}")
+print(f"output {mirror + 1}'s attention over the inputs, before: "
+      f"{np.round(plain['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}, "
+      f"steered: {np.round(steered['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}")
 pause(PAUSE)
 
 # %% [markdown]
