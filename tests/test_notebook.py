@@ -14,8 +14,8 @@ from reversal import tutorial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "demo_notebook.py")
-FEATURE_FIGURES = ["notebook_steering.png", "notebook_superposition.png", "notebook_sae.png",
-                   "notebook_superposition_crowded.png", "notebook_sae_crowded.png"]
+FEATURE_FIGURES = ["notebook_steering.png", "notebook_transformer_steering.png", "notebook_superposition.png",
+                   "notebook_sae.png", "notebook_superposition_crowded.png", "notebook_sae_crowded.png"]
 
 
 def notebook_chapters():
