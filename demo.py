@@ -30,7 +30,7 @@ from reversal.circuits import plot_circuits
 from reversal.common import SEED_NOTE, analysis_sequences
 from reversal.config import build_parser, integer, resolve
 from reversal.data import max_seq_len
-from reversal.files import quick_exit, save_json
+from reversal.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
 from reversal.generalization import explain_accuracy
 from reversal.head_interventions import plot_interventions
 from reversal.influence import explain_influence, plot_influence, position_influence
@@ -216,6 +216,7 @@ def transformer_experiments(model, untrained, data, cfg, figures, out):
 
 
 if __name__ == "__main__":
+    stop_quietly_when_the_reader_goes()  # python demo.py | head: no traceback when head stops reading
     try:
         main()
     except KeyboardInterrupt:

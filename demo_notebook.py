@@ -47,7 +47,7 @@ from reversal.circuits import explain_ov, explain_qk, plot_circuits
 from reversal.compare import explain_comparison, mlp_routing, model_summary, plot_comparison, transformer_routing
 from reversal.config import DEFAULT_LR, build_parser, resolve
 from reversal.data import add_eos, make_targets
-from reversal.files import quick_exit
+from reversal.files import quick_exit, stop_quietly_when_the_reader_goes
 from reversal.generalization import explain_accuracy
 from reversal.head_interventions import explain_interventions, plot_interventions
 from reversal.influence import explain_influence, plot_influence, position_influence
@@ -71,9 +71,11 @@ parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=Fal
 CHAPTERS = {"model": (1, []), "mechanism": (8, [1, 2, 3, 4, 7]), "attention": (15, [1, 2, 3, 4, 7, 13]),
             "features": (21, [1, 2, 3, 4, 7, 15])}
 parser.add_argument("--no-pause", action="store_true", help="run straight through without waiting for Enter")
-parser.add_argument("--chapter", choices=CHAPTERS, default="model",
-                    help="start at this chapter: model (step 1), mechanism (step 8), attention (step 15) or features "
-                         "(step 21); the earlier steps it needs run first without their output (default: model)")
+by_number = lambda text: list(CHAPTERS)[int(text) - 1] if text in ("1", "2", "3", "4") else text.lower()
+parser.add_argument("--chapter", choices=CHAPTERS, default="model", type=by_number,
+                    help="start at this chapter, by name or number: model (1, step 1), mechanism (2, step 8), "
+                         "attention (3, step 15) or features (4, step 21); the earlier steps it needs run first "
+                         "without their output (default: model)")
 parser.add_argument("--show", action="store_true",
                     help="also open each figure in a window as its step runs (where there is a display)")
 parser.add_argument("--crowded", action="store_true",
@@ -94,6 +96,8 @@ PAUSE = not args.no_pause
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short
 os.makedirs(cfg.out, exist_ok=True)
 out = lambda name: os.path.join(cfg.out, name)
+if not in_notebook():
+    stop_quietly_when_the_reader_goes()  # python demo_notebook.py | head: no traceback when head stops reading
 tell()  # in a terminal, print the introduction above (a notebook shows it already)
 show_figures(args.show)  # --show: find a way to open windows, or say in one line that there is none
 if args.chapter != "model":

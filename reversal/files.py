@@ -40,6 +40,24 @@ def quick_exit():
     Python's own teardown of torch's many modules takes about a second and saves nothing, so skip it: flush what
     was printed, then leave with status 0.
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader of the output has gone (| head): nothing more to say to it
+        pass
     os._exit(0)
+
+
+def stop_quietly_when_the_reader_goes():
+    """`python demo.py | head`: when whatever reads our output closes it early, the next print raises
+    BrokenPipeError. Stop there without a traceback, with status 1: Python's documentation of SIGPIPE recommends
+    pointing stdout at os.devnull, so that the flush at exit has nowhere left to fail."""
+    previous = sys.excepthook
+
+    def hook(kind, error, traceback):
+        if issubclass(kind, BrokenPipeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        else:
+            previous(kind, error, traceback)
+
+    sys.excepthook = hook

@@ -227,3 +227,14 @@ def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
     assert process.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     assert os.listdir(tmp_path) == [], "an interrupted run left files behind"
+
+
+@pytest.mark.parametrize("script", ["demo.py", "demo_notebook.py"])
+def test_output_piped_into_head_stops_without_a_traceback(script, tmp_path):
+    # python demo.py | head -1: the reader goes away early, and the next print fails with a broken pipe
+    process = subprocess.Popen([sys.executable, script, "--out", str(tmp_path)], cwd=ROOT, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
