@@ -8,6 +8,11 @@ samples it reaches 100%. So the sweep trains every cell at the first budget (the
 fixes was limited by training, not by width. A cell that stays below 100% may still need a wider layer, or yet more
 training, or another seed: the sweep cannot tell which, and the text says so.
 
+Needed directions. An additive code for L positions of V letters needs L x (V-1) directions (reversal/mechanism.py).
+Where a cell has more of them than neurons and still reaches 100%, superposition is possible there (necessary, not
+proof: reversal/superposition.py measures it on one model). Where such a cell stays below 100% even at the larger
+budget, the sweep cannot say whether width or training is short; where the larger budget fixes it, it was training.
+
 Each cell trains in its own process (two at a time), because the cells do not depend on each other.
 """
 
@@ -19,6 +24,7 @@ import time
 from dataclasses import replace
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
@@ -91,7 +97,8 @@ def capacity_sweep(cfg, seq_lens, widths, budgets=None, progress=True, workers=2
         "budgets": per budget, training_budget() of its settings: samples, epochs, batch_size, optimizer_steps;
         "heldout_accuracy": per budget, a len(seq_lens) x len(widths) list of lists; None where a cell was not
             retrained at that budget because it had already reached 100%;
-        "seconds": the sweep's wall time.
+        "seconds": the sweep's wall time;
+        "needed_directions": per length, L x (V-1), the directions an additive code needs, to set against the widths.
     """
     budgets = default_budgets(cfg) if budgets is None else budgets
     if cfg.device != "cpu":
@@ -105,7 +112,8 @@ def capacity_sweep(cfg, seq_lens, widths, budgets=None, progress=True, workers=2
         todo = [cell for cell in todo if accuracy[cell] < 1.0]
     return {"seed": cfg.seed, "seq_lens": list(seq_lens), "widths": list(widths),
             "budgets": [training_budget(replace(cfg, **overrides)) for overrides in budgets],
-            "heldout_accuracy": grids, "seconds": time.perf_counter() - start}
+            "heldout_accuracy": grids, "seconds": time.perf_counter() - start,
+            "needed_directions": [length * (len(cfg.vocab) - 1) for length in seq_lens]}
 
 
 def accuracy_grids(sweep):
@@ -163,7 +171,32 @@ def explain_sweep(sweep):
     if (final < 1).any():
         lines.append("  A cell still below 100% at this training budget may need a wider layer, or yet more training, "
                      "or another seed: this sweep cannot tell which.")
+    lines += explain_crowded_cells(sweep, grids[0], final)
     lines.append("  (one model per cell, one seed: a single cell can differ with --seed)")
+    return lines
+
+
+def crowded(sweep):
+    """(seq_lens, widths) bool: the cells with more needed directions, L x (V-1), than neurons."""
+    return np.array(sweep["needed_directions"])[:, None] > np.array(sweep["widths"])[None, :]
+
+
+def explain_crowded_cells(sweep, first, final):
+    """The cells with more needed directions than neurons, by what training made of them."""
+    def cells(mask):
+        return ", ".join(f"length {length} x width {width}" for a, length in enumerate(sweep["seq_lens"])
+                         for b, width in enumerate(sweep["widths"]) if mask[a, b]) or "none"
+
+    more = crowded(sweep)
+    needed = ", ".join(f"{length}: {n}" for length, n in zip(sweep["seq_lens"], sweep["needed_directions"]))
+    lines = [f"  Needed directions L x (V-1) per length: {needed}. {int(more.sum())} of {more.size} cells have more "
+             "needed directions than neurons (outlined in the figure)."]
+    if more.any():
+        text = (f"    Of those, at 100% held-out (superposition possible there: necessary, not proof): "
+                f"{cells(more & (final == 1))}")
+        if (more & (first < 1) & (final == 1)).any():
+            text += f"; of these, only after more training: {cells(more & (first < 1) & (final == 1))}"
+        lines.append(text + f". Still below 100%: {cells(more & (final < 1))}.")
     return lines
 
 
@@ -173,7 +206,7 @@ def plot_sweep(sweep, path):
     cmap = matplotlib.colormaps["RdYlGn"].with_extremes(bad="0.92")  # light grey: not retrained at this budget
     # the layout in inches, so that it holds for any number of lengths and widths
     panel_w, panel_h = max(2.8, 0.75 * len(widths) + 0.3), max(1.6, 0.4 * len(seq_lens) + 0.3)  # room for titles
-    left, gap, right, bottom, top = 0.8, 0.45, 1.2, 0.7, 1.3
+    left, gap, right, bottom, top = 0.8, 0.45, 1.2, 0.7, 1.5
     width = left + len(budgets) * panel_w + (len(budgets) - 1) * gap + right
     height = bottom + panel_h + top
     fig = Figure(figsize=(width, height))
@@ -186,6 +219,9 @@ def plot_sweep(sweep, path):
             if not np.isnan(value):  # white on the dark ends of the colour scale, black on the light middle
                 ax.text(col, row, sweep_percent(value), ha="center", va="center", fontsize=8,
                         color="white" if value < 0.2 or value > 0.9 else "black")
+        for row, col in np.argwhere(crowded(sweep)):  # more needed directions than neurons
+            ax.add_patch(matplotlib.patches.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="black",
+                                                      linewidth=1.2, linestyle="--"))
         ax.set_xticks(range(len(widths)), [str(w) for w in widths])
         ax.set_yticks(range(len(seq_lens)), [str(n) for n in seq_lens] if k == 0 else [])
         ax.set_xlabel("hidden width")
@@ -198,5 +234,6 @@ def plot_sweep(sweep, path):
     fig.colorbar(image, cax=colorbar_ax, label="held-out accuracy (%)")
     title = "Held-out accuracy at this training budget" + (" and a larger one" if len(budgets) > 1 else "")
     question = ": does more training move the boundary?" if len(budgets) > 1 else ""
-    fig.suptitle(f"{title}\n(seed {sweep['seed']}, one model a cell){question}", y=1 - 0.08 / height, va="top")
+    fig.suptitle(f"{title}\n(seed {sweep['seed']}, one model a cell){question}\ndashed outline: more needed "
+                 f"directions, L x (V-1), than neurons", y=1 - 0.08 / height, va="top")
     save_figure(fig, path)

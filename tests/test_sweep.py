@@ -72,6 +72,7 @@ def test_sweep_result_is_valid_json(sweep):
 
 def test_explain_sweep_never_calls_a_fixed_cell_a_width_limit():
     fixed = {"seq_lens": [3], "widths": [8], "seconds": 1.0, "heldout_accuracy": [[[0.5]], [[1.0]]],
+             "needed_directions": [6],
              "budgets": [{"samples": 10, "epochs": 1, "batch_size": 10, "optimizer_steps": 1},
                          {"samples": 100, "epochs": 1, "batch_size": 10, "optimizer_steps": 10}]}
     text = "\n".join(explain_sweep(fixed))
@@ -83,3 +84,15 @@ def test_plot_sweep_draws_a_png(sweep, tmp_path):
     path = tmp_path / "plot_sweep.png"
     plot_sweep(sweep, path)
     assert_png(path)
+
+
+def test_explain_sweep_sets_needed_directions_against_the_width():
+    # widths 4 and 8 at length 3 (6 needed): the width-4 cell is crowded; it fails, then more training fixes it
+    crowded = {"seq_lens": [3], "widths": [4, 8], "seconds": 1.0, "heldout_accuracy": [[[0.4, 1.0]], [[1.0, None]]],
+               "needed_directions": [6],
+               "budgets": [{"samples": 10, "epochs": 1, "batch_size": 10, "optimizer_steps": 1},
+                           {"samples": 100, "epochs": 1, "batch_size": 10, "optimizer_steps": 10}]}
+    text = "\n".join(explain_sweep(crowded))
+    assert "1 of 2 cells have more needed directions than neurons" in text, text
+    assert "superposition possible there: necessary, not proof): length 3 x width 4" in text, text
+    assert "only after more training: length 3 x width 4" in text and "Still below 100%: none" in text, text
