@@ -112,7 +112,9 @@ def build_parser(prog, default_samples, description=None, choose_model=True):
         help=f"mlp only: neurons per hidden layer, at most {MAX_HIDDEN} (default: {d.hidden})")
     arg("--lr", type=_learning_rate, default=None,
         help=f"Adam learning rate, positive (default: {DEFAULT_LR['mlp']:g} for mlp, "
-             f"{DEFAULT_LR['transformer']:g} for transformer)")
+             f"{DEFAULT_LR['transformer']:g} for transformer)" if choose_model else
+             f"Adam learning rate of the MLP, positive (default: {DEFAULT_LR['mlp']:g}); the transformer of chapter 3 "
+             f"always uses {DEFAULT_LR['transformer']:g}")
     arg("--batch-size", type=integer(1, 1_000_000), default=d.batch_size,
         help=f"samples per optimizer step (default: {d.batch_size})")
     arg("--input", default=None,

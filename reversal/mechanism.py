@@ -367,7 +367,7 @@ def explain_mechanism(mechanism):
                      f"the class-mean directions are the change of basis that separates them.")
     else:
         lines.append(f"  Superposition: {needed} needed directions exceed the {width} neurons, so it is possible in "
-                     f"this setting (this run does not test for it); the split of an activation into positions is "
+                     f"this setting (the superposition measures below test it); the split of an activation into positions is "
                      f"then the smallest of the many that fit.")
     return lines
 

@@ -376,7 +376,7 @@ def plot_sae(results, path):
     fig.subplots_adjust(left=0.12, right=0.95, bottom=0.13, top=0.88)
     ax = fig.subplots()
     image = ax.imshow(r[:, order], cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-    fig.colorbar(image, ax=ax, label="|correlation| over all sequences")
+    fig.colorbar(image, ax=ax, label="|correlation| over the analysed sequences")
     size = min(7, 170 / len(order))  # points: the labels of two neighbouring cells must not run into each other
     for (row, col), value in np.ndenumerate(r[:, order]):
         if value >= results["settings"]["found_at"]:
