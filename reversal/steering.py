@@ -18,10 +18,11 @@ the addition would do). Pass clamp=False to see the difference.
 
 The transformer (--model transformer) is steered the same way on its residual stream, one token position at a
 time: at blocks.0.hook_resid_pre at the steered input position p, where v is exactly W_E[y] - W_E[x] (so alpha = 1
-is the same as changing the input letter, and the head still has to move it), and at blocks.0.hook_resid_post at the
-mirrored output position, which only the unembedding reads. There is no clamp there (no ReLU makes the stream), and
-the neuron control becomes the one residual-stream dimension most correlated with the letter: an arbitrary axis,
-since nothing in this model gives the stream's basis a meaning.
+is the same as changing the input letter, and the head still has to move it; that position is also a key, a value
+and a query, so other outputs can change too), and at blocks.0.hook_resid_post at the mirrored output position,
+which only the unembedding reads. There is no clamp there (no ReLU makes the stream), and the neuron control becomes
+the one residual-stream dimension most correlated with the letter: an arbitrary axis, since nothing in this model
+gives the stream's basis a meaning.
 
 Every (alpha, method, triple, sequence) is one row of one batch, so a whole layer's sweep is one forward pass.
 """
@@ -147,7 +148,8 @@ def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp
               "layers": list(sites), "sites": dict(sites),
               "triples": [[p, cfg.vocab[x], cfg.vocab[y]] for p, x, y in triples],
               "chosen": [chosen[0], cfg.vocab[chosen[1]], cfg.vocab[chosen[2]]],
-              "steered_sequences": round(sum(int((sequences[:, p] == x).sum()) for p, x, _ in triples) / len(triples)), "analysis_sequences": len(sequences),
+              "steered_sequences": round(sum(int((sequences[:, p] == x).sum()) for p, x, _ in triples) / len(triples)),
+              "analysis_sequences": len(sequences),
               "all_sequences": len(sequences) == n_letters ** seq_len,
               "seq_len": seq_len, "clean_flip": CLEAN_FLIP, "clean_side_effects": CLEAN_SIDE_EFFECTS}
     train = data.train_sequences
@@ -184,6 +186,8 @@ def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp
             result[layer]["largest_gap_to_embedding_difference"] = max(
                 (vectors[t, part] - (W_E[y] - W_E[x])).abs().max().item()
                 for t, ((_, x, y), part) in enumerate(zip(triples, parts)))
+            result[layer]["past_window"] = _past_window(result[layer]["clean_window"]["class means"], flip, side,
+                                                        alphas)
     result["statement"] = "\n".join(explain_steering(result))
     return result
 
@@ -197,6 +201,20 @@ def _controls_inside(window, flip, side):
     return {m: {"most_triples_clean": int(clean[i][window].sum(-1).max()), "mean_flip": float(flip[i][window].mean()),
                 "mean_side_effects": float(side[i][window].mean())}
             for i, m in enumerate(METHODS) if i > 0}
+
+
+def _past_window(intervals, flip, side, alphas):
+    """The class means just past their clean window (the first alpha after it, None where the window reaches the last
+    alpha or there is none): how many triples miss the flip there and how many pass the side-effect limit; and the
+    class means' largest side-effect rate at any alpha, and where."""
+    largest = side[0].max(-1).values  # (A,) the worst triple at each alpha
+    past = {"alpha": None, "triples_missing_flip": 0, "triples_with_side_effects": 0,
+            "largest_side_effects": float(largest.max()), "largest_at_alpha": float(alphas[int(largest.argmax())])}
+    if intervals and intervals[-1][1] < alphas[-1]:
+        i = int(np.searchsorted(alphas, intervals[-1][1], side="right"))  # the first alpha after the window
+        past.update(alpha=float(alphas[i]), triples_missing_flip=int((flip[0, i] < CLEAN_FLIP).sum()),
+                    triples_with_side_effects=int((side[0, i] > CLEAN_SIDE_EFFECTS).sum()))
+    return past
 
 
 def _window(intervals):
@@ -270,14 +288,35 @@ def _transformer_notes(s, layer):
             notes.append(f"    Here v is W_E[y] - W_E[x] (largest difference {gap:.1e}): the residual stream at the "
                          f"input's position is its token's embedding plus its position's, so alpha = 1 is the same as "
                          f"typing y instead of x. What this tests is the head: it must carry the new letter to the "
-                         f"mirrored output, and the steered position is also a query and a key, so other outputs' "
-                         f"attention can move.")
+                         f"mirrored output, and the head also reads the steered position as a key and a value for "
+                         f"every output (and as a query for the output at that position), so other outputs can change "
+                         f"too.")
+        notes += _past_window_note(s, found["past_window"])
     if where == "mirror":
         largest = float(np.max(found["side_effects"]))
         if largest == 0:
             notes.append("    No other output changed at any alpha, for any method: after resid_post only the "
                          "unembedding reads each position, so an edit at the mirrored output's position cannot reach "
                          "another output. That is arithmetic, not evidence; the flip is the test here.")
+    return notes
+
+
+def _past_window_note(s, past):
+    """What ends the class means' window at the input's position, and how large their side effects get."""
+    n, notes = len(s["triples"]), []
+    if past["alpha"] is not None:
+        causes, side, short = [], past["triples_with_side_effects"], past["triples_missing_flip"]
+        if side:
+            causes.append(f"{side} of {n} triples {'changes' if side == 1 else 'change'} another output in more than "
+                          f"{s['clean_side_effects']:.0%} of {'its' if side == 1 else 'their'} sequences")
+        if short:
+            causes.append(f"{short} of {n} triples {'flips' if short == 1 else 'flip'} fewer than "
+                          f"{s['clean_flip']:.0%} of {'its' if short == 1 else 'their'} sequences")
+        notes.append(f"    The window ends because at alpha {past['alpha']:.2f}, " + " and ".join(causes) + ".")
+    if past["largest_side_effects"] > 0:
+        notes.append(f"    Side effects are real at this site: the class-mean vector changes another output in up to "
+                     f"{past['largest_side_effects']:.0%} of a triple's sequences (at alpha "
+                     f"{past['largest_at_alpha']:.2f}).")
     return notes
 
 
@@ -322,8 +361,9 @@ def plot_steering(steering, path):
                   f"{s['clean_side_effects']:.0%}, dotted)")
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, frameon=False)
     fig.suptitle(f"Steering input {p + 1} from {x} to {y}: the class-mean vector against a random direction and the "
-                 f"most correlated {neuron_name(s)},\neach moved by the same norm; applied to the {s['steered_sequences']} "
-                 f"sequences with {x} at input {p + 1}" + (", clamped at 0" if s["clamp"] else ""), fontsize=10)
+                 f"most correlated {neuron_name(s)},\neach moved by the same norm; applied to the "
+                 f"{s['steered_sequences']} sequences with {x} at input {p + 1}"
+                 + (", clamped at 0" if s["clamp"] else ""), fontsize=10)
     save_figure(fig, path)
 
 

@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import assert_png
-from reversal.steering import CLEAN_FLIP, CLEAN_SIDE_EFFECTS, explain_steering, plot_steering, steering_experiment
+from reversal.common import layer_features
+from reversal.steering import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, class_mean_vector, explain_steering, plot_steering,
+                               steering_experiment, steering_triples)
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +82,30 @@ def test_resid_post_steering_cannot_reach_another_output(transformer_steering):
 def test_the_transformer_figure_draws(transformer_steering, tmp_path):
     plot_steering(transformer_steering, tmp_path / "steering.png")
     assert_png(tmp_path / "steering.png")
+
+
+def test_resid_pre_class_means_differ_by_the_embedding_difference_alone(trained_transformer, transformer_steering):
+    # computed here from the hook, not from the experiment: resid_pre[:, p] = W_E[token] + W_pos[p]
+    t = trained_transformer
+    train, d_model = t.data.train_sequences, t.model.embed.W_E.shape[1]
+    resid = layer_features(t.model, train, t.data.vocab, t.cfg.device, ("blocks.0.hook_resid_pre",))
+    resid = resid["blocks.0.hook_resid_pre"].double().view(len(train), -1, d_model)  # (N, L+1, d)
+    W_E = t.model.embed.W_E.detach().cpu().double()
+    found = transformer_steering["blocks.0.hook_resid_pre"]
+    for t_index, (p, x, y) in enumerate(steering_triples(t.cfg.seq_len, len(t.cfg.vocab))):
+        v = class_mean_vector(resid[:, p], train, p, x, y)
+        assert torch.allclose(v, W_E[y] - W_E[x], atol=1e-5), f"resid_pre at input {p + 1}: v is not W_E[y] - W_E[x]"
+        assert abs(found["vector_norm"][t_index] - v.norm().item()) < 1e-5, "the experiment steers another vector"
+
+
+def test_resid_pre_side_effects_are_real_and_the_window_end_is_explained(transformer_steering):
+    found = transformer_steering["blocks.0.hook_resid_pre"]
+    past, alphas = found["past_window"], transformer_steering["alphas"]
+    assert past["largest_side_effects"] > CLEAN_SIDE_EFFECTS, (
+        "steering the input's position never changed another output: the head reads that position as a key and a "
+        "value for every output, so at alpha 3 it should")
+    if past["alpha"] is not None:  # the first alpha after the window: some triple must fail there
+        i = alphas.index(past["alpha"])
+        failing = (found["flip"][0, i] < CLEAN_FLIP) | (found["side_effects"][0, i] > CLEAN_SIDE_EFFECTS)
+        assert failing.any() and past["triples_missing_flip"] + past["triples_with_side_effects"] >= failing.sum()
+        assert f"The window ends because at alpha {past['alpha']:.2f}" in transformer_steering["statement"]
