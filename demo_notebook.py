@@ -751,7 +751,8 @@ pause(PAUSE)
 # a residual stream?
 # **Hypothesis.** At `blocks.0.hook_resid_pre`, the stream at input p is W_E[letter] + W_pos[p], so the class-mean
 # vector is exactly W_E[y] - W_E[x] and alpha = 1 is the same as typing y: the mirror flips if the head carries the
-# new letter across, and the other outputs keep their answers if their attention does not move. At
+# new letter across. That position is also a key and a value for every output, so a large push may change other
+# outputs too. At
 # `blocks.0.hook_resid_post`, the mirrored output's position is read by the unembedding alone, so no other output can
 # change; the flip tests whether the class-mean direction is what the unembedding reads.
 # **Experiment.** Step 21's sweep, each vector added at one token position only: the input's at resid_pre, the
@@ -767,8 +768,9 @@ figure(plot_steering, transformer_steering, out("notebook_transformer_steering.p
 # %% [markdown]
 # **What it proves, and what not.** At resid_pre a clean window says the head moves whatever letter sits at input p
 # to the mirror; the window says how much smaller or larger than a real letter change (alpha = 1) the push may be.
-# That tests the head, not a direction we found: the direction is the embedding difference. At resid_post, no side
-# effects is arithmetic; the flip and its window are the evidence. The single-dimension control moves an axis the
+# That tests the head, not a direction we found: the direction is the embedding difference. The printout says what
+# ends the window there; where it is side effects, pushing the input's position harder changes what other outputs
+# read. At resid_post, no side effects is arithmetic; the flip and its window are the evidence. The single-dimension control moves an axis the
 # model does not compute with, so where it flips a triple, that says only that the letter's direction has a large
 # component along that axis.
 #
