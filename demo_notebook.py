@@ -752,9 +752,8 @@ pause(PAUSE)
 # **Hypothesis.** At `blocks.0.hook_resid_pre`, the stream at input p is W_E[letter] + W_pos[p], so the class-mean
 # vector is exactly W_E[y] - W_E[x] and alpha = 1 is the same as typing y: the mirror flips if the head carries the
 # new letter across. That position is also a key and a value for every output, so a large push may change other
-# outputs too. At
-# `blocks.0.hook_resid_post`, the mirrored output's position is read by the unembedding alone, so no other output can
-# change; the flip tests whether the class-mean direction is what the unembedding reads.
+# outputs too. At `blocks.0.hook_resid_post`, the mirrored output's position is read by the unembedding alone, so no
+# other output can change; the flip tests whether the class-mean direction is what the unembedding reads.
 # **Experiment.** Step 21's sweep, each vector added at one token position only: the input's at resid_pre, the
 # mirrored output's at resid_post. Not clamped (no ReLU makes the stream). The controls are a random direction of the
 # same norm at the same position, and the one residual-stream dimension most correlated with the letter.
