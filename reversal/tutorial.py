@@ -158,8 +158,9 @@ def start_at_chapter(first_step, needs):
 
     global _quiet
     if needs:
-        print(f"--chapter: first running steps {', '.join(map(str, needs))} without their output "
-              f"(what the chapter needs)")
+        steps = ", ".join(map(str, needs[:-1])) + f" and {needs[-1]}" if len(needs) > 1 else str(needs[0])
+        print(f"--chapter: running step{'s' if len(needs) > 1 else ''} {steps} first, without their output "
+              f"(this chapter uses what they compute)")
         _quiet = True
         try:
             with contextlib.redirect_stdout(io.StringIO()):
