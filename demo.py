@@ -4,7 +4,7 @@
     python demo.py --out results   # write the files into results/ instead of the current folder
     python demo.py --seeds 10      # also: every headline number over 10 seeds, as a median and range (about 15 s)
     python demo.py --sweep         # also: held-out accuracy over sequence length x hidden width, two budgets
-    python demo.py --sae           # also: a sparse autoencoder on hidden1, scored against the ground truth (~5 s)
+    python demo.py --sae           # also: a sparse autoencoder on hidden1, scored against the ground truth (~4 s more)
     python demo.py --model transformer   # the same task in a one-layer attention-only transformer
     python demo.py --help          # every setting
 
@@ -66,7 +66,7 @@ def main():
                              f"laptop, 10 seeds in about 15 s)")
     parser.add_argument("--sae", action="store_true",
                         help="also train a sparse autoencoder on hidden1 (3 SAE seeds) and score its features against "
-                             "the ground truth, 'the letter at position p is x' (mlp only; about 5 s with the defaults)")
+                             "the ground truth, 'the letter at position p is x' (mlp only; about 4 s more with the defaults)")
     args = parser.parse_args()
     cfg = resolve(args, parser)  # every setting is checked here, before anything is trained or written
     if args.sweep and cfg.model != "mlp":

@@ -56,9 +56,15 @@ def explain_seeds(across, descriptions):
     descriptions: {name: (what it is, the format of one value, e.g. "{:.2f}")}.
     """
     seeds = across["seeds"]
-    lines = [f"Over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), each headline number as median (min to max):"]
+    lines = [f"Over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), each headline number as median (min to max), a "
+             f"yes-or-no one as a count:"]
     for name, spread in across["numbers"].items():
         text, fmt = descriptions[name]
+        if fmt == "{:.0f}" and set(spread["per_seed"]) <= {0, 1}:  # a yes-or-no number: count the yeses
+            yes = [seed for seed, value in zip(seeds, spread["per_seed"]) if value == 1]
+            lines.append(f"  {text}: {len(yes)} of {len(seeds)} seeds" + (f" ({', '.join(map(str, yes))})"
+                                                                          if yes else ""))
+            continue
         lines.append(f"  {text}: {fmt.format(spread['median'])} ({fmt.format(spread['min'])} to "
                      f"{fmt.format(spread['max'])})")
     failed = [seed for seed, accuracy in zip(seeds, across["numbers"]["heldout_accuracy"]["per_seed"]) if accuracy < 1]
