@@ -66,7 +66,8 @@ def main():
                              f"laptop, 10 seeds in about 15 s)")
     parser.add_argument("--sae", action="store_true",
                         help="also train a sparse autoencoder on hidden1 (3 SAE seeds) and score its features against "
-                             "the ground truth, 'the letter at position p is x' (mlp only; about 4 s more with the defaults)")
+                             "the ground truth, 'the letter at position p is x' (mlp only; about 4 s more with the "
+                             "defaults)")
     args = parser.parse_args()
     cfg = resolve(args, parser)  # every setting is checked here, before anything is trained or written
     if args.sweep and cfg.model != "mlp":
