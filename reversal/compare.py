@@ -45,7 +45,8 @@ def explain_comparison(mlp, transformer):
              f"  {'':<28}{'MLP':>12}{'transformer':>14}",
              f"  {'parameters':<28}{mlp['parameters']:>12,}{transformer['parameters']:>14,}",
              f"  {'training seconds':<28}{mlp['train_seconds']:>12.2f}{transformer['train_seconds']:>14.2f}",
-             f"  {'held-out sequences right':<28}{mlp['heldout_accuracy']:>12.0%}{transformer['heldout_accuracy']:>14.0%}"]
+             f"  {'held-out sequences right':<28}{mlp['heldout_accuracy']:>12.0%}"
+             f"{transformer['heldout_accuracy']:>14.0%}"]
     same = np.allclose(mlp["influence"], transformer["influence"])
     mirror = mirror_mask(len(mlp["influence"]))
     lines.append(f"  Behaviour: the two influence maps are {'identical' if same else 'different'} "
@@ -60,17 +61,20 @@ def explain_comparison(mlp, transformer):
     for summary in (mlp, transformer):
         routing = np.asarray(summary["routing"])
         clean.append(routing[mirror].min() >= 0.9 and np.abs(routing[~mirror]).max() <= 0.1)
+    behaviour = "The same behaviour" if same else "Different behaviour (see the influence maps)"
     if all(clean):
-        lines.append("  The same behaviour, routed in different places: in the MLP the routing is spread over rotated "
+        lines.append(f"  {behaviour}, routed in different places: in the MLP the routing is spread over rotated "
                      "directions of many neurons and had to be found with class means and patching; in the "
                      "transformer where each output reads is one matrix, the attention pattern, read straight from a "
                      "hook (what it copies is the OV circuit). The two routing maps measure different things, a "
                      "patching share and an attention weight: compare where the mass sits, not the values.")
     else:
-        lines.append("  The same behaviour; but " + " and ".join(KINDS[s["kind"]] for s, ok in zip((mlp, transformer), clean)
-                                                       if not ok)
-                     + "'s routing map is not a clean anti-diagonal (at least 0.9 on the mirror, at most 0.1 "
-                       "elsewhere), so its routing is only partly this simple.")
+        messy = [KINDS[s["kind"]] for s, ok in zip((mlp, transformer), clean) if not ok]
+        maps = ("routing maps are not clean anti-diagonals" if len(messy) > 1 else
+                "routing map is not a clean anti-diagonal")
+        lines.append(f"  {behaviour}; and the {' and the '.join(messy)}'s {maps} (at least 0.9 on the mirror, at "
+                     f"most 0.1 elsewhere), so {'their' if len(messy) > 1 else 'its'} routing is only partly this "
+                     f"simple.")
     return lines
 
 
