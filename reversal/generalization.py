@@ -14,6 +14,7 @@ import itertools
 import torch
 
 from .common import letters
+from .config import Config
 from .data import make_targets
 from .train import predict, sequence_accuracy
 
@@ -72,8 +73,9 @@ def explain_accuracy(model, data, train_accuracy, heldout_accuracy):
              f"drawn at least once).",
              f"Exact-match accuracy: training sequences {train_accuracy:.1%}{on_drawn}, held-out sequences "
              f"{heldout_accuracy:.1%}."]
+    samples = "" if len(data.samples) == Config.samples else f" --samples {len(data.samples)}"  # demo.py's default
     seed_note = (f"This rests on {plural(n_heldout, 'held-out sequence')}, and --seed picks which sequences are held "
-                 f"out, and the starting weights: `python demo.py --seeds N` shows the spread over N seeds.")
+                 f"out, and the starting weights: `python demo.py{samples} --seeds N` shows the spread over N seeds.")
     if fit < 1.0:
         lines.append("It has not even learned all the sequences it was trained on, so it has NOT learned to reverse: "
                      "train it longer (--epochs, --samples) or wider (--hidden).")
