@@ -24,7 +24,7 @@ from .common import layer_features
 from .data import add_eos, make_targets
 from .files import save_figure
 from .model import run_with_hooks
-from .plots import neuron_ticks, output_position_labels, panel_grid
+from .plots import label_neuron_panels, panel_grid
 
 LAYERS = ("hidden1", "hidden2")
 KINDS = ("zero", "mean", "resample")
@@ -268,12 +268,7 @@ def plot_ablation(ablation, path):
             image = ax.imshow(lost[layer, kind], aspect="auto", cmap="RdBu_r", norm=norm, interpolation="nearest")
             ax.set_title(f"{layer}, {kind}" + (" (standard)" if kind == "resample" else ""), fontsize=9)
         axes[row, 0].set_ylabel(f"{layer} neuron\nablated alone", fontsize=9)
-    axes[0, 0].set_yticks(*neuron_ticks(width))  # shared by every panel
-    for ax in axes.flat:
-        ax.tick_params(axis="y", labelsize=7)
-    for ax in axes[-1]:
-        ax.set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=7)
-        ax.set_xlabel("output position", fontsize=8)
+    label_neuron_panels(axes, width, seq_len, "output position")
     fig.colorbar(image, cax=colorbar_axes, label="mean logit difference lost\n(unablated: "
                  f"{_span(list(margin))})")
     whole = ", ".join(f"{layer} {ablation[layer]['resample']['whole_layer']['sequence_accuracy']:.0%}"

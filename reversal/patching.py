@@ -24,7 +24,7 @@ from .common import corruptions
 from .data import add_eos
 from .files import save_figure
 from .model import run_with_cache, run_with_hooks
-from .plots import neuron_ticks, output_position_labels, panel_grid
+from .plots import label_neuron_panels, panel_grid
 
 LAYERS = ("hidden1", "hidden2")
 DIRECTIONS = ("denoising", "noising")
@@ -226,12 +226,7 @@ def plot_patching(patching, path):
             ax.set_title(f"{layer}, {direction}\nwhole layer: {_shares(entry['whole_layer'])}\n"
                          f"neurons add up to: {_shares(entry['neuron_sum'])}", fontsize=8)
         axes[row, 0].set_ylabel(f"{layer} neuron\npatched alone", fontsize=9)
-    axes[0, 0].set_yticks(*neuron_ticks(width))  # shared by every panel
-    for ax in axes.flat:
-        ax.tick_params(axis="y", labelsize=7)
-    for ax in axes[-1]:
-        ax.set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=7)
-        ax.set_xlabel("output measured\n(the input it copies is corrupted)", fontsize=8)
+    label_neuron_panels(axes, width, seq_len, "output measured\n(the input it copies is corrupted)")
     fig.colorbar(image, cax=colorbar_axes, label="share of the clean answer\n(denoising: restored, "
                  "noising: lost)")
     fig.suptitle("Activation patching, one neuron at a time. Denoising: clean into\ncorrupted (sufficiency); noising: "

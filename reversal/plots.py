@@ -91,6 +91,17 @@ def neuron_ticks(width, most=32):
     return ticks, [str(n) for n in ticks]
 
 
+def label_neuron_panels(axes, width, seq_len, xlabel):
+    """Ticks for a grid of (neuron x output position) panels: neuron rows on the shared y axis, output positions,
+    named by the input each copies, under the bottom row."""
+    axes[0, 0].set_yticks(*neuron_ticks(width))  # the axes are shared: this labels every panel
+    for ax in axes.flat:
+        ax.tick_params(axis="y", labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=7)
+        ax.set_xlabel(xlabel, fontsize=8)
+
+
 def panel_grid(rows, cols, panel, margins, gaps):
     """A Figure with a rows x cols grid of axes sharing both axes, laid out in inches, so that titles and labels
     keep their room whatever the number of neurons or positions.

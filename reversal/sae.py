@@ -192,13 +192,13 @@ def letters_on_a_line(acts, sequences, n_letters, letters):
 
 
 @torch.no_grad()
-def steer_toward_middle(model, data, cfg, sequences, line):
+def steer_toward_middle(model, data, cfg, sequences, line, train_acts):
     """Steer hidden1 from the letter at one end of a position's line toward the middle letter, along the class-mean
     vector (steering.py's, clamped at 0), and read the mirrored output: for each alpha, the share of the steered
-    sequences that says the middle letter, and the share that says the letter at the other end."""
+    sequences that says the middle letter, and the share that says the letter at the other end.
+    train_acts: hidden1 on data.train_sequences, (N_train, H), where the class means come from."""
     vocab, p = data.vocab, line["position"] - 1
     start, middle, far = (vocab.index[letter] for letter in (line["order"][0], line["middle"][0], line["order"][-1]))
-    train_acts = layer_features(model, data.train_sequences, vocab, cfg.device, (LAYER,))[LAYER].double()
     vector = class_mean_vector(train_acts, data.train_sequences, p, start, middle).float().to(cfg.device)  # (H,)
     tokens = add_eos(sequences[sequences[:, p] == start], vocab.eos_id).to(cfg.device)  # the sequences to steer
     mirror = cfg.seq_len - 1 - p
@@ -267,6 +267,7 @@ def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
         result["correlation"] = r.tolist()
         per_seed.append(result)
     lines = letters_on_a_line(acts, sequences, n_letters, vocab.letters)
+    train_acts = layer_features(model, data.train_sequences, vocab, device, (LAYER,))[LAYER].double()
     neurons = best_correlation(truth, acts)
     pca = best_correlation(truth, pca_projections(acts))
     readout = best_correlation(truth, readout_fit(acts, truth))
@@ -282,7 +283,7 @@ def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
         "found_by_seed": [result["found"] for result in per_seed],
         "baseline_accuracy": accuracy_with(model, sequences, vocab, device, lambda out: out),
         "lines": lines,
-        "toward_middle": [steer_toward_middle(model, data, cfg, sequences, line) for line in lines
+        "toward_middle": [steer_toward_middle(model, data, cfg, sequences, line, train_acts) for line in lines
                           if line["share"] >= ON_A_LINE and line["middle"]],
         "correlation": first["correlation"],
     }

@@ -226,7 +226,7 @@ def _window(intervals):
 
 def neuron_name(steering):
     """What the single-unit control moves: a neuron of the MLP, or one axis of the transformer's residual stream."""
-    return "neuron" if steering.get("model", "mlp") == "mlp" else "dimension"
+    return "neuron" if steering["model"] == "mlp" else "dimension"
 
 
 def explain_steering(steering):
@@ -234,7 +234,7 @@ def explain_steering(steering):
     s, n = steering, len(steering["triples"])
     flip, side = s["clean_flip"], s["clean_side_effects"]
     alphas = s["alphas"]
-    mlp = s.get("model", "mlp") == "mlp"
+    mlp = s["model"] == "mlp"
     unit = neuron_name(s)
     where = ("one hidden layer" if mlp else "one position of the residual stream (at blocks.0.hook_resid_pre, the "
              "steered input's position; at blocks.0.hook_resid_post, the mirrored output's)")
@@ -280,7 +280,7 @@ def explain_steering(steering):
 
 def _transformer_notes(s, layer):
     """What the transformer's two sites mean, each said only where the numbers show it."""
-    where, found = s.get("sites", {}).get(layer), s[layer]
+    where, found = s["sites"][layer], s[layer]
     notes = []
     if where == "input":
         gap = found["largest_gap_to_embedding_difference"]
@@ -349,7 +349,7 @@ def plot_steering(steering, path):
             ax.set_ylim(-0.03, 1.03)
             ax.set_ylabel(f"{label}\n(share of sequences)" if column == 0 else "")
             if row == 0:
-                where = s.get("sites", {}).get(layer)
+                where = s["sites"][layer]
                 token = {"input": f", position {p + 1} (the input)",
                          "mirror": f", position {s['seq_len'] - p} (the mirrored output)"}.get(where, "")
                 ax.set_title(layer + token, fontsize=10)

@@ -85,7 +85,9 @@ def test_steering_toward_a_middle_letter_overshoots_to_the_far_end():
     lines = [line for line in letters_on_a_line(acts.double(), sequences, 3, five.data.vocab.letters)
              if line["share"] >= ON_A_LINE]
     assert lines, "no position's letters lie on a line at --seq-len 5"
-    steer = steer_toward_middle(five.model, five.data, five.cfg, sequences, lines[0])
+    train_acts = layer_features(five.model, five.data.train_sequences, five.data.vocab, five.cfg.device,
+                                ("hidden1",))["hidden1"].double()
+    steer = steer_toward_middle(five.model, five.data, five.cfg, sequences, lines[0], train_acts)
     first_middle = next(a for a, share in zip(steer["alphas"], steer["says_middle"]) if share >= 0.9)
     first_far = next(a for a, share in zip(steer["alphas"], steer["says_far"]) if share >= 0.5)
     assert steer["says_far"][0] == 0, "unsteered, no sequence says the far letter at the mirror"
