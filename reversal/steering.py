@@ -94,7 +94,8 @@ def steer_layer(model, layer, directions, triples, sequences, vocab, device, alp
     """Flip and side-effect rates for every method, alpha and triple at one layer, in one forward pass.
 
     directions: (M, T, H), one vector per method and triple (p, x, y); each is added to the sequences with x at p.
-    Returns flip and side effects, each (M, A, T): the share of those sequences.
+    Returns flip, side effects and logit difference, each (M, A, T): the first two the share of those sequences, the
+    last the mirrored output's mean logit for y minus its logit for x (negative unsteered, positive once y wins).
     """
     rows = torch.cat([torch.nonzero(sequences[:, p] == x)[:, 0] for p, x, _ in triples])  # (R,) steered sequences
     triple_of_row = torch.cat([torch.full((int((sequences[:, p] == x).sum()),), t)
@@ -104,20 +105,24 @@ def steer_layer(model, layer, directions, triples, sequences, vocab, device, alp
     baseline = clean_logits.argmax(-1).cpu()[rows]  # (R, L+1) the unsteered answers
     hidden = clean[layer].double()[rows]  # (R, H)
     n_methods, n_triples, width = directions.shape
+    seq_len = sequences.shape[1]
     alpha = torch.tensor(alphas, dtype=torch.float64)
     steered = hidden + alpha[None, :, None, None] * directions[:, None, triple_of_row]  # (M, A, R, H)
     if clamp:
         steered = steered.clamp(min=0)
     batch = steered.reshape(-1, width).float().to(device)  # (M*A*R, H)
     repeated = tokens[rows].repeat(n_methods * len(alphas), 1)  # (M*A*R, L+1): the batch size must match
-    answers = run_with_hooks(model, repeated, {layer: lambda out: batch.view_as(out)}).argmax(-1).cpu()
-    answers = answers.view(n_methods, len(alphas), len(rows), -1)  # (M, A, R, L+1)
+    logits = run_with_hooks(model, repeated, {layer: lambda out: batch.view_as(out)}).cpu()
+    logits = logits.view(n_methods, len(alphas), len(rows), seq_len + 1, -1)  # (M, A, R, L+1, vocab)
+    answers = logits.argmax(-1)  # (M, A, R, L+1)
 
     positions, sources, targets = (torch.tensor(column) for column in zip(*triples))
-    seq_len = sequences.shape[1]
     mirror = seq_len - 1 - positions[triple_of_row]  # (R,) the output that copies the steered position
     said = answers.gather(3, mirror[None, None, :, None].expand(n_methods, len(alphas), -1, 1))[..., 0]  # (M, A, R)
     flipped = (said == targets[triple_of_row]).double()
+    at_mirror = logits[:, :, torch.arange(len(rows)), mirror].double()  # (M, A, R, vocab)
+    row = torch.arange(len(rows))
+    difference = at_mirror[:, :, row, targets[triple_of_row]] - at_mirror[:, :, row, sources[triple_of_row]]
     others = torch.ones(len(rows), seq_len + 1, dtype=torch.bool)  # every output, <eos> included ...
     others[torch.arange(len(rows)), mirror] = False  # ... but the mirror
     changed = ((answers != baseline) & others).any(-1).double()  # (M, A, R)
@@ -127,7 +132,7 @@ def steer_layer(model, layer, directions, triples, sequences, vocab, device, alp
         total = torch.zeros(n_methods, len(alphas), n_triples, dtype=torch.float64)
         return total.index_add_(2, triple_of_row, values) / counts
 
-    return per_triple(flipped), per_triple(changed)
+    return per_triple(flipped), per_triple(changed), per_triple(difference)
 
 
 def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
@@ -169,11 +174,12 @@ def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp
             single[t, part.start + neuron] = sign * norm  # the same norm, all on one neuron (or dimension)
         norms = vectors.norm(dim=1, keepdim=True)  # (T, 1)
         directions = torch.stack([vectors, random, single])  # (M, T, H)
-        flip, side = steer_layer(model, layer, directions, triples, sequences, vocab, cfg.device, alphas, clamp)
+        flip, side, logit_diff = steer_layer(model, layer, directions, triples, sequences, vocab, cfg.device, alphas,
+                                             clamp)
         clean = (flip >= CLEAN_FLIP) & (side <= CLEAN_SIDE_EFFECTS)  # (M, A, T)
         index = triples.index(tuple(chosen))
         result[layer] = {
-            "flip": flip.numpy(), "side_effects": side.numpy(),  # (M, A, T)
+            "flip": flip.numpy(), "side_effects": side.numpy(), "logit_diff": logit_diff.numpy(),  # (M, A, T)
             "vector_norm": norms[:, 0].tolist(), "neuron": neurons,
             # the alphas at which every triple is clean, for each method
             "clean_window": {m: clean_intervals(alphas, clean[i].all(-1).tolist()) for i, m in enumerate(METHODS)},
@@ -262,6 +268,7 @@ def explain_steering(steering):
             ever = found["triples_ever_clean"]["class means"]
             lines.append(f"  {layer}: no alpha is clean for all {n} triples at once; {ever} of {n} "
                          f"{'is' if ever == 1 else 'are'} clean at some alpha.")
+        lines.append(_logit_line(s, found, unit))
         lines.append(f"    Triples clean at some alpha: class means {found['triples_ever_clean']['class means']}, "
                      f"random {found['triples_ever_clean']['random']}, {unit} {found['triples_ever_clean']['neuron']}"
                      f" of {n}.")
@@ -276,6 +283,18 @@ def explain_steering(steering):
                              f"{_window(s[layer]['chosen_clean']['random'])}, {unit} "
                              f"{_window(s[layer]['chosen_clean']['neuron'])}" for layer in s["layers"]) + ".")
     return lines
+
+
+def _logit_line(s, found, unit):
+    """The continuous measure beside the flip rate: the mirror's logit for y minus x at alpha 1 (the class means'
+    own step from x to y), for each method, against alpha 0."""
+    one = int(np.argmin(np.abs(np.array(s["alphas"]) - 1.0)))
+    difference = found["logit_diff"]  # (M, A, T)
+    span = lambda values: f"{values.mean():+.1f} ({values.min():+.1f} to {values.max():+.1f})"
+    names = {"class means": "class means", "random": "random", "neuron": unit}
+    return (f"    The mirror's logit for y minus x, mean over triples (range): unsteered {span(difference[0, 0])}; at "
+            f"alpha {s['alphas'][one]:g}, " + ", ".join(f"{names[m]} {span(difference[i, one])}"
+                                                       for i, m in enumerate(s["methods"])) + ".")
 
 
 def _transformer_notes(s, layer):

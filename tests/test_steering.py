@@ -109,3 +109,13 @@ def test_resid_pre_side_effects_are_real_and_the_window_end_is_explained(transfo
         failing = (found["flip"][0, i] < CLEAN_FLIP) | (found["side_effects"][0, i] > CLEAN_SIDE_EFFECTS)
         assert failing.any() and past["triples_missing_flip"] + past["triples_with_side_effects"] >= failing.sum()
         assert f"The window ends because at alpha {past['alpha']:.2f}" in transformer_steering["statement"]
+
+
+@pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
+def test_the_logit_difference_turns_with_the_class_means_and_not_with_a_random_direction(steering, layer):
+    # the continuous measure beside the flip rate: the mirror's logit for y minus x, (methods, alphas, triples)
+    difference = steering[layer]["logit_diff"]
+    one = steering["alphas"].index(1.0)
+    assert (difference[:, 0] < 0).all(), "unsteered, every mirror prefers its own letter x over y"
+    assert (difference[0, one] > 0).all(), "at alpha 1 the class means make every triple's mirror prefer y"
+    assert difference[1, one].mean() < 0, "a random direction of the same norm leaves x ahead on average"
