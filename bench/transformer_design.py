@@ -4,7 +4,7 @@
     python -m bench.transformer_design --designs default     # only the model as reversal/transformer.py builds it
     python -m bench.transformer_design --seeds 0 1 42 --seq-lens 3 --lrs 3e-3
 
-Every design trains reversal.transformer.AttentionReverser with reversal.train.train and the default Config
+Every design trains reversal.core.transformer.AttentionReverser with reversal.core.train.train and the default Config
 (2000 samples, 100 epochs, batch 100), changing only the starting weights and the learning rate. For each seed it
 reports:
   - held-out accuracy at the end, and the epoch from which it stays at 100% ("got it");
@@ -24,11 +24,11 @@ import statistics
 
 import torch
 
-from reversal.common import analysis_sequences
-from reversal.config import Config
-from reversal.data import add_eos, make_targets
-from reversal.model import run_with_cache, run_with_hooks
-from reversal.train import make_data, make_model, train
+from reversal.core.common import analysis_sequences
+from reversal.support.config import Config
+from reversal.core.data import add_eos, make_targets
+from reversal.core.model import run_with_cache, run_with_hooks
+from reversal.core.train import make_data, make_model, train
 
 PATTERN = "blocks.0.attn.hook_pattern"
 

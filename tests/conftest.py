@@ -9,9 +9,9 @@ import matplotlib.image
 import pytest
 import torch
 
-from reversal.common import analysis_sequences
-from reversal.config import Config
-from reversal.train import make_data, make_model, train
+from reversal.core.common import analysis_sequences
+from reversal.support.config import Config
+from reversal.core.train import make_data, make_model, train
 
 DEAD = 0  # the neuron `dead_neuron_model` switches off in each hidden layer
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import DEAD, assert_png
-from reversal.ablation import neuron_ablation, output_metrics, plot_ablation, summarize_ablation
+from reversal.mlp.ablation import neuron_ablation, output_metrics, plot_ablation, summarize_ablation
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_plot_ablation_draws_a_png(ablation, tmp_path):
 
 
 def test_no_verdict_says_why_without_claiming_nothing_breaks(ablation):
-    from reversal.ablation import explain_ablation
+    from reversal.mlp.ablation import explain_ablation
     text = "\n".join(explain_ablation({**ablation, "baseline_sequence_accuracy": 0.89}))
     assert "No verdict" in text and "little for an ablation to break" not in text and "own errors" in text, (
         f"a model right on 89% still has plenty to break; the reason is that its errors mix with a neuron's effect, "

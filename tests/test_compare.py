@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from reversal.compare import explain_comparison
+from reversal.attention.compare import explain_comparison
 
 ANTI = np.eye(3)[::-1].tolist()  # a clean routing map: all on the mirror
 

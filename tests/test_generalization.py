@@ -4,9 +4,9 @@ the letter pairs its training data never showed together are named."""
 import torch
 
 from conftest import train_model
-from reversal.data import all_sequences
-from reversal.generalization import distinct_rows, explain_accuracy, missing_pairs, unseen_letters
-from reversal.train import sequence_accuracy
+from reversal.core.data import all_sequences
+from reversal.mlp.generalization import distinct_rows, explain_accuracy, missing_pairs, unseen_letters
+from reversal.core.train import sequence_accuracy
 
 
 def test_missing_pairs_reports_letters_never_seen_together():

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from conftest import assert_png
-from reversal.common import mirror_mask
-from reversal.influence import plot_influence, position_influence
-from reversal.plots import output_position_labels
+from reversal.core.common import mirror_mask
+from reversal.mlp.influence import plot_influence, position_influence
+from reversal.report.plots import output_position_labels
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from reversal.model import HOOK_POINTS, Reverser, hook_count, hooks, run_with_cache
+from reversal.core.model import HOOK_POINTS, Reverser, hook_count, hooks, run_with_cache
 
 
 def test_captured_activations_equal_a_hand_computed_forward_pass():

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import assert_png
-from reversal import tutorial
+from reversal.support import tutorial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "demo_notebook.py")

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from conftest import DEAD, assert_png
-from reversal.common import corruptions, layer_features
-from reversal.patching import activation_patching, patch_neurons, plot_patching
+from reversal.core.common import corruptions, layer_features
+from reversal.mlp.patching import activation_patching, patch_neurons, plot_patching
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_plot_patching_draws_a_png(patching, tmp_path):
 
 
 def test_many_is_said_only_for_a_large_part_of_the_layer(patching):
-    from reversal.patching import explain_patching
+    from reversal.mlp.patching import explain_patching
     text = "\n".join(explain_patching(patching))
     hidden2 = -np.sort(-np.array(patching["denoising"]["hidden2"]["neurons"]), axis=0)
     needed = (hidden2.cumsum(0) < 0.5).sum(0) + 1

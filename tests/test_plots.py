@@ -6,9 +6,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
 from conftest import DEAD, assert_png
-from reversal.activations import Capture, activation_figure, activation_stats, capture_all, plot_activations
-from reversal.influence import plot_influence, position_influence
-from reversal.plots import BackgroundFigures, plot_training
+from reversal.mlp.activations import Capture, activation_figure, activation_stats, capture_all, plot_activations
+from reversal.mlp.influence import plot_influence, position_influence
+from reversal.report.plots import BackgroundFigures, plot_training
 
 
 def test_plot_training_draws_a_png(trained, tmp_path):
@@ -73,8 +73,8 @@ def test_background_figures_raises_a_worker_error_in_the_caller(tmp_path):
 
 def test_a_loss_within_one_decade_keeps_its_label_and_legend_clear(tmp_path):
     from types import SimpleNamespace
-    from reversal.plots import plot_training
-    import reversal.plots as plots
+    from reversal.report.plots import plot_training
+    import reversal.report.plots as plots
     drawn = {}
     original = plots.save_figure
     plots.save_figure = lambda fig, path: drawn.setdefault("fig", fig)  # keep the figure to measure it

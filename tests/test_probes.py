@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from conftest import assert_png
-from reversal.common import analysis_sequences, layer_features
-from reversal.config import Config
-from reversal.data import Vocab, add_eos
-from reversal.model import run_with_cache
-from reversal.probes import cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
-from reversal.train import make_model
+from reversal.core.common import analysis_sequences, layer_features
+from reversal.support.config import Config
+from reversal.core.data import Vocab, add_eos
+from reversal.core.model import run_with_cache
+from reversal.mlp.probes import cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
+from reversal.core.train import make_model
 
 RESID_POST = "blocks.0.hook_resid_post"
 
@@ -88,7 +88,7 @@ def test_plot_probes_draws_a_png(probes, tmp_path):
 def test_a_shuffle_of_four_sequences_that_copies_a_position_is_detected():
     sequences = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]])  # --seq-len 2 --vocab ab
     shuffled = torch.tensor([[1, 0], [0, 1], [1, 1], [0, 0]])  # column 1 groups as position 2; column 2 as XOR
-    from reversal.probes import copies_a_position
+    from reversal.mlp.probes import copies_a_position
     assert copies_a_position(shuffled, sequences) == 1, (
         "the first shuffled column groups the sequences exactly as position 2's letters do (under other names), "
         "the second does not: copies_a_position must count 1")

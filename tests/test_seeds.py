@@ -1,6 +1,6 @@
 """Over seeds: each headline number as a median and range, a yes-or-no one as a count of the seeds that say yes."""
 
-from reversal.seeds import explain_seeds
+from reversal.studies.seeds import explain_seeds
 
 
 def test_a_yes_or_no_number_is_counted_and_a_measured_one_gets_its_median_and_range():

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from conftest import DEAD, assert_png
-from reversal.data import add_eos, all_sequences
-from reversal.model import run_with_cache
-from reversal.selectivity import SELECTIVE, eta_squared, neuron_selectivity, null_cutoff, plot_selectivity
-from reversal.weights import first_layer_weights, letter_variance_shares, plot_first_layer_weights
+from reversal.core.data import add_eos, all_sequences
+from reversal.core.model import run_with_cache
+from reversal.mlp.selectivity import SELECTIVE, eta_squared, neuron_selectivity, null_cutoff, plot_selectivity
+from reversal.mlp.weights import first_layer_weights, letter_variance_shares, plot_first_layer_weights
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_plot_first_layer_weights_draws_a_png(weights, tmp_path):
 
 
 def test_an_uninformative_null_leaves_the_counts_out(selectivity):
-    from reversal.selectivity import explain_selectivity
+    from reversal.mlp.selectivity import explain_selectivity
     doctored = {**selectivity, "null": {**selectivity["null"], "eta_squared": 1.0, "informative": False}}
     text = "\n".join(explain_selectivity(doctored))
     assert "Neurons depending on one position" not in text and "can be told from chance" in text, (

@@ -5,16 +5,16 @@ import copy
 import pytest
 import torch
 
-from reversal.ablation import neuron_ablation
-from reversal.activations import capture_all
-from reversal.data import add_eos
-from reversal.influence import position_influence
-from reversal.mechanism import find_mechanism
-from reversal.model import hook_count
-from reversal.patching import activation_patching
-from reversal.probes import probe_accuracy
-from reversal.selectivity import neuron_selectivity
-from reversal.weights import first_layer_weights
+from reversal.mlp.ablation import neuron_ablation
+from reversal.mlp.activations import capture_all
+from reversal.core.data import add_eos
+from reversal.mlp.influence import position_influence
+from reversal.mlp.mechanism import find_mechanism
+from reversal.core.model import hook_count
+from reversal.mlp.patching import activation_patching
+from reversal.mlp.probes import probe_accuracy
+from reversal.mlp.selectivity import neuron_selectivity
+from reversal.mlp.weights import first_layer_weights
 
 ANALYSES = {
     "position_influence": lambda t, seqs: position_influence(t.model, seqs, t.data.vocab),

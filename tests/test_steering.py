@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from conftest import assert_png
-from reversal.common import layer_features
-from reversal.steering import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, class_mean_vector, explain_steering, plot_steering,
+from reversal.core.common import layer_features
+from reversal.features.steering import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, class_mean_vector, explain_steering, plot_steering,
                                steering_experiment, steering_triples)
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import assert_png, train_model
-from reversal.superposition import plot_superposition, superposition_report, verdict
+from reversal.features.superposition import plot_superposition, superposition_report, verdict
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import train_model
-from reversal.train import sequence_accuracy
+from reversal.core.train import sequence_accuracy
 
 
 def test_default_model_reverses_every_sequence(trained):

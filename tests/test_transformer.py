@@ -1,17 +1,17 @@
 """The attention-only transformer: its forward pass against a hand computation, its hooks, and what the chosen design
-(reversal.transformer, lr TRANSFORMER_LR) learns with the default settings."""
+(reversal.core.transformer, lr TRANSFORMER_LR) learns with the default settings."""
 
 import math
 
 import pytest
 import torch
 
-from reversal.common import analysis_sequences
-from reversal.config import Config
-from reversal.data import add_eos
-from reversal.model import hook_count, hooks, run_with_cache
-from reversal.train import make_data, make_model, sequence_accuracy, train
-from reversal.transformer import TRANSFORMER_LR, AttentionReverser, HookPoint
+from reversal.core.common import analysis_sequences
+from reversal.support.config import Config
+from reversal.core.data import add_eos
+from reversal.core.model import hook_count, hooks, run_with_cache
+from reversal.core.train import make_data, make_model, sequence_accuracy, train
+from reversal.core.transformer import TRANSFORMER_LR, AttentionReverser, HookPoint
 
 ATTN = "blocks.0.attn"
 

@@ -1,0 +1,264 @@
+"""The transformer's own experiments: its attention pattern, and whether its circuit is the clean one. The circuits
+read from the weights are in reversal/circuits.py, the interventions on the head in reversal/head_interventions.py.
+
+Example, defaults, seed 42: in "abc <eos>", the query at output 1 puts nearly all its attention on key 3 ("c"), and
+the head's OV circuit copies "c" into output 1's logits: output 1 says "c". Attention patterns are read with the
+hook blocks.0.attn.hook_pattern, (B, heads, query, key), rows summing to 1.
+
+Convention in every figure here: rows = query = output position (each letter output names the input it copies),
+columns = key = input position; the mirror, where a clean reversal puts its attention, is boxed.
+
+"Clean" means every letter query puts at least CLEAN_MASS of its mean attention on its mirrored key. It is a
+property of one trained model, not of the design: the same accuracy can come from a different circuit.
+"""
+
+import numpy as np
+import torch
+
+from .circuits import (annotate, box_cell, key_labels, key_name, mirror_keys, ov_circuit, qk_circuit, query_labels,
+                       row_layout)
+from ..core.common import analysis_sequences
+from ..core.data import add_eos
+from ..report.files import save_figure
+from .head_interventions import (PATTERN, REPLACEMENTS, attention_patching, explain_interventions, head_ablation,
+                                 pattern_replacement)
+from ..core.model import run_with_cache
+
+CLEAN_MASS = 0.9  # the issue's definition of a clean circuit: each letter row puts at least this on its mirror
+
+
+def _device(model):
+    return next(model.parameters()).device
+
+
+def example_sequences(cfg, count=3):
+    """A few single sequences to show: the test input, its reverse, and one letter repeated (where only position,
+    not letters, can tell the keys apart). Duplicates dropped, e.g. ["abc", "cba", "aaa"]."""
+    candidates = [cfg.input, cfg.input[::-1], cfg.vocab[0] * cfg.seq_len, cfg.vocab[-1] * cfg.seq_len]
+    return list(dict.fromkeys(candidates))[:count]
+
+
+def attention_patterns(model, sequences, vocab, examples=()):
+    """The attention pattern averaged over the sequences, and for a few single ones. Returns, as lists:
+        "mean_pattern": (H, T, T) row = query, column = key
+        "antidiagonal_mass": (H, L) each letter query's mean attention on its mirrored key
+        "lowest_antidiagonal_mass": (H, L) the same, in the sequence where it is lowest
+        "eos_row": (H, T) the <eos> query's mean attention on each key
+        "examples": {letters: (H, T, T)} for each of `examples`
+        "n_sequences": N
+    """
+    seq_len = sequences.shape[1]
+    device = _device(model)
+    _, cache = run_with_cache(model, add_eos(sequences, vocab.eos_id).to(device), [PATTERN])
+    pattern = cache[PATTERN].cpu()  # (N, H, T, T)
+    letters = torch.arange(seq_len)
+    on_mirror = pattern[:, :, letters, torch.tensor(mirror_keys(seq_len))[:seq_len]]  # (N, H, L)
+    mean = pattern.mean(0)  # (H, T, T)
+    result = {"mean_pattern": mean.tolist(), "antidiagonal_mass": on_mirror.mean(0).tolist(),
+              "lowest_antidiagonal_mass": on_mirror.amin(0).tolist(), "eos_row": mean[:, seq_len].tolist(),
+              "examples": {}, "n_sequences": len(sequences)}
+    if examples:
+        tokens = add_eos(torch.tensor([vocab.encode(text) for text in examples]), vocab.eos_id).to(device)
+        _, cache = run_with_cache(model, tokens, [PATTERN])
+        result["examples"] = {text: cache[PATTERN][n].cpu().tolist() for n, text in enumerate(examples)}
+    return result
+
+
+def explain_patterns(patterns, head=0):
+    """Anti-diagonal mass per letter position, the middle position's exception, and where <eos> looks."""
+    mass, lowest = np.array(patterns["antidiagonal_mass"][head]), np.array(patterns["lowest_antidiagonal_mass"][head])
+    seq_len = len(mass)
+    lines = [f"Attention, head {head + 1}, averaged over {patterns['n_sequences']} sequences: each letter output's "
+             f"query puts this much of its attention on its mirrored input (the anti-diagonal): "
+             + ", ".join(f"output {j + 1} on input {seq_len - j}: {m:.3f}" for j, m in enumerate(mass))
+             + f". In single sequences at least {lowest.min():.3f}."]
+    if seq_len % 2:
+        middle = seq_len // 2
+        lines.append(f"  The middle position {middle + 1} is its own mirror: reversing leaves its letter in place, so "
+                     f"its anti-diagonal cell is attention to itself ({mass[middle]:.3f}); it is the only letter "
+                     f"output whose letter is also in its own residual stream, without any attention.")
+    eos = np.array(patterns["eos_row"][head])
+    top = int(eos.argmax())
+    lines.append(f"  <eos> (query {seq_len + 1}) puts {eos[seq_len]:.3f} of its attention on itself"
+                 + ("." if top == seq_len else f" and most, {eos[top]:.3f}, on {key_name(top, seq_len)}.")
+                 + " Its answer is always <eos>, so training needs only that what it reads says <eos>: no key is "
+                   "forced on it.")
+    return lines
+
+
+def circuit_verdict(patterns, ov, replacement, head=0):
+    """Is the circuit the clean one? Every letter query puts at least CLEAN_MASS of its mean attention on its mirror.
+
+    Returns {"clean", "threshold", "head", "mirror_mass": (L,), "weak_rows": [{"output", "mirror_mass", "other_key",
+    "other_mass"}] for each letter row below the threshold (other_key: where most of the rest goes), "eos_key",
+    "eos_mass" (<eos>'s favourite key and its attention there), "eos_self_mass", "value_eos_push": (T,) from
+    circuits.ov_circuit, "antidiagonal_accuracy", "accuracy"}."""
+    mass = patterns["antidiagonal_mass"][head]
+    mean = np.array(patterns["mean_pattern"][head])  # (T, T)
+    seq_len = len(mass)
+    weak = []
+    for j, key in enumerate(mirror_keys(seq_len)[:seq_len]):
+        if mass[j] < CLEAN_MASS:
+            rest = mean[j].copy()
+            rest[key] = -1
+            weak.append({"output": j, "mirror_mass": mass[j], "other_key": int(rest.argmax()),
+                         "other_mass": float(rest.max())})
+    eos = mean[seq_len]
+    return {"clean": not weak, "threshold": CLEAN_MASS, "head": head, "mirror_mass": mass, "weak_rows": weak,
+            "eos_key": int(eos.argmax()), "eos_mass": float(eos.max()), "eos_self_mass": float(eos[seq_len]),
+            "value_eos_push": ov["value_eos_push"][head],
+            "antidiagonal_accuracy": replacement["antidiagonal"]["sequence_accuracy"],
+            "accuracy": replacement["baseline"]["sequence_accuracy"]}
+
+
+def explain_verdict(verdict):
+    """Clean or not, and when not, what the model does instead, from its own numbers."""
+    mass, push = verdict["mirror_mass"], verdict["value_eos_push"]
+    seq_len = len(mass)
+    test = f"every letter output puts at least {verdict['threshold']} of its attention on its mirrored input"
+    if verdict["clean"]:
+        return [f"Circuit: clean by our test ({test}; here {min(mass):.3f} at least), and <eos> puts "
+                f"{verdict['eos_self_mass']:.3f} on itself. This verdict is for this seed only: train "
+                f"others to compare (the notebook's exercise)."]
+    rows = ", ".join(f"output {w['output'] + 1} {w['mirror_mass']:.3f}" for w in verdict["weak_rows"])
+    lines = [f"Circuit: NOT clean by our test ({test}): {rows}, though the model gets {verdict['accuracy']:.0%} of "
+             f"these sequences right. Same accuracy, a different pattern. What it does instead (numbers from this "
+             f"seed):"]
+    key = verdict["eos_key"]
+    if key != seq_len:
+        lines.append(f"  <eos> (query {seq_len + 1}) puts {verdict['eos_mass']:.2f} of its attention on "
+                     f"{key_name(key, seq_len)}, and {verdict['eos_self_mass']:.2f} on itself. What it reads there "
+                     f"pushes the <eos> logit {push[key]:+.1f} against the letters' mean (W_V W_O W_U of that key's "
+                     f"residual, averaged over the letters there); <eos>'s own key would push {push[seq_len]:+.1f}.")
+    else:
+        lines.append(f"  <eos> attends to itself ({verdict['eos_self_mass']:.2f}); its key pushes the <eos> logit "
+                     f"{push[seq_len]:+.1f}.")
+    for w in verdict["weak_rows"]:
+        mirror = seq_len - 1 - w["output"]
+        other = w["other_key"]
+        sentence = (f"  Output {w['output'] + 1} puts {w['mirror_mass']:.2f} on its mirror (input {mirror + 1}) and "
+                    f"{w['other_mass']:.2f} on {key_name(other, seq_len)}, whose value pushes <eos> "
+                    f"{push[other]:+.1f}")
+        if push[mirror] > 0 > push[other]:
+            sentence += f": that cancels part of the {push[mirror]:+.1f} <eos> push its mirror's value carries."
+        else:
+            sentence += f" (its mirror's value: {push[mirror]:+.1f})."
+        lines.append(sentence)
+    if verdict["antidiagonal_accuracy"] < verdict["accuracy"]:
+        why = "the values were learned for the pattern this model has, not for the clean one."
+    else:
+        why = "the values still work with the clean pattern, so this pattern is a blurred copy of the clean one."
+    lines.append(f"  Forcing the exact anti-diagonal pattern leaves {verdict['antidiagonal_accuracy']:.0%} of "
+                 f"sequences right: {why}")
+    return lines
+
+
+def _pattern_panel(ax, pattern, seq_len, title, show_queries):
+    """One attention pattern, rows = query, columns = key, numbers in the cells, the mirror boxed."""
+    image = ax.imshow(pattern, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    if seq_len <= 8:
+        annotate(ax, pattern, ".2f", -1)  # dark everywhere but the brightest cells: white, except near 1
+        for text, value in zip(ax.texts, np.asarray(pattern).flat):
+            text.set_color("black" if value > 0.6 else "white")
+    for query, key in enumerate(mirror_keys(seq_len)):
+        ax.add_patch(box_cell(query, key, "red"))
+    ax.set_xticks(range(seq_len + 1), key_labels(seq_len), fontsize=7)
+    ax.set_yticks(range(seq_len + 1), query_labels(seq_len) if show_queries else [], fontsize=7)
+    ax.set_xlabel("key (input position)", fontsize=8)
+    ax.set_title(title, fontsize=8)
+    return image
+
+
+def plot_patterns(patterns, path, head=0):
+    """The mean attention pattern and a few single sequences, side by side, the mirror boxed in red."""
+    panels = [(patterns["mean_pattern"][head], f"mean over {patterns['n_sequences']} sequences")]
+    panels += [(pattern[head], f"'{text} <eos>'") for text, pattern in patterns["examples"].items()]
+    seq_len = len(panels[0][0]) - 1
+    side = 0.42 * (seq_len + 1) + 0.5
+    widths = [1.3] + [side, 0.25] * len(panels) + [0.12, 1.0]
+    fig, place = row_layout(widths, [(0.75, side)], top=0.95)
+    for n, (pattern, title) in enumerate(panels):
+        ax = place(1 + 2 * n)
+        image = _pattern_panel(ax, np.array(pattern), seq_len, title, show_queries=n == 0)
+    fig.axes[0].set_ylabel("query (output position)", fontsize=8)
+    fig.colorbar(image, cax=place(len(widths) - 2), label="attention")
+    mass = patterns["antidiagonal_mass"][head]
+    fig.suptitle(f"Attention pattern, head {head + 1}: each output's query on each input's key. Red box: the mirror.\n"
+                 f"Mean attention on the mirror, letter outputs: {' '.join(f'{m:.2f}' for m in mass)}; <eos> on "
+                 f"itself {patterns['eos_row'][head][seq_len]:.2f}", fontsize=9)
+    save_figure(fig, path)
+
+
+def plot_circuit_comparison(entries, path):
+    """Two (or more) trained models side by side: each one's mean pattern, and below it what the value at each key
+    does to <eos>. entries: [(label, patterns, verdict)], e.g. [("seed 42", ...), ("seed 0", ...)]."""
+    seq_len = len(entries[0][1]["mean_pattern"][0]) - 1
+    if any(len(patterns["mean_pattern"][0]) != seq_len + 1 for _, patterns, _ in entries):
+        raise ValueError("plot_circuit_comparison compares models of one sequence length")
+    side = 0.42 * (seq_len + 1) + 0.5
+    widths = [1.3] + [side, 0.9] * len(entries)
+    widths[-1] = 0.3  # the colour bar's gap
+    widths += [0.12, 1.0]
+    fig, place = row_layout(widths, [(0.75, 1.3), (0.85, side)], top=1.0)
+    push_top = max(np.abs(verdict["value_eos_push"]).max() for _, _, verdict in entries) * 1.15
+    for n, (label, patterns, verdict) in enumerate(entries):
+        head = verdict["head"]
+        state = "clean" if verdict["clean"] else "NOT clean"
+        title = (f"{label}: {state}, {verdict['accuracy']:.0%} right\nmirror {min(verdict['mirror_mass']):.3f} at "
+                 f"least; <eos> on itself {verdict['eos_self_mass']:.2f}")
+        image = _pattern_panel(place(1 + 2 * n, 1), np.array(patterns["mean_pattern"][head]), seq_len, title,
+                               show_queries=n == 0)
+        ax = place(1 + 2 * n, 0)
+        push = np.array(verdict["value_eos_push"])
+        ax.bar(range(seq_len + 1), push, color=np.where(push > 0, "tab:red", "tab:blue"))
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.set_ylim(-push_top, push_top)
+        ax.set_xlim(-0.5, seq_len + 0.5)
+        ax.set_xticks(range(seq_len + 1), key_labels(seq_len), fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_xlabel("key whose value is read", fontsize=8)
+        if n == 0:
+            ax.set_ylabel("<eos> push\n(logit minus\nletters' mean)", fontsize=8)
+    fig.axes[0].set_ylabel("query (output position)", fontsize=8)
+    fig.colorbar(image, cax=place(len(widths) - 2, 1), label="mean attention")
+    fig.suptitle("Same accuracy, different circuits: the mean attention pattern (top, mirror boxed in red), and what\n"
+                 "the value at each key pushes onto the <eos> logit (bottom)", fontsize=9)
+    save_figure(fig, path)
+
+
+def attention_experiments(model, data, cfg):
+    """Every experiment of this module and of circuits.py on one trained transformer, on analysis_sequences(cfg).
+    Returns {"patterns", "qk", "ov", "ablation", "replacement", "patching", "verdict"}, each as its function
+    returns it; attention_metrics picks what metrics.json keeps, explain_attention says what it means."""
+    sequences = analysis_sequences(cfg)
+    patterns = attention_patterns(model, sequences, data.vocab, example_sequences(cfg))
+    ov = ov_circuit(model)
+    replacement = pattern_replacement(model, sequences, data.vocab, cfg.seed)
+    return {"patterns": patterns, "qk": qk_circuit(model), "ov": ov,
+            "ablation": head_ablation(model, sequences, data.vocab, data.train_sequences, cfg.seed),
+            "replacement": replacement, "patching": attention_patching(model, sequences, data.vocab),
+            "verdict": circuit_verdict(patterns, ov, replacement)}
+
+
+def attention_metrics(results):
+    """The `attention` entry of metrics.json: lists and numbers only, per head where a head is involved."""
+    patterns, qk, ov = results["patterns"], results["qk"], results["ov"]
+    return {"mean_pattern": patterns["mean_pattern"], "antidiagonal_mass": patterns["antidiagonal_mass"],
+            "lowest_antidiagonal_mass": patterns["lowest_antidiagonal_mass"], "eos_row": patterns["eos_row"],
+            "qk_positional_argmax_is_mirror": qk["positional_argmax_is_mirror"],
+            "qk_positional_margin": qk["positional_margin"], "qk_token_range": qk["token_range"],
+            "qk_worst_margin": qk["worst_margin"],
+            "ov_diagonal_argmax_rows": ov["diagonal_argmax_rows"], "ov_value_eos_push": ov["value_eos_push"],
+            "antidiagonal_replacement_accuracy": results["replacement"]["antidiagonal"]["sequence_accuracy"],
+            "pattern_replacement": {kind: results["replacement"][kind] for kind in REPLACEMENTS},
+            "head_ablation": results["ablation"]["heads"], "unablated": results["ablation"]["baseline"],
+            "patching": results["patching"], "circuit": results["verdict"]}
+
+
+def explain_attention(results, head=0):
+    """All the sentences, in the lesson's order: pattern, QK, OV, interventions, verdict."""
+    from .circuits import explain_ov, explain_qk
+    return (explain_patterns(results["patterns"], head) + explain_qk(results["qk"], head)
+            + explain_ov(results["ov"], head)
+            + explain_interventions(results["ablation"], results["replacement"], results["patching"], head)
+            + explain_verdict(results["verdict"]))

@@ -1,0 +1,401 @@
+"""A sparse autoencoder (SAE) on hidden1, scored against the ground truth that this toy has and real models lack.
+
+The features the network must carry are known exactly: "the letter at input position p is x", L x V indicators
+(9 with the defaults: a@1, b@1, c@1, a@2, ...). An SAE rewrites each activation as a sparse, non-negative mix of
+dictionary directions:
+
+    f = ReLU(W_e (x - b_d) + b_e)        (F,)  feature activations, most of them 0
+    x_hat = W_d f + b_d                  (H,)  the reconstruction; W_d's columns have unit length
+
+trained to reconstruct x while keeping sum(f) small (an L1 penalty). Each SAE feature is then scored by how well
+its activation over all sequences correlates with each indicator. Beside it, the same score for every neuron, for
+every principal component, and for one linear+ReLU readout fitted to each indicator (a ceiling: what one ReLU
+feature on this layer could reach at best).
+
+    results = sae_experiment(model, data, cfg)  # dict, see its docstring
+    print("\\n".join(explain_sae(results)))
+    plot_sae(results, "sae.png")
+"""
+
+import itertools
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+from matplotlib.figure import Figure
+from tqdm import tqdm
+
+from ..core.common import analysis_sequences, layer_features
+from ..core.data import add_eos, make_targets
+from ..report.files import save_figure
+from ..core.model import run_with_hooks
+from .steering import class_mean_vector
+from ..core.progress import watching
+
+LAYER = "hidden1"
+L1 = 3e-3  # sparsity penalty per unit of feature activation (inputs scaled to mean squared norm 1)
+LR = 3e-3  # full-batch Adam
+# Measured, SAE seeds 0-2 on the seed-42 model: the defaults find 8, 8, 7 of 9 after 5,000 steps and 7, 6, 6 after
+# 20,000 (longer is not better here); --seq-len 5 finds 10, 11, 10 of 15 and 10, 10, 10. About 1.6 s a seed.
+STEPS = 5000
+FOUND = 0.9  # a ground-truth feature is "found" by a method when one of its units correlates with it at >= 0.9
+ON_A_LINE = 0.9  # a position's letters "lie on a line" when one direction holds this share of their class means' variance
+SEEDS = (0, 1, 2)  # SAE seeds sae_experiment trains; the model's seed is cfg.seed, apart
+TOWARD_MIDDLE_ALPHAS = np.round(np.arange(0, 4.0001, 0.25), 2)  # steering toward a line's middle letter
+
+
+class SparseAutoencoder(nn.Module):
+    """ReLU encoder, unit-norm decoder columns. Works in scaled units: x / scale, scale = sqrt(mean ||x||^2)."""
+
+    def __init__(self, width, n_features, scale, mean, generator):
+        super().__init__()
+        decoder = torch.randn(width, n_features, generator=generator)  # (H, F)
+        decoder /= decoder.norm(dim=0)
+        self.W_d = nn.Parameter(decoder)
+        self.W_e = nn.Parameter(decoder.T.clone())  # (F, H): start as the decoder's transpose, a common choice
+        self.b_e = nn.Parameter(torch.zeros(n_features))
+        self.b_d = nn.Parameter(mean / scale)  # (H,) the data mean: features then only explain the deviations
+        self.register_buffer("scale", torch.tensor(float(scale)))
+
+    def encode(self, x):
+        """(N, H) activations in the layer's own units -> (N, F) features, >= 0."""
+        return torch.relu((x / self.scale - self.b_d) @ self.W_e.T + self.b_e)
+
+    def decode(self, f):
+        """(N, F) features -> (N, H) reconstruction in the layer's own units."""
+        return (f @ self.W_d.T + self.b_d) * self.scale
+
+    def forward(self, x):
+        return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def normalize_decoder(self):
+        self.W_d /= self.W_d.norm(dim=0).clamp_min(1e-12)  # unit columns: the L1 penalty cannot be dodged by
+        # shrinking f and growing W_d
+
+
+def train_sae(acts, n_features, seed, l1=L1, lr=LR, steps=STEPS, progress=True):
+    """Train an SAE on activations (N, H), full batch. Returns (sae, final loss)."""
+    acts = acts.detach().float().cpu()
+    scale = acts.pow(2).sum(1).mean().sqrt().item() or 1.0  # a layer of zeros stays zeros; avoid dividing by 0
+    generator = torch.Generator().manual_seed(seed)
+    sae = SparseAutoencoder(acts.shape[1], n_features, scale, acts.mean(0), generator)
+    optimizer = torch.optim.Adam(sae.parameters(), lr=lr)
+    x = acts / scale  # (N, H), mean squared norm 1
+    for _ in tqdm(range(steps), desc="SAE", unit="step", disable=not (progress and watching()), mininterval=0.5):
+        f = torch.relu((x - sae.b_d) @ sae.W_e.T + sae.b_e)  # (N, F)
+        x_hat = f @ sae.W_d.T + sae.b_d  # (N, H)
+        loss = (x - x_hat).pow(2).sum(1).mean() + l1 * f.sum(1).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sae.normalize_decoder()
+    return sae, loss.item()
+
+
+def ground_truth(sequences, n_letters):
+    """(N, L) letters -> (N, L*V) indicators, column p*V + x = 1 where the letter at position p is x."""
+    return nn.functional.one_hot(sequences, n_letters).flatten(1).double()
+
+
+def feature_names(seq_len, vocab_letters):
+    return [f"{letter}@{p + 1}" for p in range(seq_len) for letter in vocab_letters]
+
+
+def correlations(truth, features):
+    """|Pearson r| between each ground-truth column (N, G) and each feature column (N, F): (G, F).
+    A feature that never changes (dead, or always on at one value) correlates with nothing: 0."""
+    a = truth.double() - truth.double().mean(0)
+    b = features.double() - features.double().mean(0)
+    norms = a.norm(dim=0)[:, None] * b.norm(dim=0)[None, :]  # (G, F)
+    r = (a.T @ b) / norms.clamp_min(1e-12)
+    return r.abs().where(norms > 1e-9, torch.zeros(()))
+
+
+def best_correlation(truth, features):
+    """For each ground-truth feature, the best |r| of any one feature: a list of G numbers."""
+    return correlations(truth, features).max(1).values.tolist()
+
+
+def pca_projections(acts):
+    """(N, H) -> (N, H') coordinates along every principal component (H' = min(N, H))."""
+    centred = acts.double() - acts.double().mean(0)
+    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
+    return centred @ vh.T
+
+
+def readout_fit(acts, truth, ridge=1e-6):
+    """For each indicator, least squares of it on the activations (with a bias), then a ReLU: (N, G).
+    Fitted on the very sequences it is scored on, so it is a ceiling for what one ReLU feature could reach."""
+    design = torch.cat([acts.double(), torch.ones(len(acts), 1, dtype=torch.float64)], 1)  # (N, H+1)
+    gram = design.T @ design + ridge * torch.eye(design.shape[1], dtype=torch.float64)
+    weights = torch.linalg.solve(gram, design.T @ truth.double())  # (H+1, G)
+    return torch.relu(design @ weights)
+
+
+def fve(acts, reconstruction):
+    """Fraction of variance explained: 1 - sum ||x - x_hat||^2 / sum ||x - mean||^2."""
+    acts = acts.double()
+    return 1 - ((acts - reconstruction.double()) ** 2).sum().item() / ((acts - acts.mean(0)) ** 2).sum().item()
+
+
+def accuracy_with(model, sequences, vocab, device, replace):
+    """Exact-match accuracy with hidden1 replaced by replace(hidden1)."""
+    tokens = add_eos(sequences, vocab.eos_id).to(device)
+    logits = run_with_hooks(model, tokens, {LAYER: lambda out: replace(out.cpu()).to(out.device, out.dtype)})
+    return (logits.argmax(-1).cpu() == make_targets(sequences, vocab.eos_id)).all(1).double().mean().item()
+
+
+def random_rotation(n, generator):
+    """A random orthogonal (n, n) matrix."""
+    q, r = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))  # the sign fix makes it uniformly random
+
+
+def unmatched(truth, features, matched, names):
+    """For each SAE feature that is no ground-truth feature's match: its best |r| with one indicator, with a product
+    of two (a conjunction: "x at p and y at q") and with a sum of two (a mixture: "x at p or y at q")."""
+    pairs = list(itertools.combinations(range(truth.shape[1]), 2))
+    products = torch.stack([truth[:, i] * truth[:, j] for i, j in pairs], 1)  # (N, pairs)
+    sums = torch.stack([truth[:, i] + truth[:, j] for i, j in pairs], 1)
+    single, conj, mix = (correlations(t, features) for t in (truth, products, sums))  # each (., F)
+    described = []
+    for k in range(features.shape[1]):
+        if k in matched:
+            continue
+        if features[:, k].std() == 0:
+            described.append({"feature": k, "kind": "dead", "best": 0.0, "match": ""})
+            continue
+        options = [("single indicator", single[:, k], lambda i: names[i]),
+                   ("conjunction", conj[:, k], lambda i: f"{names[pairs[i][0]]} and {names[pairs[i][1]]}"),
+                   ("mixture", mix[:, k], lambda i: f"{names[pairs[i][0]]} or {names[pairs[i][1]]}")]
+        kind, values, name = max(options, key=lambda option: option[1].max().item())
+        described.append({"feature": k, "kind": kind, "best": values.max().item(), "match": name(values.argmax().item()),
+                          "best_single": single[:, k].max().item()})
+    return described
+
+
+def letters_on_a_line(acts, sequences, n_letters, letters):
+    """Per position: the share of its letters' class-mean variance along one direction, and which letter's mean
+    lies between the others on that direction (the middle one)."""
+    lines = []
+    for p in range(sequences.shape[1]):
+        means = torch.stack([acts[sequences[:, p] == x].double().mean(0) for x in range(n_letters)])  # (V, H)
+        centred = means - means.mean(0)
+        _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+        along = (centred @ vh[0]).tolist()  # (V,) where each letter's mean sits on the main direction
+        order = np.argsort(along)
+        lines.append({"position": p + 1, "share": (s[0] ** 2 / (s ** 2).sum()).item(),
+                      "order": [letters[i] for i in order], "middle": [letters[i] for i in order[1:-1]]})
+    return lines
+
+
+@torch.no_grad()
+def steer_toward_middle(model, data, cfg, sequences, line, train_acts):
+    """Steer hidden1 from the letter at one end of a position's line toward the middle letter, along the class-mean
+    vector (steering.py's, clamped at 0), and read the mirrored output: for each alpha, the share of the steered
+    sequences that says the middle letter, and the share that says the letter at the other end.
+    train_acts: hidden1 on data.train_sequences, (N_train, H), where the class means come from."""
+    vocab, p = data.vocab, line["position"] - 1
+    start, middle, far = (vocab.index[letter] for letter in (line["order"][0], line["middle"][0], line["order"][-1]))
+    vector = class_mean_vector(train_acts, data.train_sequences, p, start, middle).float().to(cfg.device)  # (H,)
+    tokens = add_eos(sequences[sequences[:, p] == start], vocab.eos_id).to(cfg.device)  # the sequences to steer
+    mirror = cfg.seq_len - 1 - p
+    says = {"says_middle": [], "says_far": []}
+    for alpha in TOWARD_MIDDLE_ALPHAS:
+        push = lambda out: (out + float(alpha) * vector).clamp(min=0)
+        answer = run_with_hooks(model, tokens, {LAYER: push}).argmax(-1)[:, mirror].cpu()  # (n,)
+        says["says_middle"].append((answer == middle).double().mean().item())
+        says["says_far"].append((answer == far).double().mean().item())
+    return {"position": line["position"], "start": line["order"][0], "middle": line["middle"][0],
+            "far": line["order"][-1], "output": mirror + 1, "alphas": TOWARD_MIDDLE_ALPHAS.tolist(),
+            "steered": len(tokens), **says}
+
+
+def score(model, acts, features, reconstruction, truth, sequences, vocab, device, replace):
+    return {"fve": fve(acts, reconstruction), "l0": (features > 0).double().sum(1).mean().item(),
+            "accuracy_with_reconstruction": accuracy_with(model, sequences, vocab, device, replace),
+            "best_correlation": best_correlation(truth, features)}
+
+
+def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
+    """Train one SAE per seed on hidden1 over every analysis sequence, and score it against the ground truth.
+
+    Returns a dict:
+      settings: layer, n_features (L x V), l1, lr, steps, seeds, sequences, found_at
+      names: the ground-truth features, "a@1" ...
+      per_seed: for each SAE seed: fve, l0, accuracy_with_reconstruction, best_correlation (list of G), found,
+                unmatched (what the SAE features that match no ground-truth feature are), seconds,
+                rotated: the same SAE with its features mixed by a random rotation (fve, found)
+      fve, l0, accuracy_with_reconstruction: the first seed's (as in per_seed[0])
+      best_correlation: {sae (first seed), neurons, pca, readout}: each a list of G numbers
+      found: {sae (first seed), neurons, pca, readout}: how many of the G have best correlation >= FOUND
+      found_by_seed: the SAE's found count per seed
+      baseline_accuracy: the model's own accuracy on the sequences
+      lines: letters_on_a_line per position
+      toward_middle: for each position whose letters lie on a line, steer_toward_middle
+      correlation: (G, F) |r| of ground truth with the first seed's features, for plot_sae
+    """
+    vocab, device = data.vocab, cfg.device
+    sequences = analysis_sequences(cfg)  # (N, L): all 27 with the defaults
+    acts = layer_features(model, sequences, vocab, device, (LAYER,))[LAYER].double()  # (N, H)
+    n_letters = len(vocab.letters)
+    truth = ground_truth(sequences, n_letters)  # (N, G)
+    names = feature_names(cfg.seq_len, vocab.letters)
+    n_features = truth.shape[1]
+    per_seed = []
+    for seed in seeds:
+        start = time.perf_counter()
+        sae, _ = train_sae(acts, n_features, seed, steps=steps, progress=progress)
+        with torch.no_grad():
+            features = sae.encode(acts.float()).double()  # (N, F)
+            reconstruction = sae.decode(features.float()).double()
+            result = score(model, acts, features, reconstruction, truth, sequences, vocab, device,
+                           lambda out: sae(out.float()))
+            result["seconds"] = time.perf_counter() - start
+            r = correlations(truth, features)  # (G, F)
+            result["found"] = int((r.max(1).values >= FOUND).sum())
+            matched = {int(r[g].argmax()) for g in range(len(names)) if r[g].max() >= FOUND}
+            result["unmatched"] = unmatched(truth, features, matched, names)
+            # the control: mix the features by a rotation and undo it in the decoder; the reconstruction is the same
+            rotation = random_rotation(n_features, torch.Generator().manual_seed(seed))
+            mixed = features @ rotation  # (N, F), no longer >= 0
+            result["rotated"] = {"fve": fve(acts, (mixed @ rotation.T @ sae.W_d.double().T + sae.b_d.double())
+                                            * sae.scale.double()),
+                                 "found": sum(v >= FOUND for v in best_correlation(truth, mixed))}
+        result["correlation"] = r.tolist()
+        per_seed.append(result)
+    lines = letters_on_a_line(acts, sequences, n_letters, vocab.letters)
+    train_acts = layer_features(model, data.train_sequences, vocab, device, (LAYER,))[LAYER].double()
+    neurons = best_correlation(truth, acts)
+    pca = best_correlation(truth, pca_projections(acts))
+    readout = best_correlation(truth, readout_fit(acts, truth))
+    first = per_seed[0]
+    best = {"sae": first["best_correlation"], "neurons": neurons, "pca": pca, "readout": readout}
+    return {
+        "settings": {"layer": LAYER, "n_features": n_features, "l1": L1, "lr": LR, "steps": steps,
+                     "seeds": list(seeds), "sequences": len(sequences), "found_at": FOUND},
+        "names": names, "per_seed": per_seed,
+        "fve": first["fve"], "l0": first["l0"], "accuracy_with_reconstruction": first["accuracy_with_reconstruction"],
+        "best_correlation": best,
+        "found": {method: sum(v >= FOUND for v in values) for method, values in best.items()},
+        "found_by_seed": [result["found"] for result in per_seed],
+        "baseline_accuracy": accuracy_with(model, sequences, vocab, device, lambda out: out),
+        "lines": lines,
+        "toward_middle": [steer_toward_middle(model, data, cfg, sequences, line, train_acts) for line in lines
+                          if line["share"] >= ON_A_LINE and line["middle"]],
+        "correlation": first["correlation"],
+    }
+
+
+def explain_sae(results):
+    """The findings as printed lines, every number computed from `results`."""
+    s, names = results["settings"], results["names"]
+    g = len(names)
+    seeds = results["per_seed"]
+    lines = [f"SAE on {s['layer']}: {s['n_features']} features (L x V, chosen with the ground truth in hand), "
+             f"L1 {s['l1']:g}, Adam lr {s['lr']:g}, {s['steps']:,} full-batch steps on {s['sequences']} sequences"]
+    for seed, r in zip(s["seeds"], seeds):
+        lines.append(f"  SAE seed {seed}: FVE {r['fve']:.4f}, L0 {r['l0']:.2f} active features a sequence, accuracy "
+                     f"with hidden1 replaced by the reconstruction {r['accuracy_with_reconstruction']:.0%} "
+                     f"(model alone {results['baseline_accuracy']:.0%}), ground-truth features found "
+                     f"{r['found']} of {g} ({r['seconds']:.1f} s)")
+    found = results["found"]
+    lines.append(f"Ground-truth features found at |r| >= {s['found_at']} (SAE seed {s['seeds'][0]}): SAE "
+                 f"{found['sae']} of {g}, any single neuron {found['neurons']}, any principal component "
+                 f"{found['pca']}, a fitted linear+ReLU readout (ceiling) {found['readout']}")
+    best = results["best_correlation"]
+    missed = [i for i, v in enumerate(best["sae"]) if v < s["found_at"]]
+    if missed:
+        lines.append("  the SAE missed " + ", ".join(
+            f"{names[i]} (best SAE |r| {best['sae'][i]:.2f}, readout {best['readout'][i]:.2f})" for i in missed))
+    for u in seeds[0]["unmatched"]:
+        if u["kind"] == "dead":
+            lines.append(f"  SAE feature {u['feature']} matches no ground-truth feature: it is dead (never active)")
+        elif u["best_single"] >= s["found_at"]:
+            lines.append(f"  SAE feature {u['feature']} is a second, weaker copy of {u['match']} (|r| {u['best']:.2f})")
+        else:
+            fits = "fits" if u["best"] >= s["found_at"] else "comes closest, but no simple description fits"
+            lines.append(f"  SAE feature {u['feature']} matches no ground-truth feature (best single indicator |r| "
+                         f"{u['best_single']:.2f}); a {u['kind']}, {u['match']}, {fits} (|r| {u['best']:.2f})")
+    for line in results["lines"]:
+        on_line = line["share"] >= ON_A_LINE
+        text = (f"  position {line['position']}: one direction holds {line['share']:.0%} of the variance of its "
+                f"letters' class means")
+        if on_line and line["middle"]:
+            middle = line["middle"][0]
+            index = names.index(f"{middle}@{line['position']}")
+            text += (f": they lie on a line, {' - '.join(line['order'])}, so '{middle}' is 'neither "
+                     f"{line['order'][0]} nor {line['order'][-1]}' along it, and no single ReLU of that direction "
+                     f"fires for {middle} alone: the middle letter has no feature of its own there (best SAE |r| for "
+                     f"{middle}@{line['position']}: {best['sae'][index]:.2f}; the fitted readout, free to use every direction of "
+                     f"the layer: {best['readout'][index]:.2f})")
+        else:
+            text += f" (below {ON_A_LINE:.0%}: not on a line)"
+        lines.append(text)
+    for steer in results.get("toward_middle", []):
+        lines.append("  " + explain_toward_middle(steer))
+    rotated = seeds[0]["rotated"]
+    lines.append(f"Lesson: the same SAE with its features mixed by a random rotation reconstructs just as well "
+                 f"(FVE {rotated['fve']:.4f}) yet finds {rotated['found']} of {g}: a near-perfect reconstruction "
+                 f"is not the same as having found the features.")
+    found = [r["found"] for r in seeds]
+    if len(seeds) > 1 and min(found) < max(found):  # with one seed, or all alike, there is nothing to tell apart
+        lines.append(f"Lesson: over SAE seeds, FVE {min(r['fve'] for r in seeds):.4f} to "
+                     f"{max(r['fve'] for r in seeds):.4f} while found ranges {min(found)} to {max(found)} of {g}: "
+                     f"reconstruction scores cannot tell these SAEs apart by what they found.")
+    lines.append(f"Lesson: the dictionary size, {s['n_features']}, was set from the ground truth; real SAE work has no "
+                 f"such number to choose it by.")
+    return lines
+
+
+def explain_toward_middle(steer):
+    """One sentence: where steering toward the middle letter works, and where it overshoots to the far end."""
+    alphas, middle, far = steer["alphas"], steer["middle"], steer["far"]
+    p, start = steer["position"], steer["start"]
+    hit = [a for a, share in zip(alphas, steer["says_middle"]) if share >= 0.9]
+    past = next((a for a, share in zip(alphas, steer["says_far"]) if share >= 0.5), None)
+    text = (f"steering input {p} from {start} toward the middle letter {middle} along the class-mean vector (hidden1, "
+            f"{steer['steered']} sequences): output {steer['output']} says {middle} for at least 90% of them "
+            + (f"from alpha {min(hit):g} to {max(hit):g}" if hit else "at no alpha"))
+    if past is None:
+        return text + f"; up to alpha {alphas[-1]:g} it never says {far} for half of them."
+    stays = all(share >= 0.5 for a, share in zip(alphas, steer["says_far"]) if a >= past)
+    return text + (f"; {'from' if stays else 'at'} alpha {past:g}{' on' if stays else ''}, half or more say {far}: "
+                   f"pushed along the line, past {middle} lies {far}, the overshoot of the line code.")
+
+
+def plot_sae(results, path):
+    """|r| of each ground-truth feature (rows) with each SAE feature (columns), columns sorted by the ground-truth
+    feature they match best, so that a good match shows as a diagonal."""
+    r = np.array(results["correlation"])  # (G, F)
+    names = results["names"]
+    order = sorted(range(r.shape[1]), key=lambda k: (r[:, k].argmax() if r[:, k].max() > 0 else len(names),
+                                                      -r[:, k].max()))
+    fig = Figure(figsize=(7.5, 6))
+    fig.subplots_adjust(left=0.12, right=0.95, bottom=0.13, top=0.88)
+    ax = fig.subplots()
+    image = ax.imshow(r[:, order], cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="|correlation| over the analysed sequences")
+    size = min(7, 170 / len(order))  # points: the labels of two neighbouring cells must not run into each other
+    for (row, col), value in np.ndenumerate(r[:, order]):
+        if value >= results["settings"]["found_at"]:
+            ax.text(col, row, f"{value:.2f}".lstrip("0"), ha="center", va="center", fontsize=size, color="black")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xticks(range(len(order)), [str(k) for k in order], fontsize=8)
+    ax.set_xlabel("SAE feature (sorted by the ground-truth feature it matches best)")
+    ax.set_ylabel("ground-truth feature: letter@position")
+    found, g = results["found"], len(names)
+    ax.set_title(f"SAE features against the ground truth (SAE seed {results['settings']['seeds'][0]})\n"
+                 f"FVE {results['fve']:.4f}, found {found['sae']} of {g} at |r| >= {results['settings']['found_at']}"
+                 f" (neurons {found['neurons']}, readout ceiling {found['readout']})", fontsize=10)
+    save_figure(fig, path)
+
+
+def sae_metrics(results):
+    """What metrics.json keeps of sae_experiment: everything but the (ground truth x feature) correlation matrices."""
+    kept = {key: value for key, value in results.items() if key != "correlation"}
+    kept["per_seed"] = [{key: value for key, value in seed.items() if key != "correlation"}
+                        for seed in results["per_seed"]]
+    return kept

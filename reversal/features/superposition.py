@@ -1,0 +1,206 @@
+"""Superposition, measured: does the network carry more directions than it has neurons?
+
+An additive code writes each input position's letter into its own directions: L x (V-1) of them (3 positions x 2
+letter contrasts = 6 with the defaults). Superposition means more features than dimensions (Elhage et al. 2022), so
+it can only be claimed where those needed directions outnumber the neurons, and only where the network still does
+the task. Three measures per hidden layer:
+
+    effective dimension  how many directions the activations really use: the participation ratio of the PCA variances,
+                         (sum of variances)^2 / (sum of squared variances), which is k for k equal variances, and the
+                         count of principal components that hold 99% of the variance
+    interference         the cosine similarity between the (position, letter) class-mean directions (mean activation
+                         with letter x at position p, minus the overall mean); the largest |cos| between directions of
+                         different positions is how much writing one position's letter moves another's reading
+    success              held-out accuracy: superposition is a way of doing the task, so a network that fails has none
+                         to show
+
+With the defaults, 6 directions fit in 16 neurons: nothing forces them to share, and they overlap only as much as
+training left them. With --seq-len 6 --vocab abcd, 18 directions must share 16 neurons, and they cannot all be
+orthogonal.
+
+The class means are taken over the analysis sequences (all distinct sequences where there are few), held-out ones
+too: every letter then occurs equally often at every position, so no position's mean leaks into another's.
+"""
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from ..core.common import analysis_sequences, layer_features
+from ..report.files import save_figure
+from ..report.plots import heatmap
+from ..core.train import sequence_accuracy
+
+LAYERS = ("hidden1", "hidden2")
+SUCCESS = 0.99  # held-out exact-match accuracy from which the model counts as doing the task
+RANDOM_DRAWS = 100  # random direction sets for the interference control
+
+
+def participation_ratio(activations):
+    """(sum of the PCA variances)^2 / (sum of their squares): 1 for a line, k for k equal directions."""
+    variances = torch.linalg.svdvals(activations.double() - activations.double().mean(0)) ** 2
+    return float(variances.sum() ** 2 / (variances ** 2).sum()) if variances.sum() > 0 else 0.0
+
+
+def components_for(activations, share=0.99):
+    """How many principal components hold `share` of the variance."""
+    variances = torch.linalg.svdvals(activations.double() - activations.double().mean(0)) ** 2
+    cumulative = variances.cumsum(0) / variances.sum()
+    return int((cumulative < share - 1e-12).sum()) + 1
+
+
+def letter_directions(activations, sequences, n_letters):
+    """(L*V, H): for each (position, letter), position-major, the mean activation with that letter there minus the
+    overall mean. Unlike subspaces.letter_subspaces, every letter is kept, so the cosine matrix shows them all."""
+    activations = activations.double()
+    mean = activations.mean(0)
+    return torch.stack([activations[sequences[:, p] == x].mean(0) - mean
+                        for p in range(sequences.shape[1]) for x in range(n_letters)])
+
+
+def line_share(directions, seq_len, n_letters):
+    """For each position, the share of its V class-mean directions' variance on their top direction: 1 means the
+    letters of that position sit on a line, so one direction carries them instead of V-1. (L,)"""
+    blocks = directions.view(seq_len, n_letters, -1)  # (L, V, H)
+    values = torch.linalg.svdvals(blocks) ** 2  # (L, min(V, H))
+    return (values[:, 0] / values.sum(1).clamp(min=1e-24)).tolist()
+
+
+def cosine_matrix(directions):
+    """(K, H) -> (K, K) cosine similarities; a direction of length 0 (a letter a layer ignores) gets 0 off the
+    diagonal and 1 on it."""
+    unit = directions / directions.norm(dim=1, keepdim=True).clamp(min=1e-12)
+    cosines = unit @ unit.T
+    cosines.fill_diagonal_(1.0)
+    return cosines
+
+
+def largest_cross_position(cosines, seq_len, n_letters):
+    """The largest |cos| between directions of different positions, and the mean |cos| over those pairs."""
+    position = torch.arange(seq_len).repeat_interleave(n_letters)
+    across = position[:, None] != position[None, :]
+    magnitudes = cosines.abs()[across]
+    return float(magnitudes.max()), float(magnitudes.mean())
+
+
+def random_interference(width, seq_len, n_letters, generator):
+    """The control: the same count of random directions in the same width, each position's V centred as the class
+    means are (they add up to 0); the median over RANDOM_DRAWS sets of the largest cross-position |cos|."""
+    largest = []
+    for _ in range(RANDOM_DRAWS):
+        draws = torch.randn(seq_len, n_letters, width, generator=generator, dtype=torch.float64)
+        draws = (draws - draws.mean(1, keepdim=True)).reshape(seq_len * n_letters, width)
+        largest.append(largest_cross_position(cosine_matrix(draws), seq_len, n_letters)[0])
+    return float(np.median(largest))
+
+
+def verdict(needed, width, succeeds):
+    """"superposition" only where the needed directions outnumber the neurons and the model does the task;
+    "fails" where they outnumber them but the model does not; "not forced" where they fit."""
+    if needed <= width:
+        return "not forced"
+    return "superposition" if succeeds else "fails"
+
+
+def superposition_report(model, data, cfg):
+    """Needed directions against width, effective dimension, interference and success, for both hidden layers."""
+    sequences = analysis_sequences(cfg)
+    n_letters, seq_len = len(cfg.vocab), cfg.seq_len
+    needed, width = seq_len * (n_letters - 1), cfg.hidden
+    heldout = sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id)
+    succeeds = heldout >= SUCCESS
+    features = layer_features(model, sequences, data.vocab, cfg.device, LAYERS)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    report = {"needed_directions": needed, "width": width, "heldout_accuracy": heldout, "succeeds": succeeds,
+              "verdict": verdict(needed, width, succeeds), "seq_len": seq_len, "vocab": cfg.vocab,
+              "samples": cfg.samples, "epochs": cfg.epochs, "analysis_sequences": len(sequences),
+              "random_max_cross_cos": random_interference(width, seq_len, n_letters, generator)}
+    for layer in LAYERS:
+        acts = features[layer]  # (N, H)
+        directions = letter_directions(acts, sequences, n_letters)  # (L*V, H)
+        cosines = cosine_matrix(directions)
+        largest, mean = largest_cross_position(cosines, seq_len, n_letters)
+        report[layer] = {"participation_ratio": participation_ratio(acts), "components_99": components_for(acts),
+                         "cosines": cosines.numpy(), "max_cross_cos": largest, "mean_cross_cos": mean,
+                         "live_neurons": int((acts.max(0).values > 0).sum()),
+                         "line_share": line_share(directions, seq_len, n_letters)}
+    report["statement"] = "\n".join(explain_superposition(report))
+    return report
+
+
+def explain_superposition(report):
+    """The measures in sentences, and the verdict, each computed from the numbers."""
+    r = report
+    needed, width = r["needed_directions"], r["width"]
+    lines = [f"Superposition: an additive code needs L x (V-1) = {r['seq_len']} x {len(r['vocab']) - 1} = {needed} "
+             f"directions; each hidden layer has {width} neurons. Held-out accuracy {r['heldout_accuracy']:.1%}."]
+    for layer in LAYERS:
+        m = r[layer]
+        lines.append(f"  {layer}: effective dimension {m['participation_ratio']:.1f} (participation ratio of the PCA "
+                     f"variances), {m['components_99']} principal components hold 99% ({m['live_neurons']} of "
+                     f"{width} neurons ever fire); the (position, letter) class-mean directions of different positions "
+                     f"have |cos| up to {m['max_cross_cos']:.2f} (mean {m['mean_cross_cos']:.2f}); random directions "
+                     f"in {width} dimensions: up to {r['random_max_cross_cos']:.2f} (median of {RANDOM_DRAWS} draws).")
+    if r["verdict"] == "superposition":
+        lines.append(f"  {needed} needed directions in {width} neurons, and the model reverses {r['heldout_accuracy']:.1%} "
+                     f"of the held-out sequences: more needed directions than neurons, which superposition requires but "
+                     f"does not prove. If the network kept all {needed} additive directions they could not all be "
+                     f"orthogonal; the |cos| between positions above (against the random baseline) and the lines below "
+                     f"say how much it overlaps them and how much it compresses its letters instead.")
+        for layer in LAYERS:
+            m = r[layer]
+            if m["components_99"] < width:
+                lines.append(f"    But {layer} holds 99% of its variance in {m['components_99']} principal components, "
+                             f"fewer than its {width} neurons and the {needed} needed directions: it packs the letters "
+                             f"into fewer directions than the additive count instead of filling its width. A "
+                             f"position's class means put {min(m['line_share']):.0%} to {max(m['line_share']):.0%} "
+                             f"of their variance on one direction (100% would be all its letters on one line).")
+    elif r["verdict"] == "fails":
+        lines.append(f"  {needed} needed directions exceed the {width} neurons, but the model reverses only "
+                     f"{r['heldout_accuracy']:.1%} of the held-out sequences with {r['samples']:,} samples and "
+                     f"{r['epochs']} epochs: no superposition to show. This run does not test whether more training "
+                     f"would fix it, so it does not show a capacity limit either.")
+    else:
+        lines.append(f"  {needed} needed directions fit in {width} neurons: nothing forces superposition; the overlap "
+                     f"between positions above is what training left, not what the width demands.")
+    return lines
+
+
+def plot_superposition(report, path):
+    """The cosine matrix between every (position, letter) class-mean direction, one panel per hidden layer."""
+    r = report
+    labels = [f"{p + 1}{x}" for p in range(r["seq_len"]) for x in r["vocab"]]
+    fig = Figure(figsize=(11, 5.2))
+    fig.subplots_adjust(left=0.06, right=0.97, bottom=0.1, top=0.79, wspace=0.15)
+    step = 1 if len(labels) <= 30 else 2
+    for ax, layer in zip(fig.subplots(1, 2), LAYERS):
+        m = r[layer]
+        heatmap(fig, ax, m["cosines"], "RdBu_r", -1, 1, "cosine similarity")
+        if len(labels) <= 12:  # small enough to write the numbers in; white only on the darkest cells
+            for (row, col), value in np.ndenumerate(m["cosines"]):
+                ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if abs(value) > 0.6 else "black")
+        for edge in np.arange(len(r["vocab"]), len(labels), len(r["vocab"])) - 0.5:  # the position blocks
+            ax.axhline(edge, color="black", linewidth=0.8)
+            ax.axvline(edge, color="black", linewidth=0.8)
+        ticks = list(range(0, len(labels), step))
+        ax.set_xticks(ticks, [labels[i] for i in ticks], fontsize=7, rotation=90)
+        ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=7)
+        ax.set_title(f"{layer}: effective dimension {m['participation_ratio']:.1f}; largest |cos| between positions "
+                     f"{m['max_cross_cos']:.2f}", fontsize=9)
+    words = {"superposition": "more than the neurons, and the task is done: superposition possible (see the printout)",
+             "fails": "more than the neurons, but the model fails at this budget",
+             "not forced": "they fit: nothing forces superposition"}
+    fig.suptitle(f"Cosine similarity between the (position, letter) class-mean directions ('2b' = letter b at input 2)"
+                 f"\nL x (V-1) = {r['needed_directions']} needed directions in {r['width']} neurons, held-out "
+                 f"accuracy {r['heldout_accuracy']:.0%}: {words[r['verdict']]}.\nBlocks on the diagonal: one position's "
+                 f"letters (they add up to 0, so they point apart); off the blocks: interference between positions",
+                 fontsize=9)
+    save_figure(fig, path)
+
+
+def superposition_metrics(report):
+    """What metrics.json keeps: every number, with each layer's cosine matrix as a nested list."""
+    return {key: ({layer_key: (value.tolist() if isinstance(value, np.ndarray) else value)
+                   for layer_key, value in entry.items()} if isinstance(entry, dict) else entry)
+            for key, entry in report.items()}

@@ -1,0 +1,89 @@
+"""Behaviour: change one input letter, and see what changes at each output. A reversal is the anti-diagonal.
+
+Two views of the same experiment. Example, defaults: change input 1 of "abc" to get "bbc".
+    argmax view  which predicted letters change? "cba" -> "cbb": output 3 changed, outputs 1 and 2 did not.
+    logit view   how far does each output's logit for its original answer move? Output 3's logit for "a" falls a
+                 lot; outputs 1 and 2 still answer "c" and "b", but their logits for them move a little too.
+The argmax view says what the network decides; the logit view says what its numbers depend on.
+
+Convention in every figure of this lesson: rows are input positions, columns output positions, and each output's
+tick names the input it copies, "3 (copies input 1)".
+"""
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from ..core.common import corruptions, mirror_mask
+from ..core.data import add_eos
+from ..report.files import save_figure
+from ..report.wording import span
+from ..report.plots import heatmap, output_position_labels, positions
+
+
+def position_influence(model, sequences, vocab):
+    """Change the letter at each input position i to every other letter, in one batched forward pass.
+
+    Returns {"argmax": (L, L), "logit": (L, L)} as lists, row i = input position changed, column j = output:
+        argmax[i][j]  fraction of the changes that change the predicted letter at output j
+        logit[i][j]   mean |change| of output j's logit for the letter it originally predicted
+    """
+    seq_len, n_letters, n = sequences.shape[1], len(vocab.letters), len(sequences)
+    changed = torch.cat([corruptions(sequences, i, n_letters) for i in range(seq_len)])  # (L*(V-1)*N, L)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        logits = model(add_eos(torch.cat([sequences, changed]), vocab.eos_id).to(device))[:, :seq_len].cpu()
+    clean, changed = logits[:n], logits[n:].view(seq_len, n_letters - 1, n, seq_len, -1)  # (N, L, V), (L, V-1, N, L, V)
+    answer = clean.argmax(-1)  # (N, L) the letter each output predicted before the change
+    moved = changed.argmax(-1) != answer  # (L, V-1, N, L)
+    answer_logit = changed.gather(-1, answer.expand(changed.shape[:-1])[..., None])[..., 0]  # (L, V-1, N, L)
+    shift = (answer_logit - clean.gather(-1, answer[..., None])[..., 0]).abs()  # (L, V-1, N, L)
+    return {"argmax": moved.float().mean((1, 2)).tolist(), "logit": shift.mean((1, 2)).tolist()}
+
+
+def explain_influence(influence):
+    """Both views, from the numbers: the argmax map, then how far the logits move on and off the anti-diagonal."""
+    changes, shifts = np.array(influence["argmax"]), np.array(influence["logit"])
+    seq_len = len(changes)
+    mirror = mirror_mask(seq_len)
+    on, off = changes[mirror], changes[~mirror]
+    on_shift, off_shift = shifts[mirror], shifts[~mirror]
+    largest_off = off.max() if off.size else 0.0
+    others = "never any other output letter" if largest_off == 0 else \
+        f"any other output letter in at most {largest_off:.0%}"
+    lines = [f"Behaviour: changing one input letter changes the mirrored output letter (input i -> output "
+             f"{seq_len + 1}-i) in {span(on, '.0%')} of cases, the anti-diagonal, and {others}.",
+             f"  In logits: the predicted letter's logit moves by {span(on_shift, '.1f')} on average at the "
+             f"mirrored output" + (f", by {span(off_shift, '.1f')} at the others." if off.size else ".")]
+    if on.min() >= 0.99 and largest_off <= 0.01:
+        if off.size and off_shift.max() > 0.01 * on_shift.min():
+            lines.append(f"  Each output's predicted letter depends only on the mirrored input; its logits also move, "
+                         f"by much less ({off_shift.max() / on_shift.min():.0%} of the smallest mirrored move at "
+                         f"most), with the other inputs.")
+        else:
+            lines.append("  Each output depends only on the mirrored input, in its predicted letter and its logits.")
+    else:
+        lines.append("  The map is not a clean reversal: some outputs depend on the wrong inputs, or not enough on "
+                     "the right one.")
+    return lines
+
+
+def plot_influence(influence, path):
+    """The behavioural map in both views: which predicted letters change, and how far the logits move."""
+    changes, shifts = np.array(influence["argmax"]), np.array(influence["logit"])
+    seq_len = len(changes)
+    fig = Figure(figsize=(max(10, 3 + 1.3 * seq_len), 4.6))  # wider for long sequences: the ticks need the room
+    fig.subplots_adjust(left=0.08, right=0.93, bottom=0.2, top=0.8, wspace=0.45)
+    panels = [(changes, "viridis", 1, "fraction of changes that\nchange this output's letter",
+               "argmax: does the predicted letter change?"),
+              (shifts, "magma", shifts.max(), "mean |change| of the logit\nof the originally predicted letter",
+               "logits: how far does its logit move?")]
+    for ax, (values, cmap, top, label, title) in zip(fig.subplots(1, 2), panels):
+        heatmap(fig, ax, values, cmap, 0, top, label, annotate=seq_len <= 8)
+        ax.set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=7)
+        ax.set_yticks(range(seq_len), positions(seq_len))
+        ax.set_xlabel("output position (and the input it copies)")
+        ax.set_ylabel("input position changed")
+        ax.set_title(title, fontsize=10)
+    fig.suptitle("Behaviour: change one input letter; what changes at each output? (reversal = anti-diagonal)")
+    save_figure(fig, path)

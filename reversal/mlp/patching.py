@@ -1,0 +1,220 @@
+"""Activation patching: run a clean and a corrupted input, copy activations from one run into the other, and measure
+how much of the clean answer the copied part carries.
+
+Example, defaults: clean "abc" (answer "cba"), corrupted "bbc": input 1 changed, so output 3 should say "b", not "a".
+LD = the logit of the clean letter "a" minus the logit of the corrupted letter "b", at output 3, the one that copies
+input 1. Two directions, named as in Heimersheim and Nanda (2024):
+    denoising  run "bbc", copy in the clean activations of a part. Does the part *suffice* to bring "a" back?
+               share = (LD_patched - LD_corrupted) / (LD_clean - LD_corrupted): 1 = all back, 0 = nothing back
+    noising    run "abc", copy in the corrupted activations of a part. Is the part *necessary* for "a"?
+               share = (LD_clean - LD_patched) / (LD_clean - LD_corrupted): 1 = all of it lost, 0 = nothing lost
+So in both, 1 means the part carries the whole difference. The sums run over every (sequence, changed letter)
+pair before dividing. Shares below 0 or above 1 mean something: the patch pushed the other way, or overshot.
+
+The readout from hidden2 is linear, so patching one hidden2 neuron n changes LD by exactly
+W_out[n] . (h_clean[n] - h_corrupted[n]): its direct logit attribution, the same in both directions. These shares
+add up to the whole layer's, 1, so when several neurons contribute, each one's share must be small.
+"""
+
+import numpy as np
+import torch
+from matplotlib.colors import TwoSlopeNorm
+
+from ..core.common import corruptions, patch_gain, patch_share
+from ..core.data import add_eos
+from ..report.files import save_figure
+from ..report.wording import numbers
+from ..core.model import run_with_cache, run_with_hooks
+from ..report.plots import label_neuron_panels, panel_grid
+
+LAYERS = ("hidden1", "hidden2")
+DIRECTIONS = ("denoising", "noising")
+
+
+def _patching_setup(model, sequences, vocab, device, j):
+    """Clean and corrupted runs for output j: every (sequence, other letter at input L-1-j) pair.
+
+    Returns {"clean", "corrupted"}: tokens, caches, LD on each run, and a function giving LD for a batch of k
+    copies of the pairs' logits, (k*P, T, V) -> (k, P).
+    """
+    seq_len, n_letters = sequences.shape[1], len(vocab.letters)
+    i = seq_len - 1 - j  # the input output j copies
+    clean = sequences.repeat(n_letters - 1, 1)  # (P, L): one row per (sequence, replacement letter) pair
+    corrupted = corruptions(sequences, i, n_letters)  # (P, L)
+    good, bad = clean[:, i], corrupted[:, i]  # the clean letter, and the one the corruption puts there
+
+    def logit_diff(logits):
+        logits = logits.cpu()[:, j].view(-1, len(good), logits.shape[-1])  # (k, P, V)
+        return logits[:, torch.arange(len(good)), good] - logits[:, torch.arange(len(good)), bad]  # (k, P)
+
+    runs = {}
+    for name, rows in (("clean", clean), ("corrupted", corrupted)):
+        tokens = add_eos(rows, vocab.eos_id).to(device)
+        logits, cache = run_with_cache(model, tokens, LAYERS)
+        runs[name] = {"tokens": tokens, "cache": cache, "ld": logit_diff(logits)[0]}
+    return runs, logit_diff
+
+
+def activation_patching(model, sequences, vocab, device):
+    """Denoising and noising, for each whole hidden layer and each single neuron, at every output position j
+    (corrupting the input it copies, L-1-j).
+
+    Returns [direction][layer] = {"whole_layer": (L,), "neurons": (H, L), "neuron_sum": (L,)}, with direction
+    "denoising" or "noising" and every value a share as in the module docstring; "neuron_sum" adds up the single
+    neurons' shares (1 in hidden2, exactly, up to rounding). And "largest_pair_gap": {layer: the largest difference,
+    in logits, between one pair's noising and denoising gain for one neuron}, and "pairs_both_ways": True when every
+    corrupted sequence is also a clean one. Then every pair is run both ways round and the two directions agree when
+    summed over the pairs (see explain_patching); pair by pair they need not.
+    """
+    seq_len = sequences.shape[1]
+    result = {direction: {layer: {"whole_layer": [], "neurons": []} for layer in LAYERS} for direction in DIRECTIONS}
+    result["largest_pair_gap"] = {layer: 0.0 for layer in LAYERS}
+    # every pair is also run the other way round when each corrupted sequence is also one of the clean ones
+    known = {tuple(row) for row in sequences.tolist()}
+    result["pairs_both_ways"] = all(tuple(row) in known for i in range(seq_len)
+                                    for row in corruptions(sequences, i, len(vocab.letters)).tolist())
+    for j in range(seq_len):
+        runs, logit_diff = _patching_setup(model, sequences, vocab, device, j)
+        for layer in LAYERS:
+            gains = {}
+            for direction in DIRECTIONS:
+                # denoising runs the corrupted input with clean parts; noising the reverse
+                target, source = ("corrupted", "clean") if direction == "denoising" else ("clean", "corrupted")
+                donor = runs[source]["cache"][layer]  # (P, H)
+                width = donor.shape[1]
+                tokens = runs[target]["tokens"].repeat(width + 1, 1)  # block n patches neuron n; the last, all
+                logits = run_with_hooks(model, tokens, {layer: lambda out, donor=donor: _patch_each(out, donor)})
+                gains[direction] = patch_gain(direction, logit_diff(logits), runs)  # (H+1, P)
+                shares = patch_share(gains[direction], runs)  # (H+1,)
+                result[direction][layer]["neurons"].append(shares[:width].tolist())
+                result[direction][layer]["whole_layer"].append(shares[width].item())
+            gap = (gains["denoising"] - gains["noising"]).abs().max().item()
+            result["largest_pair_gap"][layer] = max(result["largest_pair_gap"][layer], gap)
+    for direction in DIRECTIONS:
+        for layer in LAYERS:
+            entry = result[direction][layer]
+            entry["neurons"] = np.array(entry["neurons"]).T.tolist()  # (L, H) -> (H, L)
+            entry["neuron_sum"] = np.array(entry["neurons"]).sum(0).tolist()
+    return result
+
+
+def _patch_each(out, donor):
+    """Block n of the batch takes neuron n from the donor run; the last block takes the whole layer.
+
+    out: ((H+1)*P, H), donor: (P, H).
+    """
+    width = out.shape[1]
+    out = out.clone().view(width + 1, -1, width)  # (block, pair, neuron)
+    index = torch.arange(width, device=out.device)
+    out[index, :, index] = donor.T.to(out.device)  # block n, neuron n: the donor's value; the rest stay as they were
+    out[width] = donor.to(out.device)
+    return out.view(-1, width)
+
+
+def patch_neurons(model, sequences, vocab, device, layer, neurons, direction="denoising"):
+    """The share at each output position when `neurons` of `layer` are patched together: (L,) list."""
+    shares = []
+    for j in range(sequences.shape[1]):
+        runs, logit_diff = _patching_setup(model, sequences, vocab, device, j)
+        target, source = ("corrupted", "clean") if direction == "denoising" else ("clean", "corrupted")
+
+        def patch(out, donor=runs[source]["cache"][layer]):
+            out = out.clone()
+            out[:, neurons] = donor[:, neurons]
+            return out
+
+        logits = run_with_hooks(model, runs[target]["tokens"], {layer: patch})
+        shares.append(patch_share(patch_gain(direction, logit_diff(logits), runs), runs).item())
+    return shares
+
+
+def explain_patching(patching):
+    """Both directions, the sums that make single shares small, and where noising and denoising agree."""
+    lines = ["Patching (corrupt the input an output copies; LD = the clean letter's logit minus the corrupted "
+             "letter's, at that output; a share of 1 = the part carries all of LD_clean - LD_corrupted; a whole "
+             "layer must give 1, since in a chain everything passes through it: a sanity check):"]
+    for direction, meaning in (("denoising", "clean part into the corrupted run, share restored: sufficiency"),
+                               ("noising", "corrupted part into the clean run, share lost: necessity")):
+        lines.append(f"  {direction} ({meaning}):")
+        for layer in LAYERS:
+            entry = patching[direction][layer]
+            neurons = np.array(entry["neurons"])  # (H, L)
+            lines.append(f"    {layer}: whole layer {numbers(entry['whole_layer'])} per output; single neurons "
+                         f"{_signed(neurons.min())} to {_signed(neurons.max())}, summing to "
+                         f"{numbers(entry['neuron_sum'], 3)}.")
+    sums = np.array(patching["denoising"]["hidden2"]["neuron_sum"])
+    lines.append(f"  hidden2 feeds a linear readout, so a neuron's share there is exactly its direct logit "
+                 f"attribution, and the shares add up to the whole layer's: {numbers(sums, 3)}.")
+    pair_gap = patching["largest_pair_gap"]
+    gaps = f"{pair_gap['hidden1']:.2f} in hidden1 ({pair_gap['hidden2']:.2f} in hidden2, whose readout is linear)"
+    gap = max(np.abs(np.array(patching["denoising"][layer]["neurons"])
+                     - np.array(patching["noising"][layer]["neurons"])).max() for layer in LAYERS)
+    if patching["pairs_both_ways"]:
+        lines.append(f"  Noising and denoising give the same shares here (to {gap:.0e}), by construction: every "
+                     f"corrupted sequence is also a clean one, so the noising run of the pair (clean x, corrupted y) "
+                     f"is the denoising run of the pair (clean y, corrupted x), with LD's sign flipped. Pair by pair "
+                     f"they differ: for one pair and one neuron, the two gains in LD differ by up to {gaps}. They "
+                     f"part ways when the clean and corrupted inputs come from different sets, as they often do in "
+                     f"language models.")
+    else:
+        lines.append(f"  Noising and denoising differ by at most {gap:.3f} in share, though for one pair and one "
+                     f"neuron the two gains in LD differ by up to {gaps}. The sequences here are a sample, so not "
+                     f"every pair is also run the other way round; but a pair drawn at random is as likely to come "
+                     f"either way round, so the two directions agree on average.")
+    hidden2 = np.array(patching["denoising"]["hidden2"]["neurons"])  # (H, L)
+    ranked = -np.sort(-hidden2, axis=0)  # (H, L) each output's shares, largest first
+    needed = (ranked.cumsum(0) < 0.5).sum(0) + 1  # (L,) neurons, largest first, to reach half the answer
+    width = len(hidden2)
+    if needed.min() >= 2:
+        # "many" only where it is a large part of the layer: 3 of 16 neurons carrying half is a small group
+        spread = ("the answer is spread over many of the layer's neurons" if needed.min() > width / 3 else
+                  f"no single neuron carries it, but a small part of the layer (at most {needed.max() / width:.0%} of "
+                  f"its neurons) carries half")
+        lines.append(f"  In hidden2 the largest single share is {hidden2.max():.2f}, and it takes "
+                     f"{_count_range(needed)} of the {width} neurons at an output (the largest, ranked for that "
+                     f"output) to reach half of its answer: {spread}. That the shares add up to 1 is "
+                     f"arithmetic; how evenly they split is the finding.")
+    else:
+        lines.append(f"  In hidden2 one neuron alone carries half of the answer or more at {(needed == 1).sum()} of "
+                     f"{len(needed)} outputs: with this few neurons sharing it, a single share can be large.")
+    lowest = min(np.array(patching[d][l]["neurons"]).min() for d in DIRECTIONS for l in LAYERS)
+    if lowest <= -0.005:
+        lines.append(f"  A negative share (down to {lowest:.2f}) means that neuron alone pushes toward the corrupted "
+                     f"letter.")
+    return lines
+
+
+def _signed(value):
+    return "0.00" if abs(value) < 0.005 else f"{value:+.2f}"
+
+
+def _count_range(counts):
+    return f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()} to {counts.max()}"
+
+
+def plot_patching(patching, path):
+    """Single-neuron shares, a row of panels per layer, denoising and noising side by side, on one diverging scale
+    centred on 0 and wide enough that no share is clipped. The whole layer's shares are in each panel's title."""
+    neurons = {(layer, direction): np.array(patching[direction][layer]["neurons"])
+               for layer in LAYERS for direction in DIRECTIONS}  # (H, L) each
+    top = max(0.05, max(np.abs(values).max() for values in neurons.values()))
+    width, seq_len = neurons["hidden1", "denoising"].shape
+    panel = (0.8 + 0.55 * seq_len, 0.8 + 0.1 * min(width, 32))  # inches: room for each output's tick, each neuron
+    fig, axes, colorbar_axes = panel_grid(len(LAYERS), len(DIRECTIONS), panel,
+                                          margins=(1.0, 1.9, 1.25, 0.85), gaps=(0.3, 0.75))
+    norm = TwoSlopeNorm(0, -top, top)
+    for row, layer in enumerate(LAYERS):
+        for col, direction in enumerate(DIRECTIONS):
+            ax, entry = axes[row, col], patching[direction][layer]
+            image = ax.imshow(neurons[layer, direction], aspect="auto", cmap="RdBu_r", norm=norm,
+                              interpolation="nearest")
+            ax.set_title(f"{layer}, {direction}\nwhole layer: {numbers(entry['whole_layer'])}\n"
+                         f"neurons add up to: {numbers(entry['neuron_sum'])}", fontsize=8)
+        axes[row, 0].set_ylabel(f"{layer} neuron\npatched alone", fontsize=9)
+    label_neuron_panels(axes, width, seq_len, "output measured\n(the input it copies is corrupted)")
+    fig.colorbar(image, cax=colorbar_axes, label="share of the clean answer\n(denoising: restored, "
+                 "noising: lost)")
+    fig.suptitle("Activation patching, one neuron at a time. Denoising: clean into\ncorrupted (sufficiency); noising: "
+                 "corrupted into clean (necessity).\nRed: the neuron carries part of the answer; blue: it works "
+                 "against it", fontsize=9)
+    save_figure(fig, path)

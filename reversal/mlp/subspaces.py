@@ -1,0 +1,221 @@
+"""Letter subspaces: where in a hidden layer each input position's letter lives, and interventions on exactly those
+directions (patching, ablation, direct logit attribution).
+
+Example with the defaults (3 letters, length 3, 16 neurons). Average hidden1 over the training sequences with `a` at
+position 1, subtract the average over all training sequences: that difference is the direction along which "`a` at
+position 1" moves hidden1. Do the same for `b`; `c` is not needed, because the three letters' differences, weighted
+by how often each letter occurs, add up to 0. Two letters x three positions = 6 directions, the columns of D (16, 6).
+
+An activation is then the mean, plus D times 6 coefficients, plus whatever D cannot express (the remainder):
+
+    activation = mean + D_1 c_1 + D_2 c_2 + D_3 c_3 + remainder        (each D_p is 16 x 2, each c_p has 2 numbers)
+
+The coefficients come from least squares on all six directions together. The positions' directions are not
+orthogonal to each other, so projecting onto one position's directions alone would also pick up parts of the
+others; solving for all of them at once (an oblique projection) does not. Where the needed directions outnumber the
+neurons (L x (V-1) > H), D cannot have independent columns; the pseudo-inverse then gives the smallest coefficients
+that fit, and position p's part D_p c_p is one choice among many.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from ..core.data import add_eos
+from ..core.model import run_with_hooks
+
+LAYERS = ("hidden1", "hidden2")
+
+
+@dataclass
+class LetterSubspaces:
+    mean: torch.Tensor  # (H,) mean activation over the training sequences
+    directions: torch.Tensor  # (H, L*(V-1)) class-mean differences; position p owns columns p*(V-1) .. (p+1)*(V-1)-1
+    solve: torch.Tensor  # (L*(V-1), H) pseudo-inverse of `directions`: coefficients = solve @ (activation - mean)
+    seq_len: int
+
+    def coefficients(self, activations):
+        """(N, H) -> (N, L, V-1): each position's coordinates along its own directions, all solved together."""
+        centred = activations.double() - self.mean  # (N, H)
+        return (centred @ self.solve.T).view(len(activations), self.seq_len, -1)  # (N, L, V-1)
+
+    def components(self, activations):
+        """(N, H) -> (N, L, H): position p's part of each activation, D_p c_p."""
+        coefficients = self.coefficients(activations)  # (N, L, V-1)
+        blocks = self.directions.T.view(self.seq_len, -1, self.directions.shape[0])  # (L, V-1, H)
+        return torch.einsum("nlk,lkh->nlh", coefficients, blocks)
+
+
+def letter_subspaces(activations, sequences, n_letters):
+    """Class-mean directions of one layer, from the activations (N, H) of the training sequences (N, L).
+
+    Uses V-1 of the V letters (the last one is left out: its direction is minus a weighted sum of the others).
+    """
+    activations = activations.double()
+    mean = activations.mean(0)  # (H,)
+    columns = []
+    for position in range(sequences.shape[1]):
+        for letter in range(n_letters - 1):
+            having = sequences[:, position] == letter
+            columns.append(activations[having].mean(0) - mean)  # (H,)
+    directions = torch.stack(columns, dim=1)  # (H, L*(V-1))
+    return LetterSubspaces(mean, directions, torch.linalg.pinv(directions), sequences.shape[1])
+
+
+def random_subspaces(width, size, count, generator):
+    """`count` random orthonormal bases of `size` directions in a `width`-dimensional layer: (count, H, size)."""
+    size = min(size, width)
+    gaussian = torch.randn(count, width, size, generator=generator, dtype=torch.float64)
+    return torch.linalg.qr(gaussian).Q  # (count, H, size): orthonormal columns
+
+
+def _output_letters(sequences):
+    """The correct letter at each output position j: the input letter at L-1-j. (N, L)"""
+    return sequences.flip(dims=[1])
+
+
+def logit_difference(logits, good, bad):
+    """logit of `good` minus logit of `bad` at each output position: logits (N, T, V), good/bad (N, L) -> (N, L)."""
+    letter_logits = logits[:, : good.shape[1]].cpu()  # (N, L, V): the letter outputs, <eos> left out
+    return letter_logits.gather(2, good[..., None])[..., 0] - letter_logits.gather(2, bad[..., None])[..., 0]
+
+
+def margin(logits, sequences):
+    """Correct letter's logit minus the best wrong token's, at each output position: (N, L). Below 0 = wrong."""
+    letter_logits = logits[:, : sequences.shape[1]].cpu()  # (N, L, V)
+    correct = _output_letters(sequences)[..., None]  # (N, L, 1)
+    right = letter_logits.gather(2, correct)[..., 0]
+    wrong = letter_logits.scatter(2, correct, float("-inf")).max(2).values
+    return right - wrong
+
+
+def shifted(sequences, n_letters):
+    """Every input letter changed at once, by each shift s = 1 .. V-1: ((V-1)*N, L), block s-1 shifted by s.
+
+    Changing every letter (not just one) gives every output position a clean answer to restore.
+    """
+    return torch.cat([(sequences + shift) % n_letters for shift in range(1, n_letters)])
+
+
+def intervene(model, layer, subspaces, basis, clean_acts, clean, corrupted, sequences, vocab, device, record=None):
+    """Patching and ablation on each input position's subspace of `layer`, and on random subspaces of the same size.
+
+    One batched forward pass. The batch holds, in blocks of rows:
+      - L blocks of the corrupted run, block i with position i's component replaced by the clean run's;
+      - L blocks of the corrupted run, block i with random subspace i patched the same way (the control);
+      - L blocks of the clean `sequences`, block i with position i's component removed (coefficients set to their
+        mean over the training sequences, which is 0, since the directions are measured from that mean);
+      - L blocks of the clean `sequences`, block i with random subspace i held at the training mean.
+    Returns four tensors: patched logits (L, P, T, V), random-patched (L, P, T, V), ablated (L, N, T, V),
+    random-ablated (L, N, T, V).
+
+    The layer comes out of a ReLU, so a real input never makes it negative; adding and subtracting components can.
+    When `record` is a dict, it receives how often that happened: {"patched": (fraction of values below 0, the
+    lowest value), "removed": (...)}.
+    """
+    seq_len, pairs, n = sequences.shape[1], len(clean), len(sequences)
+    clean_parts = subspaces.components(clean_acts)  # (P, L, H)
+    projectors = basis @ basis.transpose(1, 2)  # (L, H, H): orthogonal projection onto random subspace i
+
+    def replace(out):
+        device_out, out = out.device, out.double().cpu()  # the subspaces live on the CPU, in double precision
+        patch, random_patch, ablate, random_ablate = out.split([seq_len * pairs] * 2 + [seq_len * n] * 2)
+        patch = patch.view(seq_len, pairs, -1)  # (L, P, H): every block starts as the corrupted activation
+        corrupt_parts = subspaces.components(patch[0])  # (P, L, H)
+        patch = patch + (clean_parts - corrupt_parts).transpose(0, 1)  # block i: position i clean
+        random_patch = random_patch.view(seq_len, pairs, -1)
+        random_patch = random_patch + (clean_acts.double() - random_patch) @ projectors  # (L, P, H)
+        ablate = ablate.view(seq_len, n, -1)  # (L, N, H)
+        ablate = ablate - subspaces.components(ablate[0]).transpose(0, 1)  # block i: position i's part removed
+        random_ablate = random_ablate.view(seq_len, n, -1)
+        random_ablate = random_ablate - (random_ablate - subspaces.mean) @ projectors
+        if record is not None:
+            for key, values in (("patched", patch), ("removed", ablate)):
+                record[key] = ((values < 0).double().mean().item(), min(values.min().item(), 0.0))
+        parts = [part.reshape(-1, out.shape[1]) for part in (patch, random_patch, ablate, random_ablate)]
+        return torch.cat(parts).float().to(device_out)
+
+    tokens = torch.cat([add_eos(corrupted, vocab.eos_id).repeat(2 * seq_len, 1),
+                        add_eos(sequences, vocab.eos_id).repeat(2 * seq_len, 1)]).to(device)
+    logits = run_with_hooks(model, tokens, {layer: replace}).cpu()  # (2L(P+N), T, V)
+    patched, random_patched, ablated, random_ablated = logits.split([seq_len * pairs] * 2 + [seq_len * n] * 2)
+    return (patched.view(seq_len, pairs, *logits.shape[1:]), random_patched.view(seq_len, pairs, *logits.shape[1:]),
+            ablated.view(seq_len, n, *logits.shape[1:]), random_ablated.view(seq_len, n, *logits.shape[1:]))
+
+
+def share_restored(patched, clean_logits, corrupt_logits, clean, corrupted):
+    """[i][j] = sum(LD_patched - LD_corrupt) / sum(LD_clean - LD_corrupt) at output j, with position i patched.
+
+    LD = logit of the clean letter minus logit of the corrupted letter at output j. 0 = corrupted, 1 = clean;
+    values outside [0, 1] are kept: below 0 the patch pushes further toward the corrupted letter, above 1 it
+    overshoots the clean run. patched (L, P, T, V) -> (L, L).
+    """
+    good, bad = _output_letters(clean), _output_letters(corrupted)  # (P, L)
+    ld_corrupt = logit_difference(corrupt_logits, good, bad)  # (P, L)
+    total = (logit_difference(clean_logits, good, bad) - ld_corrupt).sum(0)  # (L,) one per output position
+    gained = torch.stack([(logit_difference(run, good, bad) - ld_corrupt).sum(0) for run in patched])  # (L, L)
+    return gained / total
+
+
+def accuracy_and_margin(runs, sequences):
+    """Per run: accuracy and mean margin (correct minus best wrong logit) at each output position. (L, N, T, V) ->
+    two (L, L) tensors, [i][j] = output j with input position i's subspace removed."""
+    margins = torch.stack([margin(run, sequences) for run in runs])  # (L, N, L)
+    return (margins > 0).double().mean(1), margins.mean(1)
+
+
+def direct_logit_attribution(model, logits, hidden2, sequences, subspaces):
+    """Split the mean logit difference at each output position exactly into parts of hidden2.
+
+    The readout is linear, logits = W @ hidden2 + b, so any logit difference is a sum of one term per neuron plus a
+    bias term, with nothing left over. LD here = the correct letter's logit minus the mean of the other letters'.
+    Writing hidden2 = mean + sum_p D_p c_p + remainder splits the same LD into one term per input position's
+    subspace, a constant (the mean activation and the bias) and the remainder; that sum is exact too.
+    Returns a dict of lists, means over `sequences`: "logit_diff" (L,) as measured on `logits` (N, T, V+1),
+    "per_neuron" (H, L), "bias" (L,), "per_position" (L input positions, L output positions), "constant" (L,),
+    "remainder" (L,). per_neuron summed over neurons plus bias, and per_position summed over positions plus
+    constant plus remainder, each equal logit_diff.
+    """
+    seq_len, n_letters = sequences.shape[1], model.n_tokens - 1
+    weight = model.unembed.weight.detach().cpu().double().view(model.n_positions, model.n_tokens, -1)  # (T, V+1, H)
+    bias = model.unembed.bias.detach().cpu().double().view(model.n_positions, model.n_tokens)  # (T, V+1)
+    # one readout vector per (sequence, output j): correct letter's row minus the mean of the other letters' rows
+    correct = _output_letters(sequences)  # (N, L)
+    one_hot = torch.nn.functional.one_hot(correct, n_letters).double()  # (N, L, V)
+    weights = one_hot - (1 - one_hot) / (n_letters - 1)  # (N, L, V): +1 for the correct letter, -1/(V-1) the others
+    readout = torch.einsum("nlv,lvh->nlh", weights, weight[:seq_len, :n_letters])  # (N, L, H)
+    bias_term = torch.einsum("nlv,lv->nl", weights, bias[:seq_len, :n_letters])  # (N, L)
+    acts = hidden2.double()  # (N, H)
+    per_neuron = acts[:, None, :] * readout  # (N, L, H)
+    parts = subspaces.components(acts)  # (N, L input positions, H)
+    per_position = torch.einsum("nih,njh->nij", parts, readout)  # (N, L in, L out)
+    constant = readout @ subspaces.mean + bias_term  # (N, L)
+    remainder = torch.einsum("nh,njh->nj", acts - subspaces.mean - parts.sum(1), readout)  # (N, L)
+    measured = torch.einsum("nlv,nlv->nl", weights, logits[:, :seq_len, :n_letters].cpu().double())  # (N, L)
+    return {"logit_diff": measured.mean(0).tolist(),
+            "per_neuron": per_neuron.mean(0).T.tolist(), "bias": bias_term.mean(0).tolist(),
+            "per_position": per_position.mean(0).tolist(), "constant": constant.mean(0).tolist(),
+            "remainder": remainder.mean(0).tolist()}
+
+
+def spread_over_neurons(subspaces, share=0.9):
+    """For each input position: how many neurons it takes to hold `share` of its directions' weight. (L,)
+
+    The position's directions are made orthonormal first (V-1 of them); each neuron's share is the squared length
+    of its row. A position living on its own V-1 neurons would need about V-1; a rotated basis needs many more.
+    """
+    counts = []
+    for block in subspaces.directions.T.view(subspaces.seq_len, -1, len(subspaces.mean)):  # (V-1, H) each
+        basis = torch.linalg.qr(block.T).Q  # (H, V-1) orthonormal columns spanning the position's directions
+        weight = (basis ** 2).sum(1).sort(descending=True).values  # (H,) summing to V-1
+        counts.append(int((weight.cumsum(0) < share * weight.sum()).sum()) + 1)
+    return counts
+
+
+def largest_overlap(subspaces):
+    """The largest cosine between a direction of one position and a direction of another: 0 = orthogonal
+    subspaces, 1 = they share a direction. This is why the positions are solved for together, not one at a time."""
+    blocks = subspaces.directions.T.view(subspaces.seq_len, -1, len(subspaces.mean))  # (L, V-1, H)
+    bases = [torch.linalg.qr(block.T).Q for block in blocks]  # each (H, V-1)
+    cosines = [torch.linalg.svdvals(a.T @ b).max().item() for n, a in enumerate(bases) for b in bases[n + 1:]]
+    return max(cosines, default=0.0)

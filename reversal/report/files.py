@@ -1,0 +1,64 @@
+"""Write output files whole or not at all: write a temporary file beside the target, then rename it over.
+
+A rename within one folder is atomic, so a Ctrl-C or a crash never leaves a half-written PNG or JSON behind.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # reading the umask means setting it: put it straight back
+
+
+def write_atomically(path, write):
+    """Call write(file) on a temporary file beside path, then rename it over path: whole or not at all."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private; give it the usual permissions
+        os.replace(tmp, path)
+    except BaseException:  # KeyboardInterrupt too: remove the partial file, then let the interrupt go on
+        os.unlink(tmp)
+        raise
+
+
+def save_figure(fig, path):
+    write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
+
+
+def save_json(data, path):
+    write_atomically(path, lambda file: file.write(json.dumps(data, indent=2).encode() + b"\n"))
+
+
+def quick_exit():
+    """End the program now, once every file is written and closed.
+
+    Python's own teardown of torch's many modules takes about a second and saves nothing, so skip it: flush what
+    was printed, then leave with status 0.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader of the output has gone (| head): nothing more to say to it
+        pass
+    os._exit(0)
+
+
+def stop_quietly_when_the_reader_goes():
+    """`python demo.py | head`: when whatever reads our output closes it early, the next print raises
+    BrokenPipeError. Stop there without a traceback, with status 1: Python's documentation of SIGPIPE recommends
+    pointing stdout at os.devnull, so that the flush at exit has nowhere left to fail."""
+    previous = sys.excepthook
+
+    def hook(kind, error, traceback):
+        if issubclass(kind, BrokenPipeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        else:
+            previous(kind, error, traceback)
+
+    sys.excepthook = hook

@@ -1,0 +1,31 @@
+"""How numbers are written in sentences, shared by every technique: one spelling of each."""
+
+
+def span(values, spec=".1f"):
+    """"low to high" for a set of numbers, or one number where both ends read the same."""
+    low, high = format(min(values), spec), format(max(values), spec)
+    return low if low == high else f"{low} to {high}"
+
+
+def plural(count, noun):
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def chance(fraction):
+    """4% for 1 in 27; "1 in 4,096" where a percentage would round to 0."""
+    return f"{fraction:.0%}" if fraction >= 0.01 else f"1 in {round(1 / fraction):,}"
+
+
+def chance_precise(fraction):
+    """3.7% for 1 in 27, one decimal more than chance(); "1 in 4,096" where a percentage would round to 0."""
+    return f"{fraction:.1%}" if fraction >= 0.01 else chance(fraction)
+
+
+def numbers(values, digits=2):
+    """A row of numbers, space-separated, with no "-0.00"."""
+    return " ".join(f"{value + 0.0:.{digits}f}".replace(f"-0.{'0' * digits}", f"0.{'0' * digits}") for value in values)
+
+
+def percentages(values):
+    """A row of percentages, each 4 characters wide, so that rows printed one under another line up."""
+    return " ".join(f"{v:4.0%}" for v in values)

@@ -1,0 +1,166 @@
+"""Small helpers that let demo_notebook.py run the same way as a script, in a terminal, and as a notebook."""
+
+import contextlib
+import functools
+import inspect
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from ..core.progress import in_notebook
+
+
+_quiet = False  # True while start_at_chapter() runs the earlier steps a chapter needs, without their output
+_viewer = None  # the command that opens a figure in a window, set by show_figures() for --show
+
+
+def pause(enabled):
+    """Wait for Enter between steps, but only for a person at a terminal: never in a notebook, pipe or CI."""
+    if not enabled or _quiet or in_notebook() or not sys.stdin or not sys.stdin.isatty():
+        return
+    try:
+        input("\n[press Enter to continue] ")
+    except EOFError:  # stdin closed while waiting: carry on rather than crash
+        pass
+
+
+def show(path):
+    """Show a written PNG inline in a notebook; in a terminal, open it in a window (--show) or say where it is."""
+    global _viewer
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=path))
+        return
+    if _viewer is not None:
+        try:  # the viewer runs on its own: the tutorial goes on while the window stays open
+            subprocess.Popen(_viewer + [path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError as error:
+            print(f"--show: could not start {_viewer[0]} ({error.strerror}); the figures are only written from now on")
+            _viewer = None
+    print(f"(figure written to {path}{', and opened in a window' if _viewer else ': open it to look'})")
+
+
+def find_viewer(platform=sys.platform, environ=os.environ, which=shutil.which):
+    """(command, None) for the program that opens an image in a window here, or (None, why not) without a display."""
+    if platform == "darwin":
+        return ["open"], None
+    if platform == "win32":
+        return ["explorer"], None
+    if not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")):
+        return None, "no display here (DISPLAY and WAYLAND_DISPLAY are unset)"
+    if which("xdg-open") is None:
+        return None, "no xdg-open here to open a window with"
+    return ["xdg-open"], None
+
+
+def show_figures(enabled):
+    """--show: open each figure in a window as its step runs. Without a display, say so in one line and go on."""
+    global _viewer
+    if not enabled or in_notebook():  # a notebook shows every figure inline anyway
+        return
+    _viewer, why_not = find_viewer()
+    if _viewer is None:
+        print(f"--show: {why_not}, so each figure is only written to a file, as without --show")
+
+
+def tell():
+    """Print the markdown cell above the calling code cell, so that a terminal shows the story a notebook renders.
+
+    In a notebook the markdown is already on screen, so this does nothing there.
+    """
+    if in_notebook():
+        return
+    caller = inspect.currentframe().f_back
+    with open(caller.f_code.co_filename) as file:
+        above = file.read().splitlines()[:caller.f_lineno - 1]
+    code_cell = max(i for i, line in enumerate(above) if line.startswith("# %%"))  # where the calling cell starts
+    markdown_cell = max(i for i, line in enumerate(above[:code_cell]) if line.startswith("# %% [markdown]"))
+    print()
+    for line in above[markdown_cell + 1:code_cell]:
+        text = line[2:].replace("**", "").replace("`", "")  # markdown marks, which a terminal shows as they are
+        if text.startswith("#"):  # a heading: make it stand out
+            heading = text.lstrip("# ")
+            print(f"{'=' * 78}\n{heading}\n{'=' * 78}")
+        else:
+            print(text)
+
+
+_background = None  # the worker pool that draws a terminal run's figures; started by the first figure()
+
+
+def figure(plot, *args, **kwargs):
+    """Draw a figure, plot(*args, **kwargs), whose last argument is the path, and show it.
+
+    In a notebook it is drawn here and shown inline. In a terminal it is drawn by a worker process on the second core
+    while the next steps run (plots.BackgroundFigures), and its path is printed; finish_figures() waits for them all.
+    """
+    path = args[-1]
+    if _quiet:  # an earlier step run only for what a later chapter needs: its figure is not wanted
+        return
+    if in_notebook() or _viewer is not None:  # drawn now, to be shown now
+        plot(*args, **kwargs)
+        show(path)
+        return
+    global _background
+    if _background is None:
+        from ..report.plots import BackgroundFigures  # here: only a terminal run needs the worker pool
+
+        _background = BackgroundFigures().__enter__()
+    _background.draw(functools.partial(plot, **kwargs), *args)
+    print(f"(figure drawn in the background to {path}: open it to look)")
+
+
+def finish_figures():
+    """Wait until every figure figure() queued is written; a worker's error is raised here."""
+    global _background
+    if _background is not None:
+        pool, _background = _background, None
+        pool.__exit__(None, None, None)
+
+
+def start_at_chapter(first_step, needs):
+    """--chapter: run the code cells of the steps in `needs` without their output, then every cell from step
+    `first_step` on, in the calling script's globals; then exit. Call it from the script's first code cell.
+
+    A step is the code below a markdown cell headed "## Step N". Of a needed step only its first code cell runs (the
+    exercises below it are skipped). Each cell is compiled at its own line numbers, so tell() and tracebacks work.
+    """
+    caller = inspect.currentframe().f_back
+    namespace, filename = caller.f_globals, caller.f_code.co_filename
+    with open(filename) as file:
+        lines = file.read().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("# %%")] + [len(lines)]
+    cells, step = [], 0  # (step, first line, source) of every code cell
+    for begin, end in zip(starts, starts[1:]):
+        text = "\n".join(lines[begin:end])
+        if lines[begin].startswith("# %% [markdown]"):
+            found = re.search(r"^# ## Step (\d+)", text, re.MULTILINE)
+            step = int(found.group(1)) if found else step
+        elif begin > caller.f_lineno:  # code cells after the one that called us
+            cells.append((step, begin, text))
+    first_cells = {}
+    for cell_step, begin, text in cells:
+        first_cells.setdefault(cell_step, (begin, text))
+    run = lambda begin, text: exec(compile("\n" * begin + text, filename, "exec"), namespace)
+
+    global _quiet
+    if needs:
+        steps = ", ".join(map(str, needs[:-1])) + f" and {needs[-1]}" if len(needs) > 1 else str(needs[0])
+        print(f"--chapter: running step{'s' if len(needs) > 1 else ''} {steps} first, without their output "
+              f"(this chapter uses what they compute)")
+        _quiet = True
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                for step in needs:
+                    run(*first_cells[step])
+        finally:
+            _quiet = False
+    for cell_step, begin, text in cells:
+        if cell_step >= first_step:
+            run(begin, text)
+    sys.exit(0)
