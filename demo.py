@@ -221,7 +221,7 @@ if __name__ == "__main__":
     try:
         main()
     except KeyboardInterrupt:
-        # files are written whole or not at all (reversal/files.py), so stopping leaves nothing half-written
+        # files are written whole or not at all (reversal/report/files.py), so stopping leaves nothing half-written
         print("\ninterrupted: stopped before finishing; no partial file was written", file=sys.stderr)
         sys.exit(130)
     quick_exit()  # everything is written: skip Python's slow teardown of torch

@@ -1,7 +1,7 @@
 """Which initialisation and learning rate should the transformer use? A per-seed table, measured.
 
     python -m bench.transformer_design                       # from the repo root: all designs, seeds 0-9, 42, L 3, 5
-    python -m bench.transformer_design --designs default     # only the model as reversal/transformer.py builds it
+    python -m bench.transformer_design --designs default     # only the model as reversal/core/transformer.py builds it
     python -m bench.transformer_design --seeds 0 1 42 --seq-lens 3 --lrs 3e-3
 
 Every design trains reversal.core.transformer.AttentionReverser with reversal.core.train.train and the default Config

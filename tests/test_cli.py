@@ -107,6 +107,7 @@ def run_script(script, *args, timeout=120):
                           text=True, timeout=timeout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["demo.py", "demo_notebook.py"])
 def test_scripts_refuse_bad_input_without_a_traceback(script, tmp_path):
     out = tmp_path / "out"
@@ -117,6 +118,7 @@ def test_scripts_refuse_bad_input_without_a_traceback(script, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["demo.py", "demo_notebook.py"])
 def test_help_prints_every_setting(script):
     result = run_script(script, "--help")
@@ -143,6 +145,7 @@ def demo_run(tmp_path_factory):
     return result, out
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(demo_run):
     result, out = demo_run
     assert result.returncode == 0, result.stderr
@@ -156,6 +159,7 @@ def test_demo_runs_end_to_end(demo_run):
     assert not [name for name in os.listdir(out) if name.startswith(".tmp-")], "a temporary file was left"
 
 
+@pytest.mark.slow
 def test_demo_writes_the_mechanism_to_metrics(demo_run):
     result, out = demo_run
     mechanism = json.loads((out / "metrics.json").read_text())["mechanism"]
@@ -167,6 +171,7 @@ def test_demo_writes_the_mechanism_to_metrics(demo_run):
     assert mechanism["statement"] in result.stdout, "metrics.json's statement should be the text demo.py printed"
 
 
+@pytest.mark.slow
 def test_seeds_reports_a_median_and_range_for_each_headline_number(demo_run):
     result, out = demo_run
     across = json.loads((out / "metrics.json").read_text())["across_seeds"]
@@ -179,6 +184,7 @@ def test_seeds_reports_a_median_and_range_for_each_headline_number(demo_run):
         assert MLP_HEADLINES[name][0] in result.stdout, f"the printout has no line for {name}"
 
 
+@pytest.mark.slow
 def test_demo_runs_the_transformer_end_to_end(tmp_path):
     result = run_script("demo.py", "--model", "transformer", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
@@ -195,18 +201,21 @@ def test_demo_runs_the_transformer_end_to_end(tmp_path):
     assert cfg.model == "transformer" and model.parameter_count() == 4480
 
 
+@pytest.mark.slow
 def test_sweep_with_the_transformer_is_refused(tmp_path):
     result = run_script("demo.py", "--model", "transformer", "--sweep", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "--sweep" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_seeds_0_is_refused(tmp_path):
     result = run_script("demo.py", "--seeds", "0", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "--seeds" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_notebook_finishes_with_stdin_closed(tmp_path):
     result = run_script("demo_notebook.py", "--out", str(tmp_path))  # stdin is /dev/null: it must not wait
     assert result.returncode == 0, result.stderr
@@ -215,6 +224,7 @@ def test_notebook_finishes_with_stdin_closed(tmp_path):
     assert "Step 8" in result.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
     process = subprocess.Popen([sys.executable, "demo.py", "--epochs", "100000", "--out", str(tmp_path)], cwd=ROOT,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -229,6 +239,7 @@ def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
     assert os.listdir(tmp_path) == [], "an interrupted run left files behind"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["demo.py", "demo_notebook.py"])
 def test_output_piped_into_head_stops_without_a_traceback(script, tmp_path):
     # python demo.py | head -1: the reader goes away early, and the next print fails with a broken pipe

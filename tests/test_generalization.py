@@ -1,6 +1,7 @@
 """The generalization sentences give their numbers and claim no more than they show; when a held-out sequence fails,
 the letter pairs its training data never showed together are named."""
 
+import pytest
 import torch
 
 from conftest import train_model
@@ -47,6 +48,7 @@ def test_explain_accuracy_does_not_claim_the_rule_from_a_few_sequences(trained):
         f"5 held-out sequences cannot show the rule was learned; point to --seeds for the spread:\n{text}"
 
 
+@pytest.mark.slow
 def test_explain_accuracy_names_what_seed_6_training_lacked():
     run = train_model(seed=6)  # with the defaults, seed 6 holds out every sequence with c both first and last
     train_accuracy = sequence_accuracy(run.model, run.data.train_sequences, run.data.vocab.eos_id)

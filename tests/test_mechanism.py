@@ -34,10 +34,10 @@ def other_mechanisms():
     return found
 
 
-@pytest.mark.parametrize("setting", ["defaults"] + list(OTHER_SETTINGS))
+@pytest.mark.parametrize("setting", ["defaults"] + [pytest.param(name, marks=pytest.mark.slow) for name in OTHER_SETTINGS])
 @pytest.mark.parametrize("layer", LAYERS)
-def test_the_needed_directions_hold_nearly_all_the_variance(mechanism, other_mechanisms, setting, layer):
-    found = mechanism if setting == "defaults" else other_mechanisms[setting]
+def test_the_needed_directions_hold_nearly_all_the_variance(mechanism, request, setting, layer):
+    found = mechanism if setting == "defaults" else request.getfixturevalue("other_mechanisms")[setting]
     needed = found["needed_directions"]
     held = found["pca_variance_explained"][layer][needed - 1]
     assert held >= 0.99, (

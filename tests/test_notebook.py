@@ -42,6 +42,7 @@ def test_each_chapter_starts_where_its_heading_is():
         assert all(step in steps and step < first for step in needs), f"{name} needs a step that is not before it"
 
 
+@pytest.mark.slow
 def test_chapter_features_starts_there_shows_each_figure_and_runs_the_crowded_model(tmp_path):
     # a stand-in for the image viewer, which writes down what it was asked to open
     viewer = tmp_path / "bin" / "xdg-open"
@@ -62,6 +63,7 @@ def test_chapter_features_starts_there_shows_each_figure_and_runs_the_crowded_mo
     assert "an additive code needs L x (V-1) = 6 x 3 = 18 directions" in result.stdout  # the crowded model's report
 
 
+@pytest.mark.slow
 def test_unknown_chapter_exits_2_with_one_line(tmp_path):
     result = run_notebook("--chapter", "superposition", "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "Traceback" not in result.stderr

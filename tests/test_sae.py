@@ -51,12 +51,14 @@ def test_a_rotated_perfect_dictionary_reconstructs_as_well_yet_finds_fewer(seque
         f"as the perfect one (a rotation loses nothing) yet find fewer features")
 
 
+@pytest.mark.slow
 def test_the_sae_finds_most_ground_truth_features_at_the_defaults(results):
     assert results["found"]["sae"] >= AT_LEAST_FOUND, (
         f"the SAE found {results['found']['sae']} of 9 (measured 8 on SAE seed 0): is the L1 penalty on sum(f), "
         f"are the inputs scaled to mean squared norm 1, does b_d start at the data mean?")
 
 
+@pytest.mark.slow
 def test_the_sae_beats_single_neurons_and_stays_under_the_readout_ceiling(results):
     found = results["found"]
     assert found["neurons"] < found["sae"] <= found["readout"], (
@@ -64,12 +66,14 @@ def test_the_sae_beats_single_neurons_and_stays_under_the_readout_ceiling(result
         f"to each indicator and must be the ceiling")
 
 
+@pytest.mark.slow
 def test_the_reconstruction_keeps_the_model_right(results):
     assert results["fve"] >= 0.99 and results["accuracy_with_reconstruction"] == 1.0, (
         f"FVE {results['fve']:.4f}, accuracy with the reconstruction {results['accuracy_with_reconstruction']:.0%}: "
         f"does the hook decode in the layer's own units (times the scale)?")
 
 
+@pytest.mark.slow
 def test_explain_and_plot(results, tmp_path):
     text = "\n".join(explain_sae(results))
     assert f"SAE {results['found']['sae']} of 9" in text, text
@@ -77,6 +81,7 @@ def test_explain_and_plot(results, tmp_path):
     assert_png(tmp_path / "sae.png")
 
 
+@pytest.mark.slow
 def test_steering_toward_a_middle_letter_overshoots_to_the_far_end():
     # measured at --seq-len 5, seed 42: positions 2 to 5 put 93-99% of their class means on a line, c - b - a
     five = train_model(seq_len=5)

@@ -28,12 +28,14 @@ def held_out_alone(**settings):
     return sequence_accuracy(run.model, run.data.heldout_sequences, run.data.vocab.eos_id)
 
 
+@pytest.mark.slow
 def test_sweep_has_one_grid_per_budget_with_one_accuracy_per_cell(sweep):
     grids = accuracy_grids(sweep)
     assert grids.shape == (2, len(SWEEP_SEQ_LENS), len(SWEEP_WIDTHS)), f"grids of shape {grids.shape}"
     assert ((grids[0] >= 0) & (grids[0] <= 1)).all(), f"every cell trains at budget 1, in [0, 1]:\n{grids[0]}"
 
 
+@pytest.mark.slow
 def test_sweep_first_budget_cells_match_a_model_trained_alone(sweep):
     grid = accuracy_grids(sweep)[0]
     for a, seq_len in enumerate(SWEEP_SEQ_LENS):
@@ -44,6 +46,7 @@ def test_sweep_first_budget_cells_match_a_model_trained_alone(sweep):
                 f"does the sweep train each cell with that cell's settings?"
 
 
+@pytest.mark.slow
 def test_sweep_retrains_exactly_the_cells_below_100_percent(sweep):
     first, second = accuracy_grids(sweep)
     assert (first < 1).any() and (first == 1).any(), \
@@ -52,6 +55,7 @@ def test_sweep_retrains_exactly_the_cells_below_100_percent(sweep):
         f"budget 2 must retrain the cells below 100% at budget 1 and only those:\n{first}\n{second}"
 
 
+@pytest.mark.slow
 def test_sweep_second_budget_cell_matches_a_model_trained_alone_with_its_settings(sweep):
     first, second = accuracy_grids(sweep)
     a, b = np.argwhere(first < 1)[0]
@@ -61,11 +65,13 @@ def test_sweep_second_budget_cell_matches_a_model_trained_alone_with_its_setting
         f"{alone}; does the second budget apply its samples to the cell's Config?"
 
 
+@pytest.mark.slow
 def test_sweep_reports_each_budgets_optimizer_steps(sweep):
     steps = [budget["optimizer_steps"] for budget in sweep["budgets"]]
     assert steps == [40 * 6, 40 * 12], f"600 and 1200 samples in batches of 100 for 40 epochs, got {steps}"
 
 
+@pytest.mark.slow
 def test_sweep_result_is_valid_json(sweep):
     assert json.loads(json.dumps(sweep, allow_nan=False)) == sweep, "metrics.json needs plain lists, None, no NaN"
 
@@ -80,6 +86,7 @@ def test_explain_sweep_never_calls_a_fixed_cell_a_width_limit():
         f"a cell the larger budget fixed must read as fixed by training, not as a width limit:\n{text}"
 
 
+@pytest.mark.slow
 def test_plot_sweep_draws_a_png(sweep, tmp_path):
     path = tmp_path / "plot_sweep.png"
     plot_sweep(sweep, path)

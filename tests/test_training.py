@@ -11,12 +11,14 @@ def test_default_model_reverses_every_sequence(trained):
         "the model memorized its training sequences but does not reverse the held-out ones"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_other_seeds_reverse_every_sequence_including_heldout(seed):
     run = train_model(seed=seed)
     assert sequence_accuracy(run.model, run.data.all_sequences, run.data.vocab.eos_id) == 1.0
 
 
+@pytest.mark.slow
 def test_length_5_generalizes_to_heldout_sequences():
     run = train_model(seq_len=5)
     assert len(run.data.heldout_sequences) == round(0.2 * 3**5)

@@ -91,6 +91,7 @@ def test_dotted_hooks_are_removed_even_when_the_body_raises(default):
 
 @pytest.mark.parametrize("settings", [dict(seed=42), dict(seed=1), dict(seed=2), dict(seq_len=5)],
                          ids=["seed42", "seed1", "seed2", "seq_len5"])
+@pytest.mark.slow
 def test_reverses_every_heldout_sequence(default, settings):
     cfg, data, model = default if settings == dict(seed=42) else train_transformer(**settings)
     accuracy = sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id)

@@ -5,8 +5,8 @@
 
 "routing" is the (L, L) matrix, rows = output position j, columns = input position i, that says where each output
 reads its letter from inside the model: for the MLP, the share of the answer that patching input i's letter
-directions in hidden1 restores at output j (reversal/mechanism.py); for the transformer, the mean attention from
-output j to input i (reversal/attention.py). Both should be the anti-diagonal.
+directions in hidden1 restores at output j (reversal/mlp/mechanism.py); for the transformer, the mean attention from
+output j to input i (reversal/attention/patterns.py). Both should be the anti-diagonal.
 """
 
 import numpy as np

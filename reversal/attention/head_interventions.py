@@ -100,7 +100,7 @@ def attention_patching(model, sequences, vocab):
     """Corrupt the input that output j copies (every other letter, every sequence), and patch per head:
     the value (hook_v) at one key position, the whole pattern (hook_pattern), or the head's whole output
     (hook_result). Measured by LD at output j: the clean letter's logit minus the corrupted letter's.
-    Shares as in reversal/patching.py: 1 = the patched part carries all of LD_clean - LD_corrupted.
+    Shares as in reversal/mlp/patching.py: 1 = the patched part carries all of LD_clean - LD_corrupted.
 
     Returns {direction: {"value": (H, L, T) [head][output j][key k], "pattern": (H, L), "head": (H, L)}}, direction
     "denoising" (clean part into the corrupted run: sufficiency) or "noising" (corrupted into clean: necessity).

@@ -4,6 +4,7 @@ The command line reads these before it imports torch, so that --help and a misty
 """
 
 MAX_SEQUENCES = 1_000_000  # the split enumerates all len(vocab)**seq_len sequences; this bounds its memory and time
+DEMO_SAMPLES = 2000  # demo.py's training samples (the notebook's are 1000)
 DEFAULT_LR = {"mlp": 1e-3, "transformer": 3e-3}  # the brief's; the transformer's chosen by bench/transformer_design.py
 
 

@@ -40,7 +40,7 @@ OUTPUT_INIT_STD = 0.02  # W_O and W_U start small, so the first logits are near 
 
 class HookPoint(nn.Identity):
     """A named place in the forward pass. It returns its input unchanged, so a forward hook on it can read the
-    activation, or replace it by returning a tensor (reversal.model.hooks), as TransformerLens's HookPoint does."""
+    activation, or replace it by returning a tensor (reversal.core.model.hooks), as TransformerLens's HookPoint does."""
 
 
 class Embed(nn.Module):

@@ -15,8 +15,8 @@ import torch
 
 from ..core.common import letters
 from ..report.wording import plural
-from ..support.config import Config
 from ..core.data import make_targets
+from ..core.limits import DEMO_SAMPLES
 from ..core.train import predict, sequence_accuracy
 
 
@@ -70,7 +70,7 @@ def explain_accuracy(model, data, train_accuracy, heldout_accuracy):
              f"drawn at least once).",
              f"Exact-match accuracy: training sequences {train_accuracy:.1%}{on_drawn}, held-out sequences "
              f"{heldout_accuracy:.1%}."]
-    samples = "" if len(data.samples) == Config.samples else f" --samples {len(data.samples)}"  # demo.py's default
+    samples = "" if len(data.samples) == DEMO_SAMPLES else f" --samples {len(data.samples)}"  # demo.py's default
     seed_note = (f"This rests on {plural(n_heldout, 'held-out sequence')}, and --seed picks which sequences are held "
                  f"out, and the starting weights: `python demo.py{samples} --seeds N` shows the spread over N seeds.")
     if fit < 1.0:

@@ -6,7 +6,7 @@ The evidence, in the order the lesson gives it:
     dimensionality   how many principal components the hidden layers need, against the L x (V-1) directions an
                      additive code needs (3 positions x 2 letter contrasts = 6 with the defaults), beside the
                      untrained network, which shows what the architecture gives for free
-    subspaces        patching and removing each input position's letter directions (reversal/subspaces.py),
+    subspaces        patching and removing each input position's letter directions (reversal/mlp/subspaces.py),
                      measured at every output position, beside random subspaces of the same size
     attribution      the readout from hidden2 is linear, so the logit difference splits exactly into parts
     surrogate        a model of the logits with no interaction between positions, and how well it fits

@@ -8,9 +8,9 @@ samples it reaches 100%. So the sweep trains every cell at the first budget (the
 fixes was limited by training, not by width. A cell that stays below 100% may still need a wider layer, or yet more
 training, or another seed: the sweep cannot tell which, and the text says so.
 
-Needed directions. An additive code for L positions of V letters needs L x (V-1) directions (reversal/mechanism.py).
+Needed directions. An additive code for L positions of V letters needs L x (V-1) directions (reversal/mlp/mechanism.py).
 Where a cell has more of them than neurons and still reaches 100%, superposition is possible there (necessary, not
-proof: reversal/superposition.py measures it on one model). Where such a cell stays below 100% even at the larger
+proof: reversal/features/superposition.py measures it on one model). Where such a cell stays below 100% even at the larger
 budget, the sweep cannot say whether width or training is short; where the larger budget fixes it, it was training.
 
 Each cell trains in its own process (two at a time), because the cells do not depend on each other.

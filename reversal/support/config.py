@@ -11,7 +11,7 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 
-from ..core.limits import DEFAULT_LR, MAX_SEQUENCES, max_seq_len
+from ..core.limits import DEFAULT_LR, DEMO_SAMPLES, MAX_SEQUENCES, max_seq_len
 
 MODELS = ("mlp", "transformer")
 MAX_HIDDEN = 256  # wide enough for every experiment here; much wider and the per-neuron figures become unreadable
@@ -22,7 +22,7 @@ class Config:
     model: str = "mlp"  # which network: "mlp" (the lesson's main model) or "transformer" (one attention layer)
     seed: int = 42  # seeds the weights, the held-out split and the batch order: same seed, same numbers
     epochs: int = 100  # passes over the training samples
-    samples: int = 2000  # training samples, drawn with replacement from the non-held-out sequences
+    samples: int = DEMO_SAMPLES  # training samples, drawn with replacement from the non-held-out sequences
     seq_len: int = 3  # letters per sequence; the model sees seq_len + 1 tokens with <eos>
     vocab: str = "abc"  # the letters; <eos> is added as one more token
     hidden: int = 16  # neurons in each of the two hidden layers

@@ -1,0 +1,71 @@
+"""The folders show the architecture, and the imports keep to it (read with ast, nothing imported):
+
+    core       imports nothing else from reversal
+    report     imports core
+    the techniques (mlp, attention, features) import core, report and each other, in lesson order
+    studies    imports core, report and the techniques
+    support    imports anything; only the scripts and support import support
+
+No module imports another's private (underscore) name."""
+
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "reversal"
+TECHNIQUES = {"mlp", "attention", "features"}
+ALLOWED = {"core": {"core"},
+           "report": {"core", "report"},
+           "studies": {"core", "report", "studies"} | TECHNIQUES,
+           "support": {"core", "report", "support", "studies"} | TECHNIQUES}
+ALLOWED.update({name: {"core", "report"} | TECHNIQUES for name in TECHNIQUES})
+MODULES = sorted(PACKAGE.glob("*/*.py"))
+
+
+def imports(path):
+    """(folder imported, names imported) for each import of reversal in the module, relative or absolute."""
+    folder = path.parent.name
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                target = folder
+            elif node.level == 2:
+                target = (node.module or "").split(".")[0]
+            elif node.module and node.module.startswith("reversal."):
+                target = node.module.split(".")[1]
+            else:
+                continue
+            yield target, [alias.name for alias in node.names]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("reversal."):
+                    yield alias.name.split(".")[1], []
+
+
+def test_every_module_sits_in_a_known_folder():
+    assert {path.parent.name for path in MODULES} == set(ALLOWED)
+    assert not [path.name for path in PACKAGE.glob("*.py") if path.name != "__init__.py"], \
+        "a module at the top of reversal/: put it in the folder that says what it is"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_imports_keep_to_the_layers(path):
+    folder = path.parent.name
+    for target, _ in imports(path):
+        assert target in ALLOWED[folder], f"{folder}/{path.name} imports reversal.{target}; {folder} may import " \
+                                          f"only {sorted(ALLOWED[folder])}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_no_private_name_is_imported(path):
+    for target, names in imports(path):
+        private = [name for name in names if name.startswith("_")]
+        assert not private, f"{path.parent.name}/{path.name} imports {private} from reversal.{target}"
+
+
+def test_the_readme_tree_names_every_folder():
+    readme = (ROOT / "README.md").read_text()
+    missing = [folder for folder in ALLOWED if f"{folder}/" not in readme]
+    assert not missing, f"README's 'Where things live' lacks {missing}"
