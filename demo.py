@@ -17,10 +17,49 @@ steering.png.
 The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
+import sys
+
+# plain Python, no torch: --help and every bad setting answer at once, before the lesson's imports below
+from reversal.core.limits import max_seq_len
+from reversal.support.config import build_parser, integer, resolve
+
+SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
+SWEEP_WIDTHS = [4, 8, 16, 32]
+MAX_SEEDS = 100
+
+
+def settings():
+    """The flags, every one checked before anything is imported, trained or written."""
+    parser = build_parser("demo.py", default_samples=2000, description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", action="store_true",
+                        help=f"also train a model for each seq-len {SWEEP_SEQ_LENS[0]}..{SWEEP_SEQ_LENS[-1]} "
+                             f"(as far as the vocab allows) and hidden width {', '.join(map(str, SWEEP_WIDTHS))}, and plot held-out "
+                             f"accuracy; then retrain the cells below 100%% with 10 times the samples (about 2 minutes on 2 cores)")
+    parser.add_argument("--seeds", type=integer(1, MAX_SEEDS), default=None, metavar="N",
+                        help=f"also train N models, seeds --seed to --seed+N-1, and report every headline number as a "
+                             f"median and range, with seeds.png (1 to {MAX_SEEDS}; about 1.2 s a seed on a 2-core "
+                             f"laptop, 10 seeds in about 15 s)")
+    parser.add_argument("--sae", action="store_true",
+                        help="also train a sparse autoencoder on hidden1 (3 SAE seeds) and score its features against "
+                             "the ground truth, 'the letter at position p is x' (mlp only; about 4 s more with the "
+                             "defaults)")
+    args = parser.parse_args()
+    if args.sweep and args.model != "mlp":
+        parser.error("argument --sweep: the sweep varies the MLP's hidden width; use it with --model mlp")
+    if args.sae and args.model != "mlp":
+        parser.error("argument --sae: the sparse autoencoder reads the MLP's hidden1; use it with --model mlp")
+    if args.seeds and args.seed + args.seeds - 1 > 2**32 - 1:
+        parser.error(f"argument --seeds: --seed {args.seed} plus {args.seeds} seeds passes the largest seed, 2^32-1")
+    cfg = resolve(args, parser)  # every other setting is checked here, before anything is trained or written
+    return args, cfg
+
+
+if __name__ == "__main__":
+    ARGS, CFG = settings()  # parser.error exits 2 here, in a fraction of a second
+
 import copy
 import math
 import os
-import sys
 
 from reversal.mlp.ablation import explain_ablation, neuron_ablation, plot_ablation
 from reversal.mlp.activations import activation_stats, capture_all, explain_activations, plot_activations
@@ -28,8 +67,6 @@ from reversal.attention.patterns import attention_experiments, attention_metrics
 from reversal.support.checkpoint import save_model
 from reversal.attention.circuits import plot_circuits
 from reversal.core.common import SEED_NOTE, analysis_sequences
-from reversal.support.config import build_parser, integer, resolve
-from reversal.core.limits import max_seq_len
 from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
 from reversal.mlp.generalization import explain_accuracy
 from reversal.attention.head_interventions import plot_interventions
@@ -49,33 +86,8 @@ from reversal.studies.sweep import capacity_sweep, explain_sweep, plot_sweep
 from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
 
-SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
-SWEEP_WIDTHS = [4, 8, 16, 32]
-MAX_SEEDS = 100
 
-
-def main():
-    parser = build_parser("demo.py", default_samples=2000, description=__doc__.splitlines()[0])
-    parser.add_argument("--sweep", action="store_true",
-                        help=f"also train a model for each seq-len {SWEEP_SEQ_LENS[0]}..{SWEEP_SEQ_LENS[-1]} "
-                             f"(as far as the vocab allows) and hidden width {', '.join(map(str, SWEEP_WIDTHS))}, and plot held-out "
-                             f"accuracy; then retrain the cells below 100%% with 10 times the samples (about 2 minutes on 2 cores)")
-    parser.add_argument("--seeds", type=integer(1, MAX_SEEDS), default=None, metavar="N",
-                        help=f"also train N models, seeds --seed to --seed+N-1, and report every headline number as a "
-                             f"median and range, with seeds.png (1 to {MAX_SEEDS}; about 1.2 s a seed on a 2-core "
-                             f"laptop, 10 seeds in about 15 s)")
-    parser.add_argument("--sae", action="store_true",
-                        help="also train a sparse autoencoder on hidden1 (3 SAE seeds) and score its features against "
-                             "the ground truth, 'the letter at position p is x' (mlp only; about 4 s more with the "
-                             "defaults)")
-    args = parser.parse_args()
-    cfg = resolve(args, parser)  # every setting is checked here, before anything is trained or written
-    if args.sweep and cfg.model != "mlp":
-        parser.error("argument --sweep: the sweep varies the MLP's hidden width; use it with --model mlp")
-    if args.sae and cfg.model != "mlp":
-        parser.error("argument --sae: the sparse autoencoder reads the MLP's hidden1; use it with --model mlp")
-    if args.seeds and cfg.seed + args.seeds - 1 > 2**32 - 1:
-        parser.error(f"argument --seeds: --seed {cfg.seed} plus {args.seeds} seeds passes the largest seed, 2^32-1")
+def main(args, cfg):
     print(cfg)
     os.makedirs(cfg.out, exist_ok=True)
     out = lambda name: os.path.join(cfg.out, name)
@@ -219,7 +231,7 @@ def transformer_experiments(model, untrained, data, cfg, figures, out):
 if __name__ == "__main__":
     stop_quietly_when_the_reader_goes()  # python demo.py | head: no traceback when head stops reading
     try:
-        main()
+        main(ARGS, CFG)
     except KeyboardInterrupt:
         # files are written whole or not at all (reversal/report/files.py), so stopping leaves nothing half-written
         print("\ninterrupted: stopped before finishing; no partial file was written", file=sys.stderr)

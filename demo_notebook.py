@@ -36,35 +36,7 @@ import copy
 import dataclasses
 import os
 
-import numpy as np
-import torch
-
-from reversal.mlp.ablation import explain_ablation, neuron_ablation, output_metrics, plot_ablation
-from reversal.mlp.activations import capture_all, explain_activations, plot_activations
-from reversal.core.common import analysis_sequences, layer_features, letters
-from reversal.report.wording import percentages
-from reversal.attention.patterns import (attention_experiments, explain_patterns, explain_verdict, plot_circuit_comparison,
-                                plot_patterns)
-from reversal.attention.circuits import explain_ov, explain_qk, plot_circuits
-from reversal.attention.compare import explain_comparison, mlp_routing, model_summary, plot_comparison, transformer_routing
 from reversal.support.config import DEFAULT_LR, build_parser, resolve
-from reversal.core.data import add_eos, make_targets
-from reversal.report.files import quick_exit, stop_quietly_when_the_reader_goes
-from reversal.mlp.generalization import explain_accuracy
-from reversal.attention.head_interventions import explain_interventions, plot_interventions
-from reversal.mlp.influence import explain_influence, plot_influence, position_influence
-from reversal.mlp.dimensionality import plot_dimensionality
-from reversal.mlp.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
-from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
-from reversal.mlp.patching import activation_patching, explain_patching, patch_neurons, plot_patching
-from reversal.report.plots import plot_training
-from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, explain_probes, fold_masks, plot_probes, probe_accuracy
-from reversal.features.sae import FOUND, best_correlation, explain_sae, ground_truth, plot_sae, sae_experiment, train_sae
-from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, null_cutoff, plot_selectivity
-from reversal.features.steering import explain_steering, plot_steering, steering_experiment
-from reversal.features.superposition import explain_superposition, plot_superposition, superposition_report
-from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
-from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
 from reversal.support.tutorial import figure, finish_figures, in_notebook, pause, show_figures, start_at_chapter, tell
 
 parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=False,
@@ -103,6 +75,37 @@ if args.chapter != "model" and in_notebook():
     parser.error("argument --chapter: in a notebook, run the first cell of each step that CHAPTERS lists for the "
                  "chapter, then the chapter's own cells")
 cfg = resolve(args, parser)
+
+# the lesson's imports come after the settings are checked, so --help and a typo answer before torch loads
+import numpy as np
+import torch
+
+from reversal.mlp.ablation import explain_ablation, neuron_ablation, output_metrics, plot_ablation
+from reversal.mlp.activations import capture_all, explain_activations, plot_activations
+from reversal.core.common import analysis_sequences, layer_features, letters
+from reversal.report.wording import percentages
+from reversal.attention.patterns import (attention_experiments, explain_patterns, explain_verdict, plot_circuit_comparison,
+                                plot_patterns)
+from reversal.attention.circuits import explain_ov, explain_qk, plot_circuits
+from reversal.attention.compare import explain_comparison, mlp_routing, model_summary, plot_comparison, transformer_routing
+from reversal.core.data import add_eos, make_targets
+from reversal.report.files import quick_exit, stop_quietly_when_the_reader_goes
+from reversal.mlp.generalization import explain_accuracy
+from reversal.attention.head_interventions import explain_interventions, plot_interventions
+from reversal.mlp.influence import explain_influence, plot_influence, position_influence
+from reversal.mlp.dimensionality import plot_dimensionality
+from reversal.mlp.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
+from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
+from reversal.mlp.patching import activation_patching, explain_patching, patch_neurons, plot_patching
+from reversal.report.plots import plot_training
+from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, explain_probes, fold_masks, plot_probes, probe_accuracy
+from reversal.features.sae import FOUND, best_correlation, explain_sae, ground_truth, plot_sae, sae_experiment, train_sae
+from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, null_cutoff, plot_selectivity
+from reversal.features.steering import explain_steering, plot_steering, steering_experiment
+from reversal.features.superposition import explain_superposition, plot_superposition, superposition_report
+from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
+from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
+
 PAUSE = not args.no_pause
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short
 os.makedirs(cfg.out, exist_ok=True)

@@ -249,3 +249,15 @@ def test_output_piped_into_head_stops_without_a_traceback(script, tmp_path):
     process.stdout.close()
     _, err = process.communicate(timeout=60)
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+@pytest.mark.parametrize("script, flags", [("demo.py", ["--help"]), ("demo.py", ["--hidden", "0"]),
+                                           ("demo.py", ["--sae", "--model", "transformer"]),
+                                           ("demo_notebook.py", ["--help"]), ("demo_notebook.py", ["--chapter", "9"])])
+def test_help_and_bad_settings_answer_before_torch_is_imported(script, flags):
+    """Importing torch takes seconds; --help and a typo must not wait for it."""
+    code = (f"import runpy, sys\nsys.argv = [{script!r}, *{flags!r}]\n"
+            f"try:\n    runpy.run_path({script!r}, run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            f"print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stderr.strip().endswith("no torch"), result.stderr

@@ -133,8 +133,6 @@ def resolve(args, parser):
 
 
 def _resolve(args):
-    import torch  # here, not at the top: `--help` and flag typos answer without waiting for torch
-
     limit = max_seq_len(len(args.vocab))
     if args.seq_len > limit:
         raise BadSetting(f"argument --seq-len: must be at most {limit} with the {len(args.vocab)}-letter vocab "
@@ -143,10 +141,11 @@ def _resolve(args):
     if args.input is not None and (len(text) != args.seq_len or any(c not in args.vocab for c in text)):
         raise BadSetting(f"argument --input: must be {args.seq_len} letters from {args.vocab!r} (the vocab), "
                          f"got {args.input!r}")
+    check_writable(args.out)
+    import torch  # only now: --help and every other bad setting answer without waiting seconds for torch
     if args.device == "cuda" and not torch.cuda.is_available():
         raise BadSetting("argument --device: cuda was asked for but CUDA is not available here; use cpu or auto")
     device = "cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu"
-    check_writable(args.out)
     model = getattr(args, "model", None) or Config.model  # the notebook has no --model: it tells both stories
     return Config(model=model, seed=args.seed, epochs=args.epochs, samples=args.samples, seq_len=args.seq_len,
                   vocab=args.vocab, hidden=args.hidden, lr=args.lr, batch_size=args.batch_size, input=text,
