@@ -26,6 +26,7 @@ from reversal.support.config import build_parser, integer, resolve
 SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
 SWEEP_WIDTHS = [4, 8, 16, 32]
 MAX_SEEDS = 100
+METRICS_SCHEMA_VERSION = 2  # metrics.json's layout, documented in README.md; 2: no stored prose, steering summarised
 
 
 def settings():
@@ -136,6 +137,7 @@ def main(args, cfg):
 
     save_model(model, cfg, out("model.pt"))  # weights + settings: reversal.support.checkpoint.load_model reads it back
     save_json({
+        "schema_version": METRICS_SCHEMA_VERSION,
         "config": cfg.to_dict(),
         "final_loss": history.loss[-1],
         "train_accuracy": train_accuracy,

@@ -69,13 +69,13 @@ def test_the_transformer_steers_cleanly_on_its_residual_stream_and_random_does_n
 def test_resid_pre_steering_is_the_embedding_difference(trained_transformer, transformer_steering):
     # resid_pre at position p is W_E[token] + W_pos[p]: the class means differ by W_E[y] - W_E[x] exactly
     assert transformer_steering["blocks.0.hook_resid_pre"]["largest_gap_to_embedding_difference"] < 1e-5
-    assert "typing y instead of x" in transformer_steering["statement"]
+    assert "typing y instead of x" in "\n".join(explain_steering(transformer_steering))
 
 
 def test_resid_post_steering_cannot_reach_another_output(transformer_steering):
     # only the unembedding reads resid_post, position by position: arithmetic, and the text must call it that
     assert np.all(transformer_steering["blocks.0.hook_resid_post"]["side_effects"] == 0)
-    assert "arithmetic, not evidence" in transformer_steering["statement"]
+    assert "arithmetic, not evidence" in "\n".join(explain_steering(transformer_steering))
     assert transformer_steering["clamp"] is False, "the residual stream is not the output of a ReLU: no clamp"
 
 
@@ -108,7 +108,7 @@ def test_resid_pre_side_effects_are_real_and_the_window_end_is_explained(transfo
         i = alphas.index(past["alpha"])
         failing = (found["flip"][0, i] < CLEAN_FLIP) | (found["side_effects"][0, i] > CLEAN_SIDE_EFFECTS)
         assert failing.any() and past["triples_missing_flip"] + past["triples_with_side_effects"] >= failing.sum()
-        assert f"The window ends because at alpha {past['alpha']:.2f}" in transformer_steering["statement"]
+        assert f"The window ends because at alpha {past['alpha']:.2f}" in "\n".join(explain_steering(transformer_steering))
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from conftest import assert_png, train_model
-from reversal.features.superposition import plot_superposition, superposition_report, verdict
+from reversal.features.superposition import explain_superposition, plot_superposition, superposition_report, verdict
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def test_the_verdict_needs_success_as_well_as_more_directions_than_neurons():
 
 def test_the_defaults_are_not_superposition(defaults):
     assert defaults["needed_directions"] == 6 and defaults["width"] == 16
-    assert defaults["verdict"] == "not forced" and "nothing forces superposition" in defaults["statement"]
+    assert defaults["verdict"] == "not forced" and "nothing forces superposition" in "\n".join(explain_superposition(defaults))
 
 
 def test_a_model_too_little_trained_with_too_few_neurons_is_not_called_superposition():
@@ -28,7 +28,7 @@ def test_a_model_too_little_trained_with_too_few_neurons_is_not_called_superposi
     report = superposition_report(run.model, run.data, run.cfg)
     assert report["needed_directions"] > report["width"] and not report["succeeds"], (
         f"held-out accuracy {report['heldout_accuracy']:.0%} after one epoch: expected a failing model")
-    assert report["verdict"] == "fails" and "that is superposition" not in report["statement"]
+    assert report["verdict"] == "fails" and "that is superposition" not in "\n".join(explain_superposition(report))
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])

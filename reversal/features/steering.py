@@ -194,7 +194,6 @@ def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp
                 for t, ((_, x, y), part) in enumerate(zip(triples, parts)))
             result[layer]["past_window"] = _past_window(result[layer]["clean_window"]["class means"], flip, side,
                                                         alphas)
-    result["statement"] = "\n".join(explain_steering(result))
     return result
 
 
@@ -387,7 +386,21 @@ def plot_steering(steering, path):
 
 
 def steering_metrics(steering):
-    """What metrics.json keeps: every number, with the (methods, alphas, triples) arrays as nested lists."""
-    return {key: ({layer_key: (value.tolist() if isinstance(value, np.ndarray) else value)
-                   for layer_key, value in entry.items()} if key in steering["layers"] else entry)
-            for key, entry in steering.items()}
+    """What metrics.json keeps: the windows, the counts and the controls, and each measure's mean over triples at
+    alpha 0 and 1; not the (methods, alphas, triples) arrays, which python demo.py --verbose's sentences read."""
+    alphas = np.asarray(steering["alphas"])
+    at = {f"alpha_{alpha:g}": int(np.argmin(np.abs(alphas - alpha))) for alpha in (0.0, 1.0)}
+    arrays = ("flip", "side_effects", "logit_diff")
+    kept = {}
+    for key, entry in steering.items():
+        if key == "alphas":
+            kept[key] = {"first": float(alphas[0]), "last": float(alphas[-1]), "count": len(alphas)}
+        elif key in steering["layers"]:
+            kept[key] = {name: (value.tolist() if isinstance(value, np.ndarray) else value)
+                         for name, value in entry.items() if name not in arrays}
+            kept[key]["mean_over_triples"] = {
+                name: {method: {label: float(np.mean(entry[name][m, i])) for label, i in at.items()}
+                       for m, method in enumerate(steering["methods"])} for name in arrays}
+        else:
+            kept[key] = entry
+    return kept

@@ -124,7 +124,6 @@ def superposition_report(model, data, cfg):
                          "cosines": cosines.numpy(), "max_cross_cos": largest, "mean_cross_cos": mean,
                          "live_neurons": int((acts.max(0).values > 0).sum()),
                          "line_share": line_share(directions, seq_len, n_letters)}
-    report["statement"] = "\n".join(explain_superposition(report))
     return report
 
 

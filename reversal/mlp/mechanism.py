@@ -104,7 +104,6 @@ def find_mechanism(model, untrained, data, cfg):
         "heldout_sequences": len(heldout), "train_sequences": len(fit), "analysis_sequences": len(sequences),
         "heldout_sequences_total": len(data.heldout_sequences), "train_sequences_total": len(data.train_sequences),
     })
-    mechanism["statement"] = "\n".join(explain_mechanism(mechanism))
     return mechanism
 
 

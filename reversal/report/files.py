@@ -32,7 +32,20 @@ def save_figure(fig, path):
 
 
 def save_json(data, path):
-    write_atomically(path, lambda file: file.write(json.dumps(data, indent=2).encode() + b"\n"))
+    write_atomically(path, lambda file: file.write(to_json_text(data).encode() + b"\n"))
+
+
+def to_json_text(value, depth=0):
+    """JSON with one key a line, but each list of numbers (or of lists of numbers) on one line: a matrix reads
+    as its rows, and the file stays small. json.loads reads it back as json.dumps would have written it."""
+    if isinstance(value, dict) and value:
+        inner = "  " * (depth + 1)
+        items = ",\n".join(f"{inner}{json.dumps(str(key))}: {to_json_text(item, depth + 1)}" for key, item in value.items())
+        return "{\n" + items + "\n" + "  " * depth + "}"
+    if isinstance(value, (list, tuple)) and any(isinstance(item, dict) for item in value):
+        inner = "  " * (depth + 1)
+        return "[\n" + ",\n".join(inner + to_json_text(item, depth + 1) for item in value) + "\n" + "  " * depth + "]"
+    return json.dumps(value)
 
 
 def quick_exit():
