@@ -16,16 +16,12 @@ from ..core.common import corruptions, patch_gain, patch_share
 from ..core.data import add_eos, make_targets
 from ..report.files import save_figure
 from ..report.wording import chance_precise, numbers, span
-from ..core.model import run_with_cache, run_with_hooks
+from ..core.model import device_of, run_with_cache, run_with_hooks
 
 PATTERN, VALUE, RESULT = "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_v", "blocks.0.attn.hook_result"
 KINDS = ("zero", "mean", "resample")
 REPLACEMENTS = ("antidiagonal", "uniform", "resampled")
 DIRECTIONS = ("denoising", "noising")
-
-
-def _device(model):
-    return next(model.parameters()).device
 
 
 def _evaluate(logits, targets, seq_len):
@@ -44,7 +40,7 @@ def head_ablation(model, sequences, vocab, reference, seed, resamples=RESAMPLES)
     reference sequence, `resamples` draws). Returns {"baseline": metrics, "chance_sequence_accuracy",
     "heads": [{kind: metrics}] one dict per head}, metrics as _evaluate gives them."""
     seq_len, n = sequences.shape[1], len(sequences)
-    device = _device(model)
+    device = device_of(model)
     tokens = add_eos(sequences, vocab.eos_id).to(device)  # (N, T)
     targets = make_targets(sequences, vocab.eos_id)  # (N, T)
     _, cache = run_with_cache(model, add_eos(reference, vocab.eos_id).to(device), [RESULT])
@@ -78,7 +74,7 @@ def pattern_replacement(model, sequences, vocab, seed):
         resampled     each sequence gets another sequence's pattern: does the pattern depend on the letters?
     Returns {"baseline": metrics, replacement: metrics}, metrics as _evaluate gives them."""
     seq_len = sequences.shape[1]
-    n_positions, device = seq_len + 1, _device(model)
+    n_positions, device = seq_len + 1, device_of(model)
     tokens = add_eos(sequences, vocab.eos_id).to(device)
     targets = make_targets(sequences, vocab.eos_id)
     _, cache = run_with_cache(model, tokens, [PATTERN])
@@ -107,7 +103,7 @@ def attention_patching(model, sequences, vocab):
     In a single layer the value at key k depends only on the token at k, so only the corrupted key can matter.
     """
     seq_len, n_letters = sequences.shape[1], len(vocab.letters)
-    n_positions, device = seq_len + 1, _device(model)
+    n_positions, device = seq_len + 1, device_of(model)
     result = {direction: {"value": [], "pattern": [], "head": []} for direction in DIRECTIONS}
     for j in range(seq_len):
         i = seq_len - 1 - j  # the input output j copies: corrupt it

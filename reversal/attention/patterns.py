@@ -22,13 +22,9 @@ from ..core.data import add_eos
 from ..report.files import save_figure
 from .head_interventions import (PATTERN, REPLACEMENTS, attention_patching, explain_interventions, head_ablation,
                                  pattern_replacement)
-from ..core.model import run_with_cache
+from ..core.model import device_of, run_with_cache
 
 CLEAN_MASS = 0.9  # the issue's definition of a clean circuit: each letter row puts at least this on its mirror
-
-
-def _device(model):
-    return next(model.parameters()).device
 
 
 def example_sequences(cfg, count=3):
@@ -48,7 +44,7 @@ def attention_patterns(model, sequences, vocab, examples=()):
         "n_sequences": N
     """
     seq_len = sequences.shape[1]
-    device = _device(model)
+    device = device_of(model)
     _, cache = run_with_cache(model, add_eos(sequences, vocab.eos_id).to(device), [PATTERN])
     pattern = cache[PATTERN].cpu()  # (N, H, T, T)
     letters = torch.arange(seq_len)

@@ -76,3 +76,19 @@ def patch_gain(direction, ld_patched, runs):
 def patch_share(gain, runs):
     """Summed over pairs and normalised, (k, P) -> (k,): 1 = the patched part carries the whole difference."""
     return gain.sum(-1) / (runs["clean"]["ld"] - runs["corrupted"]["ld"]).sum()
+
+
+def replace_each(out, values):
+    """One batched run for every neuron at once: block n of the batch gets neuron n replaced by values[:, n], and
+    the last block gets the whole layer replaced. Ablation (values = a mean, zero, or a resampled run) and patching
+    (values = the donor run) both use it.
+
+    out: ((H+1)*M, H) activations of H+1 stacked copies of M rows; values: (M, H). Returns ((H+1)*M, H).
+    """
+    width = out.shape[1]
+    out = out.clone().view(width + 1, -1, width)  # (block, row, neuron)
+    index = torch.arange(width, device=out.device)
+    values = values.to(out.device)
+    out[index, :, index] = values.T  # block n, neuron n: values[:, n]; the rest stay as they were
+    out[width] = values
+    return out.view(-1, width)

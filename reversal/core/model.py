@@ -88,3 +88,8 @@ def run_with_hooks(model, tokens, fwd_hooks):
     """Forward pass with intervention hooks (ablation, patching) that are gone again afterwards."""
     with hooks(model, fwd_hooks):
         return model(tokens)
+
+
+def device_of(model):
+    """The device a model's weights are on, where its inputs must go too (either model: both are nn.Modules)."""
+    return next(model.parameters()).device

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data import Vocab, add_eos, all_sequences, make_targets, sample_training, split_heldout
-from .model import Reverser
+from .model import Reverser, device_of
 from .transformer import AttentionReverser
 from .progress import watching
 
@@ -45,7 +45,7 @@ def make_model(cfg, vocab):
 @torch.no_grad()
 def predict(model, sequences, eos_id):
     """(N, L) letter sequences -> (N, L+1) predicted token ids."""
-    device = next(model.parameters()).device
+    device = device_of(model)
     return model(add_eos(sequences, eos_id).to(device)).argmax(dim=-1).cpu()
 
 

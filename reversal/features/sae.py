@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from ..core.common import analysis_sequences, layer_features
 from ..core.data import add_eos, make_targets
+from ..core.pca import principal_axes
 from ..report.files import save_figure
 from ..core.model import run_with_hooks
 from .steering import class_mean_vector
@@ -120,9 +121,8 @@ def best_correlation(truth, features):
 
 def pca_projections(acts):
     """(N, H) -> (N, H') coordinates along every principal component (H' = min(N, H))."""
-    centred = acts.double() - acts.double().mean(0)
-    _, _, vh = torch.linalg.svd(centred, full_matrices=False)
-    return centred @ vh.T
+    centred, _, axes = principal_axes(acts)
+    return centred @ axes.T
 
 
 def readout_fit(acts, truth, ridge=1e-6):
@@ -182,8 +182,7 @@ def letters_on_a_line(acts, sequences, n_letters, letters):
     lines = []
     for p in range(sequences.shape[1]):
         means = torch.stack([acts[sequences[:, p] == x].double().mean(0) for x in range(n_letters)])  # (V, H)
-        centred = means - means.mean(0)
-        _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+        centred, s, vh = principal_axes(means)
         along = (centred @ vh[0]).tolist()  # (V,) where each letter's mean sits on the main direction
         order = np.argsort(along)
         lines.append({"position": p + 1, "share": (s[0] ** 2 / (s ** 2).sum()).item(),

@@ -27,6 +27,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..core.common import analysis_sequences, layer_features
+from ..core.pca import singular_values
 from ..report.files import save_figure
 from ..report.plots import heatmap
 from ..core.train import sequence_accuracy
@@ -38,13 +39,13 @@ RANDOM_DRAWS = 100  # random direction sets for the interference control
 
 def participation_ratio(activations):
     """(sum of the PCA variances)^2 / (sum of their squares): 1 for a line, k for k equal directions."""
-    variances = torch.linalg.svdvals(activations.double() - activations.double().mean(0)) ** 2
+    variances = singular_values(activations) ** 2
     return float(variances.sum() ** 2 / (variances ** 2).sum()) if variances.sum() > 0 else 0.0
 
 
 def components_for(activations, share=0.99):
     """How many principal components hold `share` of the variance."""
-    variances = torch.linalg.svdvals(activations.double() - activations.double().mean(0)) ** 2
+    variances = singular_values(activations) ** 2
     cumulative = variances.cumsum(0) / variances.sum()
     return int((cumulative < share - 1e-12).sum()) + 1
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from matplotlib.colors import TwoSlopeNorm
 
-from ..core.common import layer_features
+from ..core.common import layer_features, replace_each
 from ..core.data import add_eos, make_targets
 from ..report.files import save_figure
 from ..report.wording import chance, span
@@ -84,7 +84,7 @@ def neuron_ablation(model, sequences, vocab, device, reference, seed, resamples=
             copies = len(values) // n  # 1, or `resamples` for resample ablation
             rows = tokens.repeat(copies, 1)  # (M, T) with M = copies * N
             logits = run_with_hooks(model, rows.repeat(width + 1, 1),
-                                    {layer: lambda out, values=values.to(device): _ablate_each(out, values)})
+                                    {layer: lambda out, values=values.to(device): replace_each(out, values)})
             logits = logits.view(width + 1, copies * n, *logits.shape[1:])  # (H+1, M, T, V)
             metrics = output_metrics(logits, targets.repeat(copies, 1), seq_len)  # three (H+1, L)
             result[layer][kind] = _named(metric[:width] for metric in metrics)
@@ -97,19 +97,6 @@ def neuron_ablation(model, sequences, vocab, device, reference, seed, resamples=
     result["chance_sequence_accuracy"] = 1 / len(vocab.letters) ** seq_len
     result["verdict"] = summarize_ablation(result)
     return result
-
-
-def _ablate_each(out, values):
-    """Block n of the batch ablates neuron n alone; the last block ablates the whole layer.
-
-    out: ((H+1)*M, H) activations, values: (M, H) what each neuron takes instead.
-    """
-    width = out.shape[1]
-    out = out.clone().view(width + 1, -1, width)  # (block, row, neuron)
-    index = torch.arange(width, device=out.device)
-    out[index, :, index] = values.T  # block n, neuron n: values[:, n]
-    out[width] = values
-    return out.view(-1, width)
 
 
 def _named(metrics):

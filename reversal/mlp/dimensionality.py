@@ -5,10 +5,10 @@ an affine function of the letters, so it spans at most L x (V-1) directions for 
 """
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..core.pca import singular_values
 from ..report.files import save_figure
 
 LAYERS = ("hidden1", "hidden2")
@@ -19,8 +19,7 @@ def variance_explained(activations):
 
     Example: [0.55, 0.80, 0.92, 0.97, 0.99, 0.997, 0.998, ...]: 6 directions hold 99.7% of the layer's variance.
     """
-    centred = activations.double() - activations.double().mean(0)  # (N, H)
-    variances = torch.linalg.svdvals(centred) ** 2  # (min(N, H),) largest first
+    variances = singular_values(activations) ** 2  # (min(N, H),) largest first
     total = variances.sum()
     if total == 0:  # a layer that is the same for every input (all neurons dead) has no direction at all
         return [0.0] * activations.shape[1]
@@ -30,7 +29,7 @@ def variance_explained(activations):
 
 def numerical_rank(activations, tolerance=1e-6):
     """How many directions the centred activations span, ignoring those below `tolerance` x the largest."""
-    values = torch.linalg.svdvals(activations.double() - activations.double().mean(0))
+    values = singular_values(activations)
     return int((values > tolerance * values.max()).sum()) if values.max() > 0 else 0
 
 

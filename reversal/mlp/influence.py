@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from ..core.common import corruptions, mirror_mask
 from ..core.data import add_eos
+from ..core.model import device_of
 from ..report.files import save_figure
 from ..report.wording import span
 from ..report.plots import heatmap, output_position_labels, positions
@@ -30,7 +31,7 @@ def position_influence(model, sequences, vocab):
     """
     seq_len, n_letters, n = sequences.shape[1], len(vocab.letters), len(sequences)
     changed = torch.cat([corruptions(sequences, i, n_letters) for i in range(seq_len)])  # (L*(V-1)*N, L)
-    device = next(model.parameters()).device
+    device = device_of(model)
     with torch.no_grad():
         logits = model(add_eos(torch.cat([sequences, changed]), vocab.eos_id).to(device))[:, :seq_len].cpu()
     clean, changed = logits[:n], logits[n:].view(seq_len, n_letters - 1, n, seq_len, -1)  # (N, L, V), (L, V-1, N, L, V)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from matplotlib.colors import TwoSlopeNorm
 
-from ..core.common import corruptions, patch_gain, patch_share
+from ..core.common import corruptions, patch_gain, patch_share, replace_each
 from ..core.data import add_eos
 from ..report.files import save_figure
 from ..report.wording import numbers
@@ -83,7 +83,7 @@ def activation_patching(model, sequences, vocab, device):
                 donor = runs[source]["cache"][layer]  # (P, H)
                 width = donor.shape[1]
                 tokens = runs[target]["tokens"].repeat(width + 1, 1)  # block n patches neuron n; the last, all
-                logits = run_with_hooks(model, tokens, {layer: lambda out, donor=donor: _patch_each(out, donor)})
+                logits = run_with_hooks(model, tokens, {layer: lambda out, donor=donor: replace_each(out, donor)})
                 gains[direction] = patch_gain(direction, logit_diff(logits), runs)  # (H+1, P)
                 shares = patch_share(gains[direction], runs)  # (H+1,)
                 result[direction][layer]["neurons"].append(shares[:width].tolist())
@@ -96,19 +96,6 @@ def activation_patching(model, sequences, vocab, device):
             entry["neurons"] = np.array(entry["neurons"]).T.tolist()  # (L, H) -> (H, L)
             entry["neuron_sum"] = np.array(entry["neurons"]).sum(0).tolist()
     return result
-
-
-def _patch_each(out, donor):
-    """Block n of the batch takes neuron n from the donor run; the last block takes the whole layer.
-
-    out: ((H+1)*P, H), donor: (P, H).
-    """
-    width = out.shape[1]
-    out = out.clone().view(width + 1, -1, width)  # (block, pair, neuron)
-    index = torch.arange(width, device=out.device)
-    out[index, :, index] = donor.T.to(out.device)  # block n, neuron n: the donor's value; the rest stay as they were
-    out[width] = donor.to(out.device)
-    return out.view(-1, width)
 
 
 def patch_neurons(model, sequences, vocab, device, layer, neurons, direction="denoising"):
