@@ -92,3 +92,13 @@ def replace_each(out, values):
     out[index, :, index] = values.T  # block n, neuron n: values[:, n]; the rest stay as they were
     out[width] = values
     return out.view(-1, width)
+
+
+def margin(logits, targets):
+    """The correct token's logit minus the best wrong one's: 0 is the decision boundary, below 0 is wrong.
+
+    logits (..., N, L, V), targets (..., N, L) token ids -> (..., N, L).
+    """
+    correct = logits.gather(-1, targets[..., None])[..., 0]
+    wrong = logits.scatter(-1, targets[..., None], float("-inf")).amax(-1)  # the best wrong logit
+    return correct - wrong

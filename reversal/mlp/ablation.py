@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from matplotlib.colors import TwoSlopeNorm
 
-from ..core.common import layer_features, replace_each
+from ..core.common import layer_features, margin, replace_each
 from ..core.data import add_eos, make_targets
 from ..report.files import save_figure
 from ..report.wording import chance, span
@@ -43,10 +43,9 @@ def output_metrics(logits, targets, seq_len):
     logits = logits[..., :seq_len, :].cpu()  # (..., N, L, V)
     targets = targets[:, :seq_len].expand(logits.shape[:-1])  # (..., N, L)
     correct = logits.gather(-1, targets[..., None])[..., 0]  # (..., N, L)
-    wrong = logits.scatter(-1, targets[..., None], float("-inf")).amax(-1)  # (..., N, L) best wrong logit
     loss = torch.logsumexp(logits, -1) - correct  # cross-entropy = -log softmax of the correct letter
     accuracy = (logits.argmax(-1) == targets).float()
-    return accuracy.mean(-2), loss.mean(-2), (correct - wrong).mean(-2)
+    return accuracy.mean(-2), loss.mean(-2), margin(logits, targets).mean(-2)
 
 
 def neuron_ablation(model, sequences, vocab, device, reference, seed, resamples=RESAMPLES):

@@ -28,7 +28,7 @@ from ..report.wording import plural
 from ..core.model import run_with_cache
 from ..report.plots import heatmap, output_position_labels
 from .subspaces import (LAYERS, accuracy_and_margin, direct_logit_attribution, intervene, largest_overlap,
-                        letter_subspaces, margin, random_subspaces, share_restored, shifted, spread_over_neurons)
+                        letter_subspaces, output_margin, random_subspaces, share_restored, shifted, spread_over_neurons)
 
 PASS_RESTORED = 0.9  # "restores the answer" means at least this share at the mirrored output ...
 PASS_ELSEWHERE = 0.1  # ... and at most this share, in magnitude, at every other output
@@ -66,8 +66,8 @@ def find_mechanism(model, untrained, data, cfg):
         "pca_variance_explained_untrained": {name: variance_explained(untrained_acts[name]) for name in LAYERS},
         "hidden1_preactivation_rank": numerical_rank(acts["linear1"]["all"]),
         "hidden1_preactivation_rank_untrained": numerical_rank(untrained_acts["linear1"]),
-        "baseline_accuracy": (margin(logits, sequences) > 0).double().mean(0).tolist(),
-        "baseline_margin": margin(logits, sequences).mean(0).tolist(),
+        "baseline_accuracy": (output_margin(logits, sequences) > 0).double().mean(0).tolist(),
+        "baseline_margin": output_margin(logits, sequences).mean(0).tolist(),
     }
     for key in ("subspace_patching", "random_subspace_patching", "subspace_ablation", "subspace_ablation_margin",
                 "random_subspace_ablation", "neurons_per_position", "subspace_overlap", "below_zero"):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core.common import margin
 from ..core.data import add_eos
 from ..core.model import run_with_hooks
 
@@ -80,13 +81,9 @@ def logit_difference(logits, good, bad):
     return letter_logits.gather(2, good[..., None])[..., 0] - letter_logits.gather(2, bad[..., None])[..., 0]
 
 
-def margin(logits, sequences):
-    """Correct letter's logit minus the best wrong token's, at each output position: (N, L). Below 0 = wrong."""
-    letter_logits = logits[:, : sequences.shape[1]].cpu()  # (N, L, V)
-    correct = _output_letters(sequences)[..., None]  # (N, L, 1)
-    right = letter_logits.gather(2, correct)[..., 0]
-    wrong = letter_logits.scatter(2, correct, float("-inf")).max(2).values
-    return right - wrong
+def output_margin(logits, sequences):
+    """common.margin at each output letter position: (N, T, V) logits -> (N, L). Below 0 = wrong."""
+    return margin(logits[:, : sequences.shape[1]].cpu(), _output_letters(sequences))
 
 
 def shifted(sequences, n_letters):
@@ -160,7 +157,7 @@ def share_restored(patched, clean_logits, corrupt_logits, clean, corrupted):
 def accuracy_and_margin(runs, sequences):
     """Per run: accuracy and mean margin (correct minus best wrong logit) at each output position. (L, N, T, V) ->
     two (L, L) tensors, [i][j] = output j with input position i's subspace removed."""
-    margins = torch.stack([margin(run, sequences) for run in runs])  # (L, N, L)
+    margins = torch.stack([output_margin(run, sequences) for run in runs])  # (L, N, L)
     return (margins > 0).double().mean(1), margins.mean(1)
 
 
