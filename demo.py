@@ -62,30 +62,30 @@ import copy
 import math
 import os
 
-from reversal.mlp.ablation import explain_ablation, neuron_ablation, plot_ablation
-from reversal.mlp.activations import activation_stats, capture_all, explain_activations, plot_activations
-from reversal.attention.patterns import attention_experiments, attention_metrics, explain_attention, plot_patterns
-from reversal.support.checkpoint import save_model
 from reversal.attention.circuits import plot_circuits
-from reversal.core.common import SEED_NOTE, analysis_sequences
-from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
-from reversal.mlp.generalization import explain_accuracy
 from reversal.attention.head_interventions import plot_interventions
-from reversal.mlp.influence import explain_influence, plot_influence, position_influence
-from reversal.mlp.dimensionality import plot_dimensionality
-from reversal.mlp.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
-from reversal.mlp.patching import activation_patching, explain_patching, plot_patching
-from reversal.report.plots import BackgroundFigures, plot_training
-from reversal.mlp.probes import explain_probes, plot_probes, probe_accuracy
+from reversal.attention.patterns import attention_experiments, attention_metrics, explain_attention, plot_patterns
+from reversal.core.common import SEED_NOTE, analysis_sequences
+from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.features.sae import explain_sae, plot_sae, sae_experiment, sae_metrics
-from reversal.studies.seeds import HEADLINE_NUMBERS, HEADLINES, across_seeds, explain_seeds, plot_seeds
-from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
 from reversal.features.steering import explain_steering, plot_steering, steering_experiment, steering_metrics
 from reversal.features.superposition import (explain_superposition, plot_superposition, superposition_metrics,
-                                    superposition_report)
-from reversal.studies.sweep import capacity_sweep, explain_sweep, plot_sweep
-from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
+                                             superposition_report)
+from reversal.mlp.ablation import explain_ablation, neuron_ablation, plot_ablation
+from reversal.mlp.activations import activation_stats, capture_all, explain_activations, plot_activations
+from reversal.mlp.dimensionality import plot_dimensionality
+from reversal.mlp.generalization import explain_accuracy
+from reversal.mlp.influence import explain_influence, plot_influence, position_influence
+from reversal.mlp.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
+from reversal.mlp.patching import activation_patching, explain_patching, plot_patching
+from reversal.mlp.probes import explain_probes, plot_probes, probe_accuracy
+from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
 from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
+from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
+from reversal.report.plots import BackgroundFigures, plot_training
+from reversal.studies.seeds import HEADLINE_NUMBERS, HEADLINES, across_seeds, explain_seeds, plot_seeds
+from reversal.studies.sweep import capacity_sweep, explain_sweep, plot_sweep
+from reversal.support.checkpoint import save_model
 
 
 def main(args, cfg):

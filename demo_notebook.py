@@ -80,31 +80,34 @@ cfg = resolve(args, parser)
 import numpy as np
 import torch
 
-from reversal.mlp.ablation import explain_ablation, neuron_ablation, output_metrics, plot_ablation
-from reversal.mlp.activations import capture_all, explain_activations, plot_activations
-from reversal.core.common import analysis_sequences, layer_features, letters
-from reversal.report.wording import percentages
-from reversal.attention.patterns import (attention_experiments, explain_patterns, explain_verdict, plot_circuit_comparison,
-                                plot_patterns)
 from reversal.attention.circuits import explain_ov, explain_qk, plot_circuits
-from reversal.attention.compare import explain_comparison, mlp_routing, model_summary, plot_comparison, transformer_routing
-from reversal.core.data import add_eos, make_targets
-from reversal.report.files import quick_exit, stop_quietly_when_the_reader_goes
-from reversal.mlp.generalization import explain_accuracy
+from reversal.attention.compare import (explain_comparison, mlp_routing, model_summary, plot_comparison,
+                                        transformer_routing)
 from reversal.attention.head_interventions import explain_interventions, plot_interventions
-from reversal.mlp.influence import explain_influence, plot_influence, position_influence
-from reversal.mlp.dimensionality import plot_dimensionality
-from reversal.mlp.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
+from reversal.attention.patterns import (attention_experiments, explain_patterns, explain_verdict,
+                                         plot_circuit_comparison, plot_patterns)
+from reversal.core.common import analysis_sequences, layer_features, letters
+from reversal.core.data import add_eos, make_targets
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
-from reversal.mlp.patching import activation_patching, explain_patching, patch_neurons, plot_patching
-from reversal.report.plots import plot_training
-from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, explain_probes, fold_masks, plot_probes, probe_accuracy
-from reversal.features.sae import FOUND, best_correlation, explain_sae, ground_truth, plot_sae, sae_experiment, train_sae
-from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, null_cutoff, plot_selectivity
+from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
+from reversal.features.sae import (FOUND, best_correlation, explain_sae, ground_truth, plot_sae, sae_experiment,
+                                   train_sae)
 from reversal.features.steering import explain_steering, plot_steering, steering_experiment
 from reversal.features.superposition import explain_superposition, plot_superposition, superposition_report
-from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
+from reversal.mlp.ablation import explain_ablation, neuron_ablation, output_metrics, plot_ablation
+from reversal.mlp.activations import capture_all, explain_activations, plot_activations
+from reversal.mlp.dimensionality import plot_dimensionality
+from reversal.mlp.generalization import explain_accuracy
+from reversal.mlp.influence import explain_influence, plot_influence, position_influence
+from reversal.mlp.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
+from reversal.mlp.patching import activation_patching, explain_patching, patch_neurons, plot_patching
+from reversal.mlp.probes import (N_FOLDS, cross_validated_accuracy, explain_probes, fold_masks, plot_probes,
+                                 probe_accuracy)
+from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, null_cutoff, plot_selectivity
 from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
+from reversal.report.files import quick_exit, stop_quietly_when_the_reader_goes
+from reversal.report.plots import plot_training
+from reversal.report.wording import percentages
 
 PAUSE = not args.no_pause
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short

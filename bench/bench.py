@@ -33,8 +33,8 @@ SEEDS = 10  # issue 6: `demo.py --seeds 10` within 60 s
 # prints the seconds train() measured and the optimizer steps per second. {model} is "mlp" or "transformer".
 TRAINING = """
 import math
-from reversal.support.config import Config
 from reversal.core.train import make_data, make_model, train
+from reversal.support.config import Config
 cfg = Config(model="{model}")
 data = make_data(cfg)
 history = train(make_model(cfg, data.vocab), data, cfg, progress=False)

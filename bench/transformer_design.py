@@ -25,10 +25,10 @@ import statistics
 import torch
 
 from reversal.core.common import analysis_sequences
-from reversal.support.config import Config
 from reversal.core.data import add_eos, make_targets
 from reversal.core.model import run_with_cache, run_with_hooks
 from reversal.core.train import make_data, make_model, train
+from reversal.support.config import Config
 
 PATTERN = "blocks.0.attn.hook_pattern"
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from reversal.core.common import analysis_sequences
-from reversal.support.config import Config
 from reversal.core.train import make_data, make_model, train
+from reversal.support.config import Config
 
 DEAD = 0  # the neuron `dead_neuron_model` switches off in each hidden layer
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from conftest import assert_png
-from reversal.attention.patterns import (PATTERN, attention_experiments, circuit_verdict, explain_verdict,
-                                plot_circuit_comparison, plot_patterns)
 from reversal.attention.circuits import mirror_keys, plot_circuits
 from reversal.attention.head_interventions import plot_interventions
+from reversal.attention.patterns import (PATTERN, attention_experiments, circuit_verdict, explain_verdict,
+                                         plot_circuit_comparison, plot_patterns)
 from reversal.core.data import add_eos
 from reversal.core.model import run_with_cache
 

@@ -2,10 +2,10 @@
 
 import torch
 
-from reversal.support.checkpoint import load_model, save_model
-from reversal.support.config import Config
 from reversal.core.data import add_eos, all_sequences
 from reversal.core.train import make_data, make_model
+from reversal.support.checkpoint import load_model, save_model
+from reversal.support.config import Config
 
 
 def moved_transformer():

@@ -10,9 +10,9 @@ import time
 import matplotlib.image
 import pytest
 
+from reversal.studies.seeds import MLP_HEADLINES
 from reversal.support.checkpoint import load_model
 from reversal.support.config import build_parser, resolve
-from reversal.studies.seeds import MLP_HEADLINES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -2,8 +2,8 @@ import torch
 
 from reversal.core.data import Vocab, add_eos, all_sequences, make_targets, split_heldout
 from reversal.core.limits import max_seq_len
-from reversal.support.config import Config
 from reversal.core.train import make_data
+from reversal.support.config import Config
 
 
 def test_targets_are_the_exact_reversal_with_eos_last():

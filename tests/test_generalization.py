@@ -6,8 +6,8 @@ import torch
 
 from conftest import train_model
 from reversal.core.data import all_sequences
-from reversal.mlp.generalization import distinct_rows, explain_accuracy, missing_pairs, unseen_letters
 from reversal.core.train import sequence_accuracy
+from reversal.mlp.generalization import distinct_rows, explain_accuracy, missing_pairs, unseen_letters
 
 
 def test_missing_pairs_reports_letters_never_seen_together():

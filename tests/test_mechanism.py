@@ -7,13 +7,13 @@ import pytest
 import torch
 
 from conftest import assert_png, train_model
-from reversal.mlp.additive import fit_additive, r_squared
 from reversal.core.common import mirror_split
 from reversal.core.data import all_sequences
+from reversal.core.train import make_model
+from reversal.mlp.additive import fit_additive, r_squared
 from reversal.mlp.dimensionality import plot_dimensionality
 from reversal.mlp.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
 from reversal.mlp.subspaces import letter_subspaces
-from reversal.core.train import make_model
 
 LAYERS = ("hidden1", "hidden2")
 OTHER_SETTINGS = {"seed 1": {"seed": 1}, "seed 2": {"seed": 2}, "seq-len 5": {"seq_len": 5}}

@@ -6,11 +6,11 @@ import torch
 
 from conftest import assert_png
 from reversal.core.common import analysis_sequences, layer_features
-from reversal.support.config import Config
 from reversal.core.data import Vocab, add_eos
 from reversal.core.model import run_with_cache
-from reversal.mlp.probes import cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
 from reversal.core.train import make_model
+from reversal.mlp.probes import cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
+from reversal.support.config import Config
 
 RESID_POST = "blocks.0.hook_resid_post"
 

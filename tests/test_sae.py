@@ -5,8 +5,9 @@ import torch
 
 from conftest import assert_png, train_model
 from reversal.core.common import analysis_sequences, layer_features
-from reversal.features.sae import (FOUND, ON_A_LINE, best_correlation, explain_sae, explain_toward_middle, fve, ground_truth,
-                          letters_on_a_line, plot_sae, random_rotation, sae_experiment, steer_toward_middle, train_sae)
+from reversal.features.sae import (FOUND, ON_A_LINE, best_correlation, explain_sae, explain_toward_middle, fve,
+                                   ground_truth, letters_on_a_line, plot_sae, random_rotation, sae_experiment,
+                                   steer_toward_middle, train_sae)
 
 AT_LEAST_FOUND = 7  # measured: SAE seed 0 finds 8 of 9 at the defaults (seeds 1, 2: 8, 7); one of margin
 

@@ -5,12 +5,12 @@ import copy
 import pytest
 import torch
 
+from reversal.core.data import add_eos
+from reversal.core.model import hook_count
 from reversal.mlp.ablation import neuron_ablation
 from reversal.mlp.activations import capture_all
-from reversal.core.data import add_eos
 from reversal.mlp.influence import position_influence
 from reversal.mlp.mechanism import find_mechanism
-from reversal.core.model import hook_count
 from reversal.mlp.patching import activation_patching
 from reversal.mlp.probes import probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity

@@ -6,8 +6,8 @@ import torch
 
 from conftest import assert_png
 from reversal.core.common import layer_features
-from reversal.features.steering import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, class_mean_vector, explain_steering, plot_steering,
-                               steering_experiment, steering_triples)
+from reversal.features.steering import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, class_mean_vector, explain_steering,
+                                        plot_steering, steering_experiment, steering_triples)
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import assert_png, train_model
-from reversal.support.config import Config
-from reversal.studies.sweep import accuracy_grids, capacity_sweep, explain_sweep, plot_sweep
 from reversal.core.train import sequence_accuracy
+from reversal.studies.sweep import accuracy_grids, capacity_sweep, explain_sweep, plot_sweep
+from reversal.support.config import Config
 
 SWEEP_SEQ_LENS, SWEEP_WIDTHS = [3, 4], [4, 16]
 # small enough to train the cells in about a second; with seed 42 one cell reaches 100% at the first budget, one

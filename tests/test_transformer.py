@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from reversal.core.common import analysis_sequences
-from reversal.support.config import Config
 from reversal.core.data import add_eos
 from reversal.core.model import hook_count, hooks, run_with_cache
 from reversal.core.train import make_data, make_model, sequence_accuracy, train
 from reversal.core.transformer import TRANSFORMER_LR, AttentionReverser, HookPoint
+from reversal.support.config import Config
 
 ATTN = "blocks.0.attn"
 

@@ -1,5 +1,5 @@
 """The transformer's own experiments: its attention pattern, and whether its circuit is the clean one. The circuits
-read from the weights are in reversal/attention/circuits.py, the interventions on the head in reversal/attention/head_interventions.py.
+read from the weights are in circuits.py beside this file, the interventions on the head in head_interventions.py.
 
 Example, defaults, seed 42: in "abc <eos>", the query at output 1 puts nearly all its attention on key 3 ("c"), and
 the head's OV circuit copies "c" into output 1's logits: output 1 says "c". Attention patterns are read with the

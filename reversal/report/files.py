@@ -40,7 +40,8 @@ def to_json_text(value, depth=0):
     as its rows, and the file stays small. json.loads reads it back as json.dumps would have written it."""
     if isinstance(value, dict) and value:
         inner = "  " * (depth + 1)
-        items = ",\n".join(f"{inner}{json.dumps(str(key))}: {to_json_text(item, depth + 1)}" for key, item in value.items())
+        items = ",\n".join(f"{inner}{json.dumps(str(key))}: {to_json_text(item, depth + 1)}"
+                            for key, item in value.items())
         return "{\n" + items + "\n" + "  " * depth + "}"
     if isinstance(value, (list, tuple)) and any(isinstance(item, dict) for item in value):
         inner = "  " * (depth + 1)

@@ -2,9 +2,9 @@
 
     python demo.py --seeds 10    # seeds 42..51: the median, min and max of every headline number, and seeds.png
 
-Each seed changes the starting weights, the held-out split and the batch order (see reversal/support/config.py). Everything
-else stays as set. A headline number is one the lesson states as a finding, e.g. "patching position i's letter
-directions restores 1.00 of the answer at the mirrored output"; over seeds it becomes "median 1.00, range 0.98-1.00".
+Each seed changes the starting weights, the held-out split and the batch order (see reversal/support/config.py).
+Everything else stays as set. A headline number is one the lesson states as a finding, e.g. "patching position i's
+letter directions restores 1.00 of the answer at the mirrored output"; over seeds it becomes "median 1.00, range 0.98-1.00".
 """
 
 import copy
