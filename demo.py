@@ -58,15 +58,17 @@ def settings():
 if __name__ == "__main__":
     ARGS, CFG = settings()  # parser.error exits 2 here, in a fraction of a second
 
-import copy
 import math
 import os
+
+import torch
 
 from reversal.attention.circuits import plot_circuits
 from reversal.attention.head_interventions import plot_interventions
 from reversal.attention.patterns import attention_experiments, attention_metrics, explain_attention, plot_patterns
-from reversal.core.common import SEED_NOTE, analysis_sequences
-from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
+from reversal.core.common import SEED_NOTE
+from reversal.core.run import start_run
+from reversal.core.train import reverse_text, sequence_accuracy, train
 from reversal.features.sae import explain_sae, plot_sae, sae_experiment, sae_metrics
 from reversal.features.steering import explain_steering, plot_steering, steering_experiment, steering_metrics
 from reversal.features.superposition import (explain_superposition, plot_superposition, superposition_metrics,
@@ -78,7 +80,7 @@ from reversal.mlp.generalization import explain_accuracy
 from reversal.mlp.influence import explain_influence, plot_influence, position_influence
 from reversal.mlp.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
 from reversal.mlp.patching import activation_patching, explain_patching, plot_patching
-from reversal.mlp.probes import explain_probes, plot_probes, probe_accuracy
+from reversal.mlp.probes import plot_probes, probe_accuracy
 from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
 from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
@@ -93,11 +95,11 @@ def main(args, cfg):
     os.makedirs(cfg.out, exist_ok=True)
     out = lambda name: os.path.join(cfg.out, name)
 
-    # data: every distinct sequence, a seeded held-out split, training samples drawn from the rest
-    data = make_data(cfg)
-    vocab = data.vocab
-    model = make_model(cfg, vocab)
-    untrained = copy.deepcopy(model)  # the control: same shape and starting weights, never trained
+    torch.set_num_threads(1)  # matrices this small run faster on one thread than split across cores
+    # data: every distinct sequence, a seeded held-out split, training samples drawn from the rest; the model, and
+    # its untrained twin (the control: the same shape and starting weights, never trained)
+    run = start_run(cfg)
+    data, vocab, model = run.data, run.vocab, run.model
     print(f"{model.parameter_count():,} parameters; {len(data.train_sequences)} training and "
           f"{len(data.heldout_sequences)} held-out sequences")
 
@@ -113,8 +115,8 @@ def main(args, cfg):
 
     with BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
         figures.draw(plot_training, history, out("training_loss.png"))
-        experiments = mlp_experiments if cfg.model == "mlp" else transformer_experiments
-        results = experiments(model, untrained, data, cfg, figures, out)
+        experiments = {"mlp": mlp_experiments, "transformer": transformer_experiments}[run.kind]
+        results = experiments(run, figures, out)
 
         if args.sweep:  # opt-in: a model for every (length, width), then the misses again with 10x the samples
             seq_lens = [n for n in SWEEP_SEQ_LENS if n <= max_seq_len(len(cfg.vocab))]  # a big vocab allows fewer
@@ -152,9 +154,10 @@ def main(args, cfg):
     print(f"\nwrote the figures and metrics.json into {os.path.abspath(cfg.out)}")
 
 
-def mlp_experiments(model, untrained, data, cfg, figures, out):
+def mlp_experiments(run, figures, out):
     """The MLP's lesson: hooks, behaviour, probes, selectivity, weights, ablation, patching, then the mechanism.
     Prints what each found, queues its figure, and returns what metrics.json keeps."""
+    model, untrained, data, cfg = run.model, run.untrained, run.data, run.cfg
     vocab, device = data.vocab, cfg.device
     # forward hooks capture both hidden layers for every distinct sequence
     capture = capture_all(model, data, cfg)
@@ -163,10 +166,10 @@ def mlp_experiments(model, untrained, data, cfg, figures, out):
     print("\n".join(explain_activations(capture)))
 
     # experiments: what does it do, where is the information, which parts does the output need, and how?
-    sequences = analysis_sequences(cfg)
+    sequences = run.sequences
     influence = position_influence(model, sequences, vocab)
     figures.draw(plot_influence, influence, out("position_influence.png"))
-    probes = probe_accuracy(model, sequences, vocab, device, control=untrained, seed=cfg.seed)
+    probes = probe_accuracy(run)
     figures.draw(plot_probes, probes, out("probe_accuracy.png"))
     selectivity = neuron_selectivity(model, sequences, vocab, device, control=untrained, seed=cfg.seed)
     figures.draw(plot_selectivity, selectivity, out("neuron_selectivity.png"))
@@ -187,7 +190,7 @@ def mlp_experiments(model, untrained, data, cfg, figures, out):
     figures.draw(plot_superposition, superposition, out("superposition.png"))
 
     print("\nexperiments on the trained model:")
-    for lines in [explain_influence(influence), explain_probes(probes), explain_selectivity(selectivity),
+    for lines in [explain_influence(influence), probes.finding().lines(), explain_selectivity(selectivity),
                   explain_weights(weights), explain_ablation(ablation), explain_patching(patching)]:
         print("\n".join(lines))
     print(f"  ({SEED_NOTE}.)")
@@ -203,15 +206,16 @@ def mlp_experiments(model, untrained, data, cfg, figures, out):
                          "superposition": superposition_metrics(superposition)}}
 
 
-def transformer_experiments(model, untrained, data, cfg, figures, out):
+def transformer_experiments(run, figures, out):
     """The transformer's lesson: behaviour, probes on its residual stream, then its attention pattern, the QK and OV
     circuits read from the weights, interventions on the head, whether this seed's circuit is the clean one, and
     steering along the residual stream's letter directions."""
-    sequences = analysis_sequences(cfg)
+    model, data, cfg = run.model, run.data, run.cfg
+    sequences = run.sequences
     influence = position_influence(model, sequences, data.vocab)
     figures.draw(plot_influence, influence, out("position_influence.png"))
     # the same probes as the MLP's, on the residual stream before and after the attention layer
-    probes = probe_accuracy(model, sequences, data.vocab, cfg.device, control=untrained, seed=cfg.seed)
+    probes = probe_accuracy(run)
     figures.draw(plot_probes, probes, out("probe_accuracy.png"))
     attention = attention_experiments(model, data, cfg)
     # steering the residual stream along class-mean directions, at the input's position and at its mirror's
@@ -223,7 +227,7 @@ def transformer_experiments(model, untrained, data, cfg, figures, out):
                  out("attention_interventions.png"))
     print("\nexperiments on the trained transformer:")
     print("\n".join(explain_influence(influence)))
-    print("\n".join(explain_probes(probes)))
+    print(probes.finding())
     print("\n".join(explain_attention(attention)))
     print("\n" + "\n".join(explain_steering(steering)))
     return {"interpretability": {"position_influence": influence, "probe_accuracy": probes},

@@ -89,6 +89,7 @@ from reversal.attention.patterns import (attention_experiments, explain_patterns
 from reversal.core.common import analysis_sequences, layer_features, letters
 from reversal.core.data import add_eos, make_targets
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
+from reversal.core.run import Run
 from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.features.sae import (FOUND, best_correlation, explain_sae, ground_truth, plot_sae, sae_experiment,
                                    train_sae)
@@ -101,14 +102,14 @@ from reversal.mlp.generalization import explain_accuracy
 from reversal.mlp.influence import explain_influence, plot_influence, position_influence
 from reversal.mlp.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
 from reversal.mlp.patching import activation_patching, explain_patching, patch_neurons, plot_patching
-from reversal.mlp.probes import (N_FOLDS, cross_validated_accuracy, explain_probes, fold_masks, plot_probes,
-                                 probe_accuracy)
+from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
 from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, null_cutoff, plot_selectivity
 from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit, stop_quietly_when_the_reader_goes
 from reversal.report.plots import plot_training
 from reversal.report.wording import percentages
 
+torch.set_num_threads(1)  # matrices this small run faster on one thread than split across cores
 PAUSE = not args.no_pause
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short
 os.makedirs(cfg.out, exist_ok=True)
@@ -181,6 +182,7 @@ pause(PAUSE)
 tell()
 model = make_model(cfg, vocab)  # the same starting weights as in step 3, so re-running this cell starts over
 history = train(model, data, cfg)
+run = Run(model, untrained, data, cfg)  # what every experiment below takes: the model, its untrained twin, the data, cfg
 train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
 heldout_accuracy = history.heldout_accuracy[-1]
 print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
@@ -284,8 +286,8 @@ pause(PAUSE)
 
 # %%
 tell()
-probes = probe_accuracy(model, sequences, vocab, cfg.device, control=untrained, seed=cfg.seed)
-print("\n".join(explain_probes(probes)))
+probes = probe_accuracy(run)
+print(probes.finding())
 figure(plot_probes, probes, out("notebook_probe_accuracy.png"))
 
 # %% [markdown]
@@ -565,9 +567,9 @@ pause(PAUSE)
 # %%
 tell()
 transformer_untrained = make_model(transformer_cfg, vocab)  # same seed, same starting weights, never trained
-transformer_probes = probe_accuracy(transformer, sequences, vocab, cfg.device, control=transformer_untrained,
-                                    seed=cfg.seed)
-print("\n".join(explain_probes(transformer_probes)))
+transformer_run = Run(transformer, transformer_untrained, data, transformer_cfg)
+transformer_probes = probe_accuracy(transformer_run)
+print(transformer_probes.finding())
 folds = fold_masks(len(sequences), N_FOLDS, torch.Generator().manual_seed(cfg.seed))
 for name, network in (("trained", transformer), ("untrained", transformer_untrained)):
     post = layer_features(network, sequences, vocab, cfg.device, ("blocks.0.hook_resid_post",))

@@ -4,7 +4,7 @@ controls."""
 import pytest
 import torch
 
-from conftest import assert_png
+from conftest import assert_finding, assert_png
 from reversal.core.common import analysis_sequences, layer_features
 from reversal.core.data import Vocab, add_eos
 from reversal.core.model import run_with_cache
@@ -16,17 +16,14 @@ RESID_POST = "blocks.0.hook_resid_post"
 
 
 @pytest.fixture(scope="module")
-def probes(trained, untrained, sequences):
-    return probe_accuracy(trained.model, sequences, trained.data.vocab, trained.cfg.device, untrained, trained.cfg.seed)
+def probes(run):
+    return probe_accuracy(run)
 
 
 @pytest.fixture(scope="module")
-def transformer_probes(trained_transformer):
+def transformer_probes(transformer_run):
     """The default transformer (conftest trains it once), probed at its default hook points."""
-    transformer = trained_transformer
-    cfg, vocab = transformer.cfg, transformer.data.vocab
-    return probe_accuracy(transformer.model, analysis_sequences(cfg), vocab, cfg.device, make_model(cfg, vocab),
-                          cfg.seed)
+    return probe_accuracy(transformer_run)
 
 
 def test_every_sequence_is_scored_by_exactly_one_fold():
@@ -77,6 +74,11 @@ def test_the_output_layer_reads_every_input_letter_from_hidden2(probes):
     assert probes["readout"] == [1.0] * len(probes["readout"]), (
         f"the default model reverses every sequence, so its own readout at output L+1-i should name input i's letter "
         f"every time; got {probes['readout']}: is the flip from outputs to inputs wrong?")
+
+
+@pytest.mark.parametrize("model", ["mlp", "transformer"])
+def test_the_probes_finding_is_layered(probes, transformer_probes, model):
+    assert_finding(probes if model == "mlp" else transformer_probes)
 
 
 def test_plot_probes_draws_a_png(probes, tmp_path):

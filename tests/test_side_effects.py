@@ -7,6 +7,7 @@ import torch
 
 from reversal.core.data import add_eos
 from reversal.core.model import hook_count
+from reversal.core.run import Run
 from reversal.mlp.ablation import neuron_ablation
 from reversal.mlp.activations import capture_all
 from reversal.mlp.influence import position_influence
@@ -16,10 +17,13 @@ from reversal.mlp.probes import probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity
 from reversal.mlp.weights import first_layer_weights
 
+def as_run(t):
+    return Run(t.model, copy.deepcopy(t.model), t.data, t.cfg)
+
+
 ANALYSES = {
     "position_influence": lambda t, seqs: position_influence(t.model, seqs, t.data.vocab),
-    "probe_accuracy": lambda t, seqs: probe_accuracy(t.model, seqs, t.data.vocab, t.cfg.device,
-                                                     copy.deepcopy(t.model), t.cfg.seed),
+    "probe_accuracy": lambda t, seqs: probe_accuracy(as_run(t), sequences=seqs),
     "neuron_selectivity": lambda t, seqs: neuron_selectivity(t.model, seqs, t.data.vocab, t.cfg.device,
                                                              copy.deepcopy(t.model), t.cfg.seed),
     "first_layer_weights": lambda t, seqs: first_layer_weights(t.model, copy.deepcopy(t.model), seqs, t.data.vocab,

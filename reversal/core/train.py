@@ -36,7 +36,6 @@ def make_data(cfg):
 def make_model(cfg, vocab):
     """The network cfg.model names, with its starting weights drawn from cfg.seed."""
     torch.manual_seed(cfg.seed)  # the one global seed: the layers draw their initial weights from it
-    torch.set_num_threads(1)  # matrices this small run faster on one thread than split across cores
     if cfg.model == "transformer":
         return AttentionReverser(len(vocab), cfg.seq_len, cfg.d_model).to(cfg.device)
     return Reverser(len(vocab), cfg.seq_len, cfg.d_embed, cfg.hidden).to(cfg.device)

@@ -27,18 +27,17 @@ from matplotlib.figure import Figure
 
 from ..core.data import add_eos
 from ..report.files import save_figure
-from ..report.wording import percentages
-from ..core.model import HOOK_POINTS, Reverser, run_with_cache
+from ..report.result import Finding, Result
+from ..report.wording import chance, listing, percentages
+from ..core.model import HOOK_POINTS, run_with_cache
 from ..report.plots import positions
-from ..core.transformer import AttentionReverser
 
 N_FOLDS = 5  # k-fold cross-validation: each probe is fitted on 4/5 of the sequences and scores the other 1/5
 WEIGHT_DECAY = 1e-2  # L2 penalty: with ~22 points and 16 to 128 features, the smallest weights that fit
 
 # The hook points probed by default. The MLP: each layer. The transformer: the residual stream before and after the
 # head; its hook_embed and hook_pos_embed are not two places in the model but the two terms that sum to resid_pre.
-PROBE_POINTS = {Reverser: HOOK_POINTS,
-                AttentionReverser: ("blocks.0.hook_resid_pre", "blocks.0.hook_resid_post")}
+PROBE_POINTS = {"mlp": HOOK_POINTS, "transformer": ("blocks.0.hook_resid_pre", "blocks.0.hook_resid_post")}
 # The hook points the logits are a linear function of, and how. A letter the model names right is then linearly
 # decodable from that point by construction, so a probe there scoring high says the model works, nothing more.
 LINEAR_READOUT = {"hidden2": "the output layer is a linear map of hidden2",
@@ -113,28 +112,87 @@ def cross_validated_accuracy(features, labels, test, n_classes, weight_decay=WEI
         return scored.sum((1, 2)).float() / n  # (G, P)
 
 
-def probe_accuracy(model, sequences, vocab, device, control, seed, names=None):
-    """Cross-validated probe accuracy for the letter at each input position, at each hook point of `model` and of
-    `control` (the untrained network), on the real letters and on random labels; and the model's own readout.
+class ProbeAccuracy(Result):
+    """What probe_accuracy measured; finding() says what it means."""
 
-    sequences: common.analysis_sequences (all of them, or a seeded sample of 512 for long sequences).
-    names: the hook points to probe, in order; None means PROBE_POINTS for the model's class. Activations with
+    def finding(self):
+        trained, untrained = self["trained"], self["untrained"]
+        names = list(trained["letters"])  # the hook points probed, in order
+        lowest = {network: [min(self[network]["letters"][name]) for name in names]
+                  for network in ("trained", "untrained")}
+        control = np.array([trained["random_labels"][name] for name in names])
+        worst = {network: ", ".join(f"{value:.0%}" for value in values) for network, values in lowest.items()}
+        headline = (f"Linear probes read each input letter from the trained {listing(names)} (worst position per "
+                    f"layer: {worst['trained']}) and from the untrained network's ({worst['untrained']}); chance is "
+                    f"{chance(self['chance'])}. Present does not mean used.")
+        numbers = {"trained_lowest": min(lowest["trained"]), "untrained_lowest": min(lowest["untrained"]),
+                   "random_labels_mean": float(control.mean()), "chance": self["chance"]}
+        column = max(len(name) for name in names)
+        evidence = [f"  Probes: logistic regression with an L2 penalty, {self['folds']}-fold cross-validated over "
+                    f"{self['sequences']} sequences (each is scored by a probe that never saw it); accuracy per "
+                    f"input position:"]
+        for name in names:
+            evidence.append(f"  {name:<{column}} trained {percentages(trained['letters'][name])}   untrained network "
+                            f"{percentages(untrained['letters'][name])}   random labels "
+                            f"{percentages(trained['random_labels'][name])}")
+        caveats = []
+        spread = (f"{control.min():.0%} everywhere" if f"{control.min():.0%}" == f"{control.max():.0%}" else
+                  f"{control.mean():.0%} on average, from {control.min():.0%} to {control.max():.0%}")
+        copies, seq_len = self.get("control_copies_a_position", 0), control.shape[1]
+        if copies:
+            caveats.append(f"  Random-label control ({spread}): not possible with {self['sequences']} sequences. "
+                           f"Shuffling so few labels can only reorder them, and here {copies} of the {seq_len} "
+                           f"shuffled columns group the sequences exactly as a real position's letters do, so the "
+                           f"probes rightly read them; the control says nothing about leakage here, and no "
+                           f"selectivity is computed.")
+        else:
+            near = abs(control.mean() - self["chance"]) <= 0.1
+            margin = np.array([trained["letters"][name] for name in names]) - control
+            evidence.append(f"  Random-label control ({spread}): " + (
+                "near chance, as expected when no probe is scored on a sequence it was fitted on." if near else
+                f"not near chance {self['chance']:.0%}: check the folds."))
+            evidence.append(f"  Probe selectivity (Hewitt and Liang: accuracy minus random-label accuracy), trained "
+                            f"model: at least {100 * margin.min():.0f} points for every layer and position.")
+        decodable = [name for name in names if min(untrained["letters"][name]) >= 0.99]
+        if decodable:
+            verb = "gives" if len(decodable) == 1 else "give"
+            caveats.append(f"  In the untrained network, the {' and '.join(decodable)} also {verb} every letter at "
+                           f">= 99%: random weights keep the input's information too.")
+        readout = self["readout"]
+        where = ("for every sequence" if min(readout) == 1 else
+                 f"for {percentages(readout).strip()} of the sequences (per input position; the model misreads "
+                 f"the rest)")
+        for name in [name for name in names if name in LINEAR_READOUT]:
+            caveats.append(f"  {name} is decodable by construction: {LINEAR_READOUT[name]}, and read at output "
+                           f"{len(readout) + 1}-i it names input i's letter {where}. So wherever the model reverses "
+                           f"correctly a linear probe exists; a high {name} score says the model works, nothing more.")
+        return Finding(headline, numbers, evidence, caveats)
+
+
+def probe_accuracy(run, names=None, sequences=None):
+    """Cross-validated probe accuracy for the letter at each input position, at each hook point of run.model and of
+    run.untrained, on the real letters and on random labels; and the model's own readout.
+
+    sequences: None means run.sequences (all of them, or a seeded sample of 512 for long sequences).
+    names: the hook points to probe, in order; None means PROBE_POINTS for the model's kind. Activations with
     positions, (N, T, d), are probed flattened to (N, T*d) (common.layer_features).
-    Returns {"trained": {"letters": {layer: [accuracy per input position]}, "random_labels": {layer: [...]}},
-             "untrained": the same for `control`, "readout": [per input position i, the fraction of sequences for
-             which the model's output layer, read at output L+1-i, names input i's letter], "folds": K,
-             "sequences": N, "chance": 1/V}
+    Returns a ProbeAccuracy: {"trained": {"letters": {layer: [accuracy per input position]}, "random_labels":
+    {layer: [...]}}, "untrained": the same for run.untrained, "readout": [per input position i, the fraction of
+    sequences for which the model's output layer, read at output L+1-i, names input i's letter], "folds": K,
+    "sequences": N, "chance": 1/V, "control_copies_a_position": int}
     """
-    names = PROBE_POINTS[type(model)] if names is None else tuple(names)
-    generator = torch.Generator().manual_seed(seed)
+    sequences = run.sequences if sequences is None else sequences
+    names = PROBE_POINTS[run.kind] if names is None else tuple(names)
+    vocab = run.vocab
+    generator = torch.Generator().manual_seed(run.seed)
     n_letters, seq_len = len(vocab.letters), sequences.shape[1]
     test = fold_masks(len(sequences), N_FOLDS, generator)
     labels = torch.cat([sequences, random_labels(sequences, generator)], 1)  # (N, 2L): real tasks, then controls
-    tokens = add_eos(sequences, vocab.eos_id).to(device)
-    logits, cache = run_with_cache(model, tokens, names)  # one forward pass gives every layer and the logits
-    _, control_cache = run_with_cache(control, tokens, names)
+    tokens = add_eos(sequences, vocab.eos_id).to(run.device)
+    logits, cache = run_with_cache(run.model, tokens, names)  # one forward pass gives every layer and the logits
+    _, untrained_cache = run_with_cache(run.untrained, tokens, names)
     # (N, ...) -> (N, D): the transformer's (N, T, d) residual stream becomes (N, T*d), as in common.layer_features
-    feature_sets = [layers[name].cpu().float().flatten(1) for layers in (cache, control_cache) for name in names]
+    feature_sets = [layers[name].cpu().float().flatten(1) for layers in (cache, untrained_cache) for name in names]
     # the model's own readout as a probe: output L+1-i, letters only (not <eos>), flipped so column i = input i
     named = logits[:, :seq_len, :n_letters].argmax(-1).cpu().flip(1)  # (N, L)
     readout = (named == sequences).float().mean(0).tolist()
@@ -144,8 +202,9 @@ def probe_accuracy(model, sequences, vocab, device, control, seed, names=None):
     result = {network: {task: {name: accuracy[i, j, k].tolist() for j, name in enumerate(names)}
                         for k, task in enumerate(("letters", "random_labels"))}
               for i, network in enumerate(("trained", "untrained"))}
-    return {**result, "readout": readout, "folds": len(test), "sequences": len(sequences), "chance": 1 / n_letters,
-            "control_copies_a_position": copies_a_position(labels[:, seq_len:], sequences)}
+    return ProbeAccuracy({**result, "readout": readout, "folds": len(test), "sequences": len(sequences),
+                          "chance": 1 / n_letters,
+                          "control_copies_a_position": copies_a_position(labels[:, seq_len:], sequences)})
 
 
 def copies_a_position(shuffled, sequences):
@@ -161,52 +220,6 @@ def copies_a_position(shuffled, sequences):
 
     real = {grouping(column) for column in sequences.T}
     return sum(grouping(column) in real for column in shuffled.T)
-
-
-def explain_probes(probes):
-    trained, untrained = probes["trained"], probes["untrained"]
-    names = list(trained["letters"])  # the hook points probed, in order
-    column = max(len(name) for name in names)
-    lines = [f"Probes (logistic regression with an L2 penalty, {probes['folds']}-fold cross-validated over "
-             f"{probes['sequences']} sequences: each is scored by a probe that never saw it; chance "
-             f"{probes['chance']:.0%}), accuracy per input position:"]
-    for name in names:
-        lines.append(f"  {name:<{column}} trained {percentages(trained['letters'][name])}   untrained network "
-                     f"{percentages(untrained['letters'][name])}   random labels "
-                     f"{percentages(trained['random_labels'][name])}")
-    control = np.array([trained["random_labels"][name] for name in names])
-    margin = np.array([trained["letters"][name] for name in names]) - control
-    near = abs(control.mean() - probes["chance"]) <= 0.1
-    spread = (f"{control.min():.0%} everywhere" if f"{control.min():.0%}" == f"{control.max():.0%}" else
-              f"{control.mean():.0%} on average, from {control.min():.0%} to {control.max():.0%}")
-    copies, seq_len = probes.get("control_copies_a_position", 0), control.shape[1]
-    if copies:
-        lines.append(f"  Random-label control ({spread}): not possible with {probes['sequences']} sequences. "
-                     f"Shuffling so few labels can only reorder them, and here {copies} of the {seq_len} shuffled "
-                     f"columns group the sequences exactly as a real position's letters do, so the probes rightly "
-                     f"read them; the control says nothing about leakage here, and no selectivity is computed.")
-    else:
-        lines.append(f"  Random-label control ({spread}): " + (
-            "near chance, as expected when no probe is scored on a sequence it was fitted on." if near else
-            f"not near chance {probes['chance']:.0%}: check the folds."))
-        lines.append(f"  Probe selectivity (Hewitt and Liang: accuracy minus random-label accuracy), trained model: "
-                     f"at least {100 * margin.min():.0f} points for every layer and position.")
-    decodable = [name for name in names if min(untrained["letters"][name]) >= 0.99]
-    if decodable:
-        verb = "gives" if len(decodable) == 1 else "give"
-        lines.append(f"  In the untrained network, the {' and '.join(decodable)} also {verb} every letter at "
-                     f">= 99%: random weights keep the input's information too.")
-    readout = probes["readout"]
-    seq_len = len(readout)
-    where = ("for every sequence" if min(readout) == 1 else
-             f"for {percentages(readout).strip()} of the sequences (per input position; the model misreads the rest)")
-    for name in [name for name in names if name in LINEAR_READOUT]:
-        lines.append(f"  {name} is decodable by construction: {LINEAR_READOUT[name]}, and read at output "
-                     f"{seq_len + 1}-i it names input i's letter {where}. So wherever the model reverses correctly a "
-                     f"linear probe exists; a high {name} score says the model works, nothing more.")
-    lines.append("  A probe shows the information is present, not that the model uses it; that takes ablation and "
-                 "patching.")
-    return lines
 
 
 def plot_probes(probes, path):

@@ -37,7 +37,10 @@ def save_json(data, path):
 
 def to_json_text(value, depth=0):
     """JSON with one key a line, but each list of numbers (or of lists of numbers) on one line: a matrix reads
-    as its rows, and the file stays small. json.loads reads it back as json.dumps would have written it."""
+    as its rows, and the file stays small. json.loads reads it back as json.dumps would have written it.
+    A technique's result (report.result.Result) is written as its to_json()."""
+    if hasattr(value, "to_json"):
+        value = value.to_json()
     if isinstance(value, dict) and value:
         inner = "  " * (depth + 1)
         items = ",\n".join(f"{inner}{json.dumps(str(key))}: {to_json_text(item, depth + 1)}"

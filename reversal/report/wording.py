@@ -7,6 +7,12 @@ def span(values, spec=".1f"):
     return low if low == high else f"{low} to {high}"
 
 
+def listing(names):
+    """"a", "a and b", "a, b and c"."""
+    names = list(names)
+    return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def plural(count, noun):
     return f"{count} {noun}" + ("" if count == 1 else "s")
 

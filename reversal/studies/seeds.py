@@ -7,7 +7,6 @@ Everything else stays as set. A headline number is one the lesson states as a fi
 letter directions restores 1.00 of the answer at the mirrored output"; over seeds it becomes "median 1.00, range 0.98-1.00".
 """
 
-import copy
 import statistics
 from dataclasses import replace
 
@@ -18,17 +17,18 @@ from tqdm import tqdm
 from ..mlp.ablation import neuron_ablation
 from ..attention.patterns import attention_patterns, circuit_verdict
 from ..attention.circuits import ov_circuit
-from ..core.common import analysis_sequences, mirror_split
+from ..core.common import mirror_split
 from ..attention.head_interventions import head_ablation, pattern_replacement
 from ..report.files import save_figure
 from ..mlp.mechanism import find_mechanism
 from ..mlp.probes import probe_accuracy
-from ..core.train import make_data, make_model, sequence_accuracy, train
+from ..core.run import start_run
+from ..core.train import sequence_accuracy, train
 from ..core.progress import watching
 
 
 def across_seeds(cfg, n_seeds, headline, progress=True):
-    """Train one model per seed cfg.seed, cfg.seed+1, ... and collect headline(model, untrained, data, cfg).
+    """Train one model per seed cfg.seed, cfg.seed+1, ... and collect headline(run), run a core.run.Run.
 
     headline returns {name: number}. Returns {"seeds": [...], "numbers": {name: {"median", "min", "max",
     "per_seed"}}}, where per_seed follows the order of "seeds".
@@ -36,12 +36,9 @@ def across_seeds(cfg, n_seeds, headline, progress=True):
     seeds = [cfg.seed + k for k in range(n_seeds)]
     per_seed = []
     for seed in tqdm(seeds, desc="seeds", unit="seed", disable=not (progress and watching())):
-        run = replace(cfg, seed=seed, input="")
-        data = make_data(run)
-        model = make_model(run, data.vocab)
-        untrained = copy.deepcopy(model)  # the control: the same starting weights, never trained
-        train(model, data, run, progress=False)
-        per_seed.append(headline(model, untrained, data, run))
+        run = start_run(replace(cfg, seed=seed, input=""))  # with its untrained twin, copied before training
+        train(run.model, run.data, run.cfg, progress=False)
+        per_seed.append(headline(run))
     numbers = {}
     for name in per_seed[0]:
         values = [numbers_of_seed[name] for numbers_of_seed in per_seed]
@@ -114,9 +111,9 @@ MLP_HEADLINES = {
 }
 
 
-def mlp_headline_numbers(model, untrained, data, cfg):
+def mlp_headline_numbers(run):
     """The MLP_HEADLINES for one trained MLP: the mechanism, the worst single neuron, the probe control."""
-    sequences = analysis_sequences(cfg)
+    model, untrained, data, cfg, sequences = run.model, run.untrained, run.data, run.cfg, run.sequences
     mechanism = find_mechanism(model, untrained, data, cfg)
     k = min(mechanism["needed_directions"], cfg.hidden)
     patch = {name: mirror_split(mechanism["subspace_patching"][name]) for name in ("hidden1", "hidden2")}
@@ -125,7 +122,7 @@ def mlp_headline_numbers(model, untrained, data, cfg):
     change = np.array(mechanism["subspace_ablation"]["hidden1"]) - np.array(mechanism["baseline_accuracy"])[None, :]
     _, others_change = mirror_split(change)
     ablation = neuron_ablation(model, sequences, data.vocab, cfg.device, reference=data.train_sequences, seed=cfg.seed)
-    probes = probe_accuracy(model, sequences, data.vocab, cfg.device, control=untrained, seed=cfg.seed)
+    probes = probe_accuracy(run)
     random_labels = [a for layer in probes["trained"]["random_labels"].values() for a in layer]
     return {
         "heldout_accuracy": sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id),
@@ -153,9 +150,9 @@ TRANSFORMER_HEADLINES = {
 }
 
 
-def transformer_headline_numbers(model, untrained, data, cfg):
+def transformer_headline_numbers(run):
     """The TRANSFORMER_HEADLINES for one trained transformer: how clean its attention circuit is."""
-    sequences = analysis_sequences(cfg)
+    model, data, cfg, sequences = run.model, run.data, run.cfg, run.sequences
     patterns = attention_patterns(model, sequences, data.vocab)
     replacement = pattern_replacement(model, sequences, data.vocab, cfg.seed)
     verdict = circuit_verdict(patterns, ov_circuit(model), replacement)
