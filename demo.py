@@ -65,7 +65,7 @@ import torch
 
 from reversal.attention.circuits import plot_circuits
 from reversal.attention.head_interventions import plot_interventions
-from reversal.attention.patterns import attention_experiments, attention_metrics, explain_attention, plot_patterns
+from reversal.attention.patterns import attention_experiments, plot_patterns
 from reversal.core.common import SEED_NOTE
 from reversal.core.run import start_run
 from reversal.core.train import reverse_text, sequence_accuracy, train
@@ -85,8 +85,8 @@ from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, pl
 from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
 from reversal.report.plots import BackgroundFigures, plot_training
-from reversal.studies.seeds import HEADLINE_NUMBERS, HEADLINES, across_seeds, explain_seeds, plot_seeds
-from reversal.studies.sweep import capacity_sweep, explain_sweep, plot_sweep
+from reversal.studies.seeds import across_seeds, plot_seeds
+from reversal.studies.sweep import capacity_sweep, plot_sweep
 from reversal.support.checkpoint import save_model
 
 
@@ -121,7 +121,7 @@ def main(args, cfg):
         if args.sweep:  # opt-in: a model for every (length, width), then the misses again with 10x the samples
             seq_lens = [n for n in SWEEP_SEQ_LENS if n <= max_seq_len(len(cfg.vocab))]  # a big vocab allows fewer
             sweep = capacity_sweep(cfg, seq_lens, SWEEP_WIDTHS)
-            print("\n" + "\n".join(explain_sweep(sweep)))
+            print(f"\n{sweep.finding()}")
             figures.draw(plot_sweep, sweep, out("capacity_sweep.png"))
             results["interpretability"]["capacity_sweep"] = sweep
 
@@ -132,10 +132,9 @@ def main(args, cfg):
             results.setdefault("features", {})["sae"] = sae_metrics(sae)
 
         if args.seeds:  # opt-in: one seed is an anecdote; train N and report each headline number's spread
-            headlines, numbers = HEADLINES[cfg.model], HEADLINE_NUMBERS[cfg.model]
-            results["across_seeds"] = across_seeds(cfg, args.seeds, numbers)
-            print("\n" + "\n".join(explain_seeds(results["across_seeds"], headlines)))
-            figures.draw(plot_seeds, results["across_seeds"], headlines, out("seeds.png"))
+            results["across_seeds"] = across_seeds(cfg, args.seeds)  # the headline numbers of the model's kind
+            print(f"\n{results['across_seeds'].finding()}")
+            figures.draw(plot_seeds, results["across_seeds"], out("seeds.png"))
 
     save_model(model, cfg, out("model.pt"))  # weights + settings: reversal.support.checkpoint.load_model reads it back
     save_json({
@@ -217,21 +216,20 @@ def transformer_experiments(run, figures, out):
     # the same probes as the MLP's, on the residual stream before and after the attention layer
     probes = probe_accuracy(run)
     figures.draw(plot_probes, probes, out("probe_accuracy.png"))
-    attention = attention_experiments(model, data, cfg)
+    attention = attention_experiments(run)
     # steering the residual stream along class-mean directions, at the input's position and at its mirror's
     steering = steering_experiment(model, data, cfg)
     figures.draw(plot_steering, steering, out("steering.png"))
     figures.draw(plot_patterns, attention["patterns"], out("attention_patterns.png"))
     figures.draw(plot_circuits, attention["qk"], attention["ov"], data.vocab, out("circuits.png"))
-    figures.draw(plot_interventions, attention["ablation"], attention["replacement"], attention["patching"],
-                 out("attention_interventions.png"))
+    figures.draw(plot_interventions, attention["interventions"], out("attention_interventions.png"))
     print("\nexperiments on the trained transformer:")
     print("\n".join(explain_influence(influence)))
     print(probes.finding())
-    print("\n".join(explain_attention(attention)))
+    print(attention.finding())
     print("\n" + "\n".join(explain_steering(steering)))
     return {"interpretability": {"position_influence": influence, "probe_accuracy": probes},
-            "attention": attention_metrics(attention), "features": {"steering": steering_metrics(steering)}}
+            "attention": attention, "features": {"steering": steering_metrics(steering)}}
 
 
 if __name__ == "__main__":

@@ -80,16 +80,14 @@ cfg = resolve(args, parser)
 import numpy as np
 import torch
 
-from reversal.attention.circuits import explain_ov, explain_qk, plot_circuits
-from reversal.attention.compare import (explain_comparison, mlp_routing, model_summary, plot_comparison,
-                                        transformer_routing)
-from reversal.attention.head_interventions import explain_interventions, plot_interventions
-from reversal.attention.patterns import (attention_experiments, explain_patterns, explain_verdict,
-                                         plot_circuit_comparison, plot_patterns)
+from reversal.attention.circuits import plot_circuits
+from reversal.attention.compare import comparison, mlp_routing, model_summary, plot_comparison, transformer_routing
+from reversal.attention.head_interventions import plot_interventions
+from reversal.attention.patterns import attention_experiments, plot_circuit_comparison, plot_patterns
 from reversal.core.common import analysis_sequences, layer_features, letters
 from reversal.core.data import add_eos, make_targets
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
-from reversal.core.run import Run
+from reversal.core.run import Run, start_run
 from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
 from reversal.features.sae import (FOUND, best_correlation, explain_sae, ground_truth, plot_sae, sae_experiment,
                                    train_sae)
@@ -589,8 +587,8 @@ pause(PAUSE)
 
 # %%
 tell()
-attention = attention_experiments(transformer, data, transformer_cfg)
-print("\n".join(explain_patterns(attention["patterns"])))
+attention = attention_experiments(transformer_run)
+print(attention["patterns"].finding())
 figure(plot_patterns, attention["patterns"], out("notebook_attention_patterns.png"))
 
 # %% [markdown]
@@ -624,7 +622,8 @@ pause(PAUSE)
 
 # %%
 tell()
-print("\n".join(explain_qk(attention["qk"]) + explain_ov(attention["ov"])))
+print(attention["qk"].finding())
+print(attention["ov"].finding())
 figure(plot_circuits, attention["qk"], attention["ov"], vocab, out("notebook_circuits.png"))
 
 # %% [markdown]
@@ -659,9 +658,8 @@ pause(PAUSE)
 
 # %%
 tell()
-print("\n".join(explain_interventions(attention["ablation"], attention["replacement"], attention["patching"])))
-figure(plot_interventions, attention["ablation"], attention["replacement"], attention["patching"],
-       out("notebook_attention_interventions.png"))
+print(attention["interventions"].finding())
+figure(plot_interventions, attention["interventions"], out("notebook_attention_interventions.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** Ablation shows the head is necessary. Where the forced anti-diagonal keeps every
@@ -692,19 +690,17 @@ pause(PAUSE)
 # %%
 tell()
 TRIES = 3
-print("\n".join(explain_verdict(attention["verdict"])))
+print(attention["verdict"].finding())
 other = None
 for seed in range(transformer_cfg.seed + 1, transformer_cfg.seed + 1 + TRIES):
-    other_cfg = dataclasses.replace(transformer_cfg, seed=seed, input="")
-    other_data = make_data(other_cfg)
-    candidate = make_model(other_cfg, vocab)
-    train(candidate, other_data, other_cfg, progress=False)
-    other = (seed, attention_experiments(candidate, other_data, other_cfg))
+    other_run = start_run(dataclasses.replace(transformer_cfg, seed=seed, input=""))  # its own split and weights
+    train(other_run.model, other_run.data, other_run.cfg, progress=False)
+    other = (seed, attention_experiments(other_run))
     if other[1]["verdict"]["clean"] != attention["verdict"]["clean"]:
         break
 seed, other_attention = other
 print(f"\nseed {seed}:")
-print("\n".join(explain_verdict(other_attention["verdict"])))
+print(other_attention["verdict"].finding())
 if other_attention["verdict"]["clean"] == attention["verdict"]["clean"]:
     print(f"(the next {TRIES} seeds came out the same way as seed {transformer_cfg.seed}; raise TRIES to look further)")
 figure(plot_circuit_comparison, [(f"seed {transformer_cfg.seed}", attention["patterns"], attention["verdict"]),
@@ -727,11 +723,12 @@ figure(plot_circuit_comparison, [(f"seed {transformer_cfg.seed}", attention["pat
 # %%
 tell()
 transformer_influence = position_influence(transformer, sequences, vocab)
-mlp_summary = model_summary("mlp", model, history, data, influence, mlp_routing(mechanism))
-transformer_summary = model_summary("transformer", transformer, transformer_history, data, transformer_influence,
+mlp_summary = model_summary(run, history, influence, mlp_routing(mechanism))
+transformer_summary = model_summary(transformer_run, transformer_history, transformer_influence,
                                     transformer_routing(attention["patterns"]))
-print("\n".join(explain_comparison(mlp_summary, transformer_summary)))
-figure(plot_comparison, mlp_summary, transformer_summary, out("notebook_mlp_vs_transformer.png"))
+both = comparison(mlp_summary, transformer_summary)
+print(both.finding())
+figure(plot_comparison, both, out("notebook_mlp_vs_transformer.png"))
 pause(PAUSE)
 
 # %% [markdown]

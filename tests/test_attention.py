@@ -1,15 +1,15 @@
-"""The transformer's own experiments (reversal/attention.py, reversal/circuits.py): with the default seed the pattern
+"""The transformer's own experiments (reversal/attention/): with the default seed the pattern
 is the anti-diagonal, the weights say so too, the exact anti-diagonal can stand in for the learned pattern and a
 uniform one cannot, the head is necessary, and a pattern that is not clean is reported as such."""
 
 import pytest
 import torch
 
-from conftest import assert_png
+from conftest import assert_finding, assert_png
 from reversal.attention.circuits import mirror_keys, plot_circuits
 from reversal.attention.head_interventions import plot_interventions
-from reversal.attention.patterns import (PATTERN, attention_experiments, circuit_verdict, explain_verdict,
-                                         plot_circuit_comparison, plot_patterns)
+from reversal.attention.patterns import (PATTERN, attention_experiments, circuit_verdict, plot_circuit_comparison,
+                                         plot_patterns)
 from reversal.core.data import add_eos
 from reversal.core.model import run_with_cache
 
@@ -21,8 +21,8 @@ def transformer(trained_transformer):
 
 
 @pytest.fixture(scope="module")
-def results(transformer):
-    return attention_experiments(transformer.model, transformer.data, transformer.cfg)
+def results(transformer_run):
+    return attention_experiments(transformer_run)
 
 
 def test_default_seed_attends_to_the_mirror(results):
@@ -66,21 +66,21 @@ def test_ov_copies_every_letter(results, transformer):
 
 
 def test_exact_antidiagonal_pattern_keeps_every_sequence(results):
-    accuracy = results["replacement"]["antidiagonal"]["sequence_accuracy"]
+    accuracy = results["interventions"]["replacement"]["antidiagonal"]["sequence_accuracy"]
     assert accuracy == 1.0, \
         f"replacing the pattern with the exact anti-diagonal should keep 100% with seed 42, got {accuracy:.0%}: " \
         f"does the replacement put <eos> on itself?"
 
 
 def test_uniform_pattern_breaks_the_reversal(results):
-    accuracy = results["replacement"]["uniform"]["sequence_accuracy"]
+    accuracy = results["interventions"]["replacement"]["uniform"]["sequence_accuracy"]
     assert accuracy <= 0.5, \
         f"a uniform pattern gives every output the same mix of letters, so it cannot reverse; yet {accuracy:.0%} " \
         f"of sequences stay right: did the hook on {PATTERN} return its replacement?"
 
 
 def test_zeroing_the_head_leaves_the_outer_outputs_at_chance(results):
-    zero = results["ablation"]["heads"][0]["zero"]["accuracy"]  # per letter output
+    zero = results["interventions"]["ablation"]["heads"][0]["zero"]["accuracy"]  # per letter output
     seq_len, chance = len(zero), 1 / 3
     # without the head only the direct path is left: each position can say its own letter, which is right only for
     # the middle output (its own mirror); every other output has lost its route to its input
@@ -92,7 +92,7 @@ def test_zeroing_the_head_leaves_the_outer_outputs_at_chance(results):
 
 def test_patching_other_keys_values_changes_nothing(results):
     # in one layer the value at key k depends only on the token at k, and only the mirrored input was corrupted
-    value = torch.tensor(results["patching"]["denoising"]["value"][0])  # (L, T)
+    value = torch.tensor(results["interventions"]["patching"]["denoising"]["value"][0])  # (L, T)
     seq_len = value.shape[0]
     others = value.clone()
     others[torch.arange(seq_len), torch.tensor(mirror_keys(seq_len)[:seq_len])] = 0
@@ -108,9 +108,34 @@ def test_a_messy_pattern_is_called_not_clean():
     ov = {"value_eos_push": [[9.7, 8.6, 24.1, -45.8]]}
     replacement = {"antidiagonal": {"sequence_accuracy": 0.0}, "baseline": {"sequence_accuracy": 1.0}}
     verdict = circuit_verdict(patterns, ov, replacement)
-    text = "\n".join(explain_verdict(verdict))
+    text = str(verdict.finding())
     assert not verdict["clean"] and "NOT clean" in text, f"output 1 puts 0.50 on its mirror, below 0.9:\n{text}"
     assert "0.85 of its attention on input 3" in text, f"the text should say where <eos> looks instead:\n{text}"
+
+
+def test_metrics_keep_exactly_the_attention_entry(results):
+    kept = results.to_json()
+    assert set(kept) == {"mean_pattern", "antidiagonal_mass", "lowest_antidiagonal_mass", "eos_row",
+                         "qk_positional_argmax_is_mirror", "qk_positional_margin", "qk_token_range", "qk_worst_margin",
+                         "ov_diagonal_argmax_rows", "ov_value_eos_push", "antidiagonal_replacement_accuracy",
+                         "pattern_replacement", "head_ablation", "unablated", "patching", "circuit"}, \
+        f"metrics.json's attention entry changed its keys: {sorted(kept)}"
+    assert kept["circuit"]["clean"] is True and kept["ov_diagonal_argmax_rows"] == [3], \
+        "the verdict and the OV count should be written as numbers and lists"
+
+
+@pytest.mark.parametrize("part", ["bundle", "patterns", "qk", "ov", "interventions", "verdict"])
+def test_each_attention_finding_is_layered(results, part):
+    assert_finding(results if part == "bundle" else results[part])
+
+
+def test_the_bundle_tells_every_part_in_order(results):
+    text = str(results.finding())
+    starts = [text.find(words) for words in ("Attention, head 1", "QK circuit from the weights",
+                                             "OV circuit from the weights", "Interventions on head 1",
+                                             "Circuit: clean by our test")]
+    assert -1 not in starts and starts == sorted(starts), \
+        f"the transformer's printout should tell pattern, QK, OV, interventions and verdict, in that order:\n{text}"
 
 
 @pytest.mark.parametrize("figure", ["patterns", "circuits", "interventions", "comparison"])
@@ -121,7 +146,7 @@ def test_figures_draw(results, transformer, tmp_path, figure):
     elif figure == "circuits":
         plot_circuits(results["qk"], results["ov"], transformer.data.vocab, path)
     elif figure == "interventions":
-        plot_interventions(results["ablation"], results["replacement"], results["patching"], path)
+        plot_interventions(results["interventions"], path)
     else:
         entry = ("seed 42", results["patterns"], results["verdict"])
         plot_circuit_comparison([entry, entry], path)

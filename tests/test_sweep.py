@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import assert_png, train_model
+from conftest import assert_finding, assert_png, train_model
 from reversal.core.train import sequence_accuracy
-from reversal.studies.sweep import accuracy_grids, capacity_sweep, explain_sweep, plot_sweep
+from reversal.studies.sweep import CapacitySweep, accuracy_grids, capacity_sweep, plot_sweep
 from reversal.support.config import Config
 
 SWEEP_SEQ_LENS, SWEEP_WIDTHS = [3, 4], [4, 16]
@@ -73,15 +73,16 @@ def test_sweep_reports_each_budgets_optimizer_steps(sweep):
 
 @pytest.mark.slow
 def test_sweep_result_is_valid_json(sweep):
-    assert json.loads(json.dumps(sweep, allow_nan=False)) == sweep, "metrics.json needs plain lists, None, no NaN"
+    kept = sweep.to_json()
+    assert json.loads(json.dumps(kept, allow_nan=False)) == kept, "metrics.json needs plain lists, None, no NaN"
 
 
-def test_explain_sweep_never_calls_a_fixed_cell_a_width_limit():
+def test_the_sweep_never_calls_a_fixed_cell_a_width_limit():
     fixed = {"seq_lens": [3], "widths": [8], "seconds": 1.0, "heldout_accuracy": [[[0.5]], [[1.0]]],
              "needed_directions": [6],
              "budgets": [{"samples": 10, "epochs": 1, "batch_size": 10, "optimizer_steps": 1},
                          {"samples": 100, "epochs": 1, "batch_size": 10, "optimizer_steps": 10}]}
-    text = "\n".join(explain_sweep(fixed))
+    text = str(CapacitySweep(fixed).finding())
     assert "brought 3 to 100%" in text and "still below at none" in text and "wider layer" not in text, \
         f"a cell the larger budget fixed must read as fixed by training, not as a width limit:\n{text}"
 
@@ -93,13 +94,24 @@ def test_plot_sweep_draws_a_png(sweep, tmp_path):
     assert_png(path)
 
 
-def test_explain_sweep_sets_needed_directions_against_the_width():
+def test_the_sweep_sets_needed_directions_against_the_width():
     # widths 4 and 8 at length 3 (6 needed): the width-4 cell is crowded; it fails, then more training fixes it
     crowded = {"seq_lens": [3], "widths": [4, 8], "seconds": 1.0, "heldout_accuracy": [[[0.4, 1.0]], [[1.0, None]]],
                "needed_directions": [6],
                "budgets": [{"samples": 10, "epochs": 1, "batch_size": 10, "optimizer_steps": 1},
                            {"samples": 100, "epochs": 1, "batch_size": 10, "optimizer_steps": 10}]}
-    text = "\n".join(explain_sweep(crowded))
+    text = str(CapacitySweep(crowded).finding())
     assert "1 of 2 cells have more needed directions than neurons" in text, text
     assert "superposition possible there: necessary, not proof): length 3 x width 4" in text, text
     assert "only after more training: length 3 x width 4" in text and "Still below 100%: none" in text, text
+
+
+@pytest.mark.parametrize("budgets", [1, 2])
+def test_the_sweep_finding_is_layered(budgets):
+    crowded = {"seq_lens": [3], "widths": [4, 8], "seconds": 1.0, "heldout_accuracy": [[[0.4, 1.0]], [[0.9, None]]],
+               "needed_directions": [6],
+               "budgets": [{"samples": 10, "epochs": 1, "batch_size": 10, "optimizer_steps": 1},
+                           {"samples": 100, "epochs": 1, "batch_size": 10, "optimizer_steps": 10}]}
+    crowded = {**crowded, "heldout_accuracy": crowded["heldout_accuracy"][:budgets],
+               "budgets": crowded["budgets"][:budgets]}
+    assert_finding(CapacitySweep(crowded))

@@ -25,6 +25,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..report.wording import span
 
 
@@ -51,10 +52,79 @@ def _residuals(w):
     return w["W_pos"][:, None] + w["W_E"][None], occurs
 
 
+class QKCircuit(Result):
+    """What qk_circuit read from the weights; finding() says where each position looks, and whether letters can
+    change that."""
+
+    def finding(self, head=0):
+        positional_is_mirror = self["positional_argmax_is_mirror"][head]
+        margin, spread, worst = (np.array(self[key][head]) for key in ("positional_margin", "token_range",
+                                                                       "worst_margin"))
+        seq_len = len(margin) - 1
+        letters = slice(0, seq_len)
+        hits = sum(positional_is_mirror[letters])
+        overturned = [j for j in range(seq_len) if worst[j] <= 0]
+        headline = (f"Read from the weights alone, head {head + 1}'s positional QK scores rank the mirrored key first "
+                    f"in {hits} of {seq_len} letter rows; with the letters in, the mirror "
+                    + ("wins every letter row whatever the letters." if not overturned else
+                       f"loses {len(overturned)} of them for some choice of letters."))
+        numbers = {"mirror_rows": hits, "letter_rows": seq_len, "worst_margin": float(worst[letters].min()),
+                   "lowest_positional_margin": float(margin[letters].min())}
+        evidence = [f"  QK circuit from the weights, head {head + 1}: the positional part W_pos W_Q W_K^T W_pos^T / "
+                    f"sqrt(d_head) has its largest score on the mirrored key in {hits} of {seq_len} letter rows (the "
+                    f"mirror's lead over the next key: {span(margin[letters])})."]
+        eos_key = self["positional_argmax"][head][seq_len]
+        evidence.append(f"  Its <eos> row scores {key_name(eos_key, seq_len)} highest"
+                        + (" (itself), by {:.1f}.".format(margin[seq_len]) if eos_key == seq_len else
+                           f", {-margin[seq_len]:.1f} above <eos> itself."))
+        evidence.append(f"  The letters move a row's scores by up to {span(spread[letters])} in the letter rows (the "
+                        f"three token-dependent terms together), next to those positional margins of "
+                        f"{span(margin[letters])}.")
+        if not overturned:
+            evidence.append(f"  With the letters in, the mirror still scores highest in every letter row for every "
+                            f"choice of letters (by at least {worst[letters].min():.1f}): the positional preference "
+                            f"survives them.")
+        else:
+            evidence.append(f"  With the letters in, some choice of letters puts another key ahead of the mirror in "
+                            f"letter row(s) {', '.join(str(j + 1) for j in overturned)} (worst case "
+                            f"{worst[overturned].min():+.1f}). So the positional argmax alone does not show a clean "
+                            f"circuit: the token-dependent terms can overturn it, and they are what can differ between "
+                            f"seeds.")
+        return Finding(headline, numbers, evidence)
+
+
+class OVCircuit(Result):
+    """What ov_circuit read from the weights; finding() says whether the head copies, and what it sends to <eos>."""
+
+    def finding(self, head=0):
+        diagonal, off = np.array(self["diagonal"][head]), np.array(self["largest_off_diagonal"][head])
+        n_letters = len(diagonal)
+        hits = self["diagonal_argmax_rows"][head]
+        direct = np.abs(np.array(self["direct"]))
+        headline = (f"Head {head + 1}'s OV circuit, read from the weights, raises the attended letter's own logit "
+                    f"most in {hits} of {n_letters} letter rows"
+                    + (": it copies what it attends to." if hits == n_letters else ": not a pure copying head."))
+        numbers = {"copying_rows": hits, "letters": n_letters, "smallest_diagonal": float(diagonal.min()),
+                   "largest_direct": float(direct.max())}
+        evidence = [f"  OV circuit from the weights, head {head + 1}: W_E W_V W_O W_U has its largest entry on the "
+                    f"diagonal in {hits} of {n_letters} letter rows: attending to a letter adds {span(diagonal)} to "
+                    f"its own logit; the largest entry off the diagonal is {off.max():.1f}"
+                    + (", a copying matrix." if hits == n_letters else ": not a pure copying matrix.")]
+        evidence.append(f"  The direct path W_E W_U (a letter's logits at its own position, without the head) is at "
+                        f"most {direct.max():.1f} in size, {diagonal.min() / direct.max():.0f} times smaller than "
+                        f"OV's smallest diagonal entry.")
+        push = np.array(self["value_eos_push"][head])
+        seq_len = len(push) - 1
+        evidence.append("  What attending to a key position does to <eos> (its logit minus the letters' mean, from "
+                        "W_E W_V W_O W_U and W_pos W_V W_O W_U together, averaged over the letters there): "
+                        + ", ".join(f"{key_name(k, seq_len)} {push[k]:+.1f}" for k in range(seq_len + 1)) + ".")
+        return Finding(headline, numbers, evidence)
+
+
 def qk_circuit(model):
     """The attention scores from the weights, positional part and token-dependent part, per head.
 
-    Returns, all lists (H heads, T positions, V tokens, the <eos> query's mirror is itself):
+    Returns a QKCircuit, all lists (H heads, T positions, V tokens, the <eos> query's mirror is itself):
         "positional": (H, T, T) W_pos W_Q W_K^T W_pos^T / sqrt(d_head), row = query, column = key
         "positional_argmax": (H, T) the key each row scores highest
         "positional_argmax_is_mirror": (H, T) bools
@@ -69,6 +139,7 @@ def qk_circuit(model):
         "token_terms": {"query_token_key_position": (H, V, T) W_E W_QK W_pos^T, "query_position_key_token":
                  (H, T, V) W_pos W_QK W_E^T, "token_token": (H, V, V) W_E W_QK W_E^T},
                  with W_QK = W_Q W_K^T / sqrt(d_head)
+    metrics.json keeps the mirror test, the margins and the token range; the matrices are for the figure.
     """
     w = _weights(model)
     qk = torch.einsum("hde,hfe->hdf", w["W_Q"], w["W_K"]) / math.sqrt(w["W_Q"].shape[-1])  # (H, d, d)
@@ -93,21 +164,22 @@ def qk_circuit(model):
     best_other = scores.masked_fill(~other_meets, -math.inf).amax((-2, -1))  # (H, T, V)
     query_occurs = occurs[None]  # (1, T, V): only the letters that can be at the query position count
     others = positional.masked_fill(at_mirror[None], -math.inf)
-    return {"positional": positional.tolist(),
-            "positional_argmax": positional.argmax(-1).tolist(),
-            "positional_argmax_is_mirror": (positional.argmax(-1) == mirror).tolist(),
-            "positional_margin": (positional[:, at_mirror] - others.amax(-1)).tolist(),
-            "token_range": spread.masked_fill(~query_occurs, -math.inf).amax(-1).tolist(),
-            "worst_margin": (lowest_mirror - best_other).masked_fill(~query_occurs, math.inf).amin(-1).tolist(),
-            "token_terms": {"query_token_key_position": torch.einsum("ad,hdf,kf->hak", emb, qk, pos).tolist(),
-                            "query_position_key_token": torch.einsum("qd,hdf,bf->hqb", pos, qk, emb).tolist(),
-                            "token_token": torch.einsum("ad,hdf,bf->hab", emb, qk, emb).tolist()}}
+    return QKCircuit(
+        {"positional_argmax_is_mirror": (positional.argmax(-1) == mirror).tolist(),
+         "positional_margin": (positional[:, at_mirror] - others.amax(-1)).tolist(),
+         "token_range": spread.masked_fill(~query_occurs, -math.inf).amax(-1).tolist(),
+         "worst_margin": (lowest_mirror - best_other).masked_fill(~query_occurs, math.inf).amin(-1).tolist()},
+        {"positional": positional.tolist(), "positional_argmax": positional.argmax(-1).tolist(),
+         "token_terms": {"query_token_key_position": torch.einsum("ad,hdf,kf->hak", emb, qk, pos).tolist(),
+                         "query_position_key_token": torch.einsum("qd,hdf,bf->hqb", pos, qk, emb).tolist(),
+                         "token_token": torch.einsum("ad,hdf,bf->hab", emb, qk, emb).tolist()}})
 
 
 def ov_circuit(model):
     """What attending to each token and position sends to the logits, and the direct path beside it, per head.
 
-    Returns, all lists (H heads, T positions, V tokens; rows = what is attended to, columns = the logit it moves):
+    Returns an OVCircuit, all lists (H heads, T positions, V tokens; rows = what is attended to, columns = the
+    logit it moves):
         "ov": (H, V, V) W_E W_V W_O W_U
         "diagonal_argmax_rows": (H,) how many letter rows have their largest entry (over all V columns, <eos>
                  too) on the diagonal: V - 1 for a head that copies every letter
@@ -116,6 +188,7 @@ def ov_circuit(model):
         "positional_value": (H, T, V) W_pos W_V W_O W_U: what a key position sends whatever letter is there
         "value_eos_push": (H, T) for each key position, the <eos> logit minus the letters' mean logit in what it
                  sends, averaged over the tokens that occur there: what attending there does to <eos>
+    metrics.json keeps the diagonal count and the <eos> push; the matrices are for the figure and the sentences.
     """
     w = _weights(model)
     ov_unembed = torch.einsum("hde,hef,fv->hdv", w["W_V"], w["W_O"], w["W_U"])  # (H, d, V)
@@ -129,65 +202,16 @@ def ov_circuit(model):
     sent = torch.einsum("ptd,hdv->hptv", x, ov_unembed)  # (H, T, V, V) logits sent by token t at position p
     eos_push = sent[..., -1] - sent[..., :-1].mean(-1)  # (H, T, V)
     counts = occurs.sum(-1)  # (T,)
-    return {"ov": ov.tolist(),
-            "diagonal_argmax_rows": (letter_rows.argmax(-1) == torch.arange(n_letters)).sum(-1).tolist(),
-            "diagonal": diagonal.tolist(), "largest_off_diagonal": off.amax(-1).tolist(),
-            "direct": (w["W_E"] @ w["W_U"]).tolist(),
-            "positional_value": torch.einsum("pd,hdv->hpv", w["W_pos"], ov_unembed).tolist(),
-            "value_eos_push": ((eos_push * occurs).sum(-1) / counts).tolist()}
+    return OVCircuit(
+        {"diagonal_argmax_rows": (letter_rows.argmax(-1) == torch.arange(n_letters)).sum(-1).tolist(),
+         "value_eos_push": ((eos_push * occurs).sum(-1) / counts).tolist()},
+        {"ov": ov.tolist(), "diagonal": diagonal.tolist(), "largest_off_diagonal": off.amax(-1).tolist(),
+         "direct": (w["W_E"] @ w["W_U"]).tolist(),
+         "positional_value": torch.einsum("pd,hdv->hpv", w["W_pos"], ov_unembed).tolist()})
 
 
 def key_name(key, seq_len):
     return "<eos>" if key == seq_len else f"input {key + 1}"
-
-
-def explain_qk(qk, head=0):
-    """The positional part's verdict, then how far the letters can move it, from qk_circuit's numbers."""
-    positional_is_mirror = qk["positional_argmax_is_mirror"][head]
-    margin, spread, worst = (np.array(qk[key][head]) for key in ("positional_margin", "token_range", "worst_margin"))
-    seq_len = len(margin) - 1
-    letters = slice(0, seq_len)
-    hits = sum(positional_is_mirror[letters])
-    lines = [f"QK circuit from the weights, head {head + 1}: the positional part W_pos W_Q W_K^T W_pos^T / "
-             f"sqrt(d_head) has its largest score on the mirrored key in {hits} of {seq_len} letter rows (the "
-             f"mirror's lead over the next key: {span(margin[letters])})."]
-    eos_key = qk["positional_argmax"][head][seq_len]
-    lines.append(f"  Its <eos> row scores {key_name(eos_key, seq_len)} highest"
-                 + (" (itself), by {:.1f}.".format(margin[seq_len]) if eos_key == seq_len else
-                    f", {-margin[seq_len]:.1f} above <eos> itself."))
-    lines.append(f"  The letters move a row's scores by up to {span(spread[letters])} in the letter rows (the three "
-                 f"token-dependent terms together), next to those positional margins of {span(margin[letters])}.")
-    overturned = [j for j in range(seq_len) if worst[j] <= 0]
-    if not overturned:
-        lines.append(f"  With the letters in, the mirror still scores highest in every letter row for every choice "
-                     f"of letters (by at least {worst[letters].min():.1f}): the positional preference survives them.")
-    else:
-        lines.append(f"  With the letters in, some choice of letters puts another key ahead of the mirror in letter "
-                     f"row(s) {', '.join(str(j + 1) for j in overturned)} (worst case {worst[overturned].min():+.1f}). "
-                     f"So the positional argmax alone does not show a clean circuit: the token-dependent terms can "
-                     f"overturn it, and they are what can differ between seeds.")
-    return lines
-
-
-def explain_ov(ov, head=0):
-    """Copying or not, the direct path's size beside it, and what each key position sends to <eos>."""
-    diagonal, off = np.array(ov["diagonal"][head]), np.array(ov["largest_off_diagonal"][head])
-    n_letters = len(diagonal)
-    hits = ov["diagonal_argmax_rows"][head]
-    lines = [f"OV circuit from the weights, head {head + 1}: W_E W_V W_O W_U has its largest entry on the diagonal in "
-             f"{hits} of {n_letters} letter rows: attending to a letter adds {span(diagonal)} to its own logit; "
-             f"the largest entry off the diagonal is {off.max():.1f}"
-             + (", a copying matrix." if hits == n_letters else ": not a pure copying matrix.")]
-    direct = np.abs(np.array(ov["direct"]))
-    lines.append(f"  The direct path W_E W_U (a letter's logits at its own position, without the head) is at most "
-                 f"{direct.max():.1f} in size, {diagonal.min() / direct.max():.0f} times smaller than OV's smallest "
-                 f"diagonal entry.")
-    push = np.array(ov["value_eos_push"][head])
-    seq_len = len(push) - 1
-    lines.append("  What attending to a key position does to <eos> (its logit minus the letters' mean, from "
-                 "W_E W_V W_O W_U and W_pos W_V W_O W_U together, averaged over the letters there): "
-                 + ", ".join(f"{key_name(k, seq_len)} {push[k]:+.1f}" for k in range(seq_len + 1)) + ".")
-    return lines
 
 
 def query_labels(seq_len):

@@ -1,7 +1,7 @@
 """The MLP and the transformer side by side: the same task, the same behaviour, the routing in different places.
 
-    summary = model_summary(model, history, data, influence, routing)   # once per model
-    explain_comparison(mlp_summary, transformer_summary); plot_comparison(mlp_summary, transformer_summary, path)
+    summary = model_summary(run, history, influence, routing)   # once per model
+    both = comparison(mlp_summary, transformer_summary); print(both.finding()); plot_comparison(both, path)
 
 "routing" is the (L, L) matrix, rows = output position j, columns = input position i, that says where each output
 reads its letter from inside the model: for the MLP, the share of the answer that patching input i's letter
@@ -14,15 +14,18 @@ from matplotlib.figure import Figure
 
 from ..core.common import mirror_mask
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..report.plots import heatmap, output_position_labels, positions
 from ..core.train import sequence_accuracy
 
 KINDS = {"mlp": "MLP", "transformer": "transformer"}
 
 
-def model_summary(kind, model, history, data, influence, routing):
-    """What the comparison needs from one trained model. routing: (L outputs, L inputs), see the module docstring."""
-    return {"kind": kind, "parameters": model.parameter_count(), "train_seconds": history.seconds,
+def model_summary(run, history, influence, routing):
+    """What the comparison needs from one trained model, run.model trained with `history`. routing: (L outputs,
+    L inputs), see the module docstring."""
+    model, data = run.model, run.data
+    return {"kind": run.kind, "parameters": model.parameter_count(), "train_seconds": history.seconds,
             "heldout_accuracy": sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id),
             "heldout_sequences": len(data.heldout_sequences),
             "influence": np.asarray(influence["argmax"]).tolist(), "routing": np.asarray(routing).tolist()}
@@ -39,47 +42,70 @@ def transformer_routing(patterns, head=0):
     return pattern[:-1, :-1]  # drop <eos>'s row and column: (L outputs, L inputs)
 
 
-def explain_comparison(mlp, transformer):
-    """A table, then what is the same and what differs, computed from the two summaries."""
-    lines = ["MLP against transformer, trained on the same split:",
-             f"  {'':<28}{'MLP':>12}{'transformer':>14}",
-             f"  {'parameters':<28}{mlp['parameters']:>12,}{transformer['parameters']:>14,}",
-             f"  {'training seconds':<28}{mlp['train_seconds']:>12.2f}{transformer['train_seconds']:>14.2f}",
-             f"  {'held-out sequences right':<28}{mlp['heldout_accuracy']:>12.0%}"
-             f"{transformer['heldout_accuracy']:>14.0%}"]
-    same = np.allclose(mlp["influence"], transformer["influence"])
-    mirror = mirror_mask(len(mlp["influence"]))
-    lines.append(f"  Behaviour: the two influence maps are {'identical' if same else 'different'} "
-                 f"(largest gap {np.abs(np.subtract(mlp['influence'], transformer['influence'])).max():.2f}).")
-    for summary, where in ((mlp, "patching input i's letter directions in hidden1 restores at output j"),
-                           (transformer, "output j's mean attention on input i")):
-        routing = np.asarray(summary["routing"])  # (L outputs, L inputs): the mirror is the anti-diagonal either way
-        lines.append(f"  {KINDS[summary['kind']]} routing ({where}): {routing[mirror].min():.2f} to "
-                     f"{routing[mirror].max():.2f} on the mirror, at most {np.abs(routing[~mirror]).max():.2f} "
-                     f"elsewhere.")
-    clean = []
-    for summary in (mlp, transformer):
-        routing = np.asarray(summary["routing"])
-        clean.append(routing[mirror].min() >= 0.9 and np.abs(routing[~mirror]).max() <= 0.1)
-    behaviour = "The same behaviour" if same else "Different behaviour (see the influence maps)"
-    if all(clean):
-        lines.append(f"  {behaviour}, routed in different places: in the MLP the routing is spread over rotated "
-                     "directions of many neurons and had to be found with class means and patching; in the "
-                     "transformer where each output reads is one matrix, the attention pattern, read straight from a "
-                     "hook (what it copies is the OV circuit). The two routing maps measure different things, a "
-                     "patching share and an attention weight: compare where the mass sits, not the values.")
-    else:
+class Comparison(Result):
+    """Two models' summaries (model_summary), under "mlp" and "transformer"; finding() says what is the same and what
+    differs."""
+
+    def finding(self):
+        mlp, transformer = self["mlp"], self["transformer"]
+        same = np.allclose(mlp["influence"], transformer["influence"])
+        mirror = mirror_mask(len(mlp["influence"]))
+        gap = float(np.abs(np.subtract(mlp["influence"], transformer["influence"])).max())
+        clean = []
+        for summary in (mlp, transformer):
+            routing = np.asarray(summary["routing"])
+            clean.append(bool(routing[mirror].min() >= 0.9 and np.abs(routing[~mirror]).max() <= 0.1))
         messy = [KINDS[s["kind"]] for s, ok in zip((mlp, transformer), clean) if not ok]
-        maps = ("routing maps are not clean anti-diagonals" if len(messy) > 1 else
-                "routing map is not a clean anti-diagonal")
-        lines.append(f"  {behaviour}; and the {' and the '.join(messy)}'s {maps} (at least 0.9 on the mirror, at "
-                     f"most 0.1 elsewhere), so {'their' if len(messy) > 1 else 'its'} routing is only partly this "
-                     f"simple.")
-    return lines
+        where = ("both route each output's letter from its mirrored input" if not messy else
+                 f"the {' and '.join(messy)} routing {'maps are' if len(messy) > 1 else 'map is'} not a clean "
+                 f"anti-diagonal")
+        headline = (f"The MLP and the transformer reverse {mlp['heldout_accuracy']:.0%} and "
+                    f"{transformer['heldout_accuracy']:.0%} of held-out sequences, with "
+                    f"{'identical' if same else 'different'} influence maps; {where}.")
+        numbers = {"mlp_heldout_accuracy": mlp["heldout_accuracy"],
+                   "transformer_heldout_accuracy": transformer["heldout_accuracy"], "largest_influence_gap": gap,
+                   "clean_routings": sum(clean)}
+        lines = ["  MLP against transformer, trained on the same split:",
+                 f"  {'':<28}{'MLP':>12}{'transformer':>14}",
+                 f"  {'parameters':<28}{mlp['parameters']:>12,}{transformer['parameters']:>14,}",
+                 f"  {'training seconds':<28}{mlp['train_seconds']:>12.2f}{transformer['train_seconds']:>14.2f}",
+                 f"  {'held-out sequences right':<28}{mlp['heldout_accuracy']:>12.0%}"
+                 f"{transformer['heldout_accuracy']:>14.0%}"]
+        lines.append(f"  Behaviour: the two influence maps are {'identical' if same else 'different'} "
+                     f"(largest gap {gap:.2f}).")
+        for summary, how in ((mlp, "patching input i's letter directions in hidden1 restores at output j"),
+                             (transformer, "output j's mean attention on input i")):
+            routing = np.asarray(summary["routing"])  # (L outputs, L inputs): the mirror is the anti-diagonal, both
+            lines.append(f"  {KINDS[summary['kind']]} routing ({how}): {routing[mirror].min():.2f} to "
+                         f"{routing[mirror].max():.2f} on the mirror, at most {np.abs(routing[~mirror]).max():.2f} "
+                         f"elsewhere.")
+        behaviour = "The same behaviour" if same else "Different behaviour (see the influence maps)"
+        if all(clean):
+            lines.append(f"  {behaviour}, routed in different places: in the MLP the routing is spread over rotated "
+                         "directions of many neurons and had to be found with class means and patching; in the "
+                         "transformer where each output reads is one matrix, the attention pattern, read straight from "
+                         "a hook (what it copies is the OV circuit).")
+            caveats = ["  The two routing maps measure different things, a patching share and an attention weight: "
+                       "compare where the mass sits, not the values."]
+        else:
+            maps = ("routing maps are not clean anti-diagonals" if len(messy) > 1 else
+                    "routing map is not a clean anti-diagonal")
+            lines.append(f"  {behaviour}; and the {' and the '.join(messy)}'s {maps} (at least 0.9 on the mirror, at "
+                         f"most 0.1 elsewhere), so {'their' if len(messy) > 1 else 'its'} routing is only partly this "
+                         f"simple.")
+            caveats = []
+        return Finding(headline, numbers, lines, caveats)
 
 
-def plot_comparison(mlp, transformer, path):
-    """Two rows, one per model: the behavioural influence map, and where the routing lives inside."""
+def comparison(mlp, transformer):
+    """The two summaries side by side, to be told (finding) and drawn (plot_comparison)."""
+    return Comparison({"mlp": mlp, "transformer": transformer})
+
+
+def plot_comparison(both, path):
+    """Two rows, one per model: the behavioural influence map, and where the routing lives inside. both: a
+    Comparison."""
+    mlp, transformer = both["mlp"], both["transformer"]
     seq_len = len(mlp["influence"])
     fig = Figure(figsize=(9.5, 7.6))
     fig.subplots_adjust(left=0.1, right=0.93, bottom=0.1, top=0.86, wspace=0.45, hspace=0.6)

@@ -15,6 +15,7 @@ from .circuits import annotate, key_labels, mirror_keys, query_labels, row_layou
 from ..core.common import corruptions, patch_gain, patch_share
 from ..core.data import add_eos, make_targets
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..report.wording import chance_precise, numbers, span
 from ..core.model import device_of, run_with_cache, run_with_hooks
 
@@ -160,65 +161,78 @@ def _percent(fraction):
     return f"{fraction:.0%}"
 
 
-def explain_interventions(ablation, replacement, patching, head=0):
-    """Head ablation, the pattern replaced, and patching, each with accuracy and a continuous measure."""
-    base = ablation["baseline"]
-    seq_len = len(base["loss"])
-    lines = [f"Interventions on head {head + 1} ({ablation['baseline']['sequence_accuracy']:.0%} of sequences right "
-             f"untouched, cross-entropy {np.mean(base['loss']):.1e} over the letter outputs, mean logit difference "
-             f"{span(base['logit_diff'])}):"]
-    for kind, meaning in (("zero", "its output set to 0"), ("mean", "its mean output at each position"),
-                          ("resample", "its output on another training sequence")):
-        entry = ablation["heads"][head][kind]
-        lines.append(f"  ablated, {kind} ({meaning}): {entry['sequence_accuracy']:.1%} of sequences right (chance "
-                     f"{chance_precise(ablation['chance_sequence_accuracy'])}), letter outputs right "
-                     f"{' '.join(_percent(a) for a in entry['accuracy'])}, cross-entropy "
-                     f"{np.mean(entry['loss']):.2f}, mean logit difference {span(entry['logit_diff'])}.")
-    if seq_len % 2:
-        middle = seq_len // 2
-        zero = ablation["heads"][head]["zero"]
-        lines.append(f"  With the head zeroed, output {middle + 1} (the middle, its own mirror) is still right in "
-                     f"{zero['accuracy'][middle]:.0%} of sequences: only the direct path (W_E + W_pos) W_U from its "
-                     f"own residual stream is left, with a mean logit difference of {zero['logit_diff'][middle]:+.2f} "
-                     f"(with the head: {base['logit_diff'][middle]:.1f}); every "
-                     f"other letter output has lost its only route to its input.")
-    anti, uniform, resampled = (replacement[kind] for kind in REPLACEMENTS)
-    lines.append(f"  Pattern replaced by the exact anti-diagonal (letters on their mirror, <eos> on itself): "
-                 f"{anti['sequence_accuracy']:.0%} of sequences right, cross-entropy {np.mean(anti['loss']):.1e}, "
-                 f"mean logit difference {span(anti['logit_diff'])}. Control, a uniform pattern: "
-                 f"{uniform['sequence_accuracy']:.0%} of sequences right (letter outputs "
-                 f"{' '.join(_percent(a) for a in uniform['accuracy'])}: every output then reads the same mix of all "
-                 f"letters), cross-entropy {np.mean(uniform['loss']):.2f}. Another sequence's pattern: "
-                 f"{resampled['sequence_accuracy']:.0%} right, cross-entropy {np.mean(resampled['loss']):.1e}.")
-    if anti["sequence_accuracy"] >= replacement["baseline"]["sequence_accuracy"]:
-        lines.append("  So the pattern this head needs is the anti-diagonal itself: given exactly that, the rest "
-                     "of the model reverses every sequence it reversed before.")
-    else:
-        lines.append("  So the exact anti-diagonal does not do this model's job: its values were learned for the "
-                     "pattern it actually has (see the circuit verdict below).")
-    for direction in DIRECTIONS:
-        entry = patching[direction]
-        value = np.array(entry["value"][head])  # (L, T)
-        mirror = value[np.arange(seq_len), mirror_keys(seq_len)[:seq_len]]
-        others = np.abs(np.delete(value, mirror_keys(seq_len)[:seq_len] + np.arange(seq_len) * (seq_len + 1)))
-        lines.append(f"  Patching, {direction}, corrupting the input each output copies: the value (hook_v) at that "
-                     f"input's key carries {numbers(mirror)} of the answer at outputs 1 to "
-                     f"{seq_len}, the value at any other key {others.max():.2f}, the pattern "
-                     f"{numbers(entry['pattern'][head])}, the whole head {numbers(entry['head'][head])}.")
-    lines.append("  In one layer the value at a key depends only on the token there, so the other keys' values cannot "
-                 "change: their 0 is arithmetic. What the patching measures is the split between what is moved (the "
-                 "value: OV) and where it is moved from (the pattern: QK); where the whole head is below 1, the rest "
-                 "goes through the residual stream (the direct path).")
-    if np.allclose(patching["denoising"]["value"], patching["noising"]["value"], atol=1e-4):
-        lines.append("  Noising and denoising agree here because every corrupted sequence is also a clean one, so each "
-                     "pair is run both ways round (as in the MLP's patching).")
-    return lines
+class HeadInterventions(Result):
+    """The head switched off (head_ablation), its pattern replaced (pattern_replacement) and its parts patched
+    (attention_patching), under "ablation", "replacement" and "patching"; finding() says what each did."""
+
+    def finding(self, head=0):
+        ablation, replacement, patching = self["ablation"], self["replacement"], self["patching"]
+        base = ablation["baseline"]
+        seq_len = len(base["loss"])
+        anti, uniform, resampled = (replacement[kind] for kind in REPLACEMENTS)
+        zeroed = ablation["heads"][head]["zero"]["sequence_accuracy"]
+        headline = (f"Zeroing head {head + 1} leaves {zeroed:.1%} of sequences right ({base['sequence_accuracy']:.0%} "
+                    f"untouched, chance {chance_precise(ablation['chance_sequence_accuracy'])}); forcing the exact "
+                    f"anti-diagonal pattern leaves {anti['sequence_accuracy']:.0%}, a uniform one "
+                    f"{uniform['sequence_accuracy']:.0%}.")
+        carried = {"untouched": base["sequence_accuracy"], "head_zeroed": zeroed,
+                   "antidiagonal_forced": anti["sequence_accuracy"], "uniform_forced": uniform["sequence_accuracy"]}
+        lines = [f"  Interventions on head {head + 1} ({base['sequence_accuracy']:.0%} of sequences right untouched, "
+                 f"cross-entropy {np.mean(base['loss']):.1e} over the letter outputs, mean logit difference "
+                 f"{span(base['logit_diff'])}):"]
+        for kind, meaning in (("zero", "its output set to 0"), ("mean", "its mean output at each position"),
+                              ("resample", "its output on another training sequence")):
+            entry = ablation["heads"][head][kind]
+            lines.append(f"  ablated, {kind} ({meaning}): {entry['sequence_accuracy']:.1%} of sequences right (chance "
+                         f"{chance_precise(ablation['chance_sequence_accuracy'])}), letter outputs right "
+                         f"{' '.join(_percent(a) for a in entry['accuracy'])}, cross-entropy "
+                         f"{np.mean(entry['loss']):.2f}, mean logit difference {span(entry['logit_diff'])}.")
+        if seq_len % 2:
+            middle = seq_len // 2
+            zero = ablation["heads"][head]["zero"]
+            lines.append(f"  With the head zeroed, output {middle + 1} (the middle, its own mirror) is still right in "
+                         f"{zero['accuracy'][middle]:.0%} of sequences: only the direct path (W_E + W_pos) W_U from "
+                         f"its own residual stream is left, with a mean logit difference of "
+                         f"{zero['logit_diff'][middle]:+.2f} (with the head: {base['logit_diff'][middle]:.1f}); every "
+                         f"other letter output has lost its only route to its input.")
+        lines.append(f"  Pattern replaced by the exact anti-diagonal (letters on their mirror, <eos> on itself): "
+                     f"{anti['sequence_accuracy']:.0%} of sequences right, cross-entropy {np.mean(anti['loss']):.1e}, "
+                     f"mean logit difference {span(anti['logit_diff'])}. Control, a uniform pattern: "
+                     f"{uniform['sequence_accuracy']:.0%} of sequences right (letter outputs "
+                     f"{' '.join(_percent(a) for a in uniform['accuracy'])}: every output then reads the same mix of "
+                     f"all letters), cross-entropy {np.mean(uniform['loss']):.2f}. Another sequence's pattern: "
+                     f"{resampled['sequence_accuracy']:.0%} right, cross-entropy {np.mean(resampled['loss']):.1e}.")
+        if anti["sequence_accuracy"] >= replacement["baseline"]["sequence_accuracy"]:
+            lines.append("  So the pattern this head needs is the anti-diagonal itself: given exactly that, the rest "
+                         "of the model reverses every sequence it reversed before.")
+        else:
+            lines.append("  So the exact anti-diagonal does not do this model's job: its values were learned for the "
+                         "pattern it actually has (see the circuit verdict below).")
+        for direction in DIRECTIONS:
+            entry = patching[direction]
+            value = np.array(entry["value"][head])  # (L, T)
+            mirror = value[np.arange(seq_len), mirror_keys(seq_len)[:seq_len]]
+            others = np.abs(np.delete(value, mirror_keys(seq_len)[:seq_len] + np.arange(seq_len) * (seq_len + 1)))
+            lines.append(f"  Patching, {direction}, corrupting the input each output copies: the value (hook_v) at "
+                         f"that input's key carries {numbers(mirror)} of the answer at outputs 1 to "
+                         f"{seq_len}, the value at any other key {others.max():.2f}, the pattern "
+                         f"{numbers(entry['pattern'][head])}, the whole head {numbers(entry['head'][head])}.")
+        # what the patching can and cannot show, beside its numbers (they read wrong without it)
+        lines.append("  In one layer the value at a key depends only on the token there, so the other keys' values "
+                     "cannot change: their 0 is arithmetic. What the patching measures is the split between what is "
+                     "moved (the value: OV) and where it is moved from (the pattern: QK); where the whole head is "
+                     "below 1, the rest goes through the residual stream (the direct path).")
+        if np.allclose(patching["denoising"]["value"], patching["noising"]["value"], atol=1e-4):
+            lines.append("  Noising and denoising agree here because every corrupted sequence is also a clean one, "
+                         "so each pair is run both ways round (as in the MLP's patching).")
+        return Finding(headline, carried, lines)
 
 
-def plot_interventions(ablation, replacement, patching, path, head=0):
+def plot_interventions(interventions, path, head=0):
     """Left: sequence accuracy and cross-entropy under each intervention on the head. Right: patching shares, rows =
     output measured (its mirrored input corrupted), columns = the value at each key, then the pattern, the whole
-    head."""
+    head. interventions: a HeadInterventions."""
+    ablation, replacement, patching = (interventions[name] for name in ("ablation", "replacement", "patching"))
     runs = [("untouched", ablation["baseline"])]
     runs += [(f"head {kind}-ablated", ablation["heads"][head][kind]) for kind in KINDS]
     runs += [(f"pattern: {kind}", replacement[kind]) for kind in REPLACEMENTS]

@@ -17,10 +17,11 @@ import torch
 
 from .circuits import (annotate, box_cell, key_labels, key_name, mirror_keys, ov_circuit, qk_circuit, query_labels,
                        row_layout)
-from ..core.common import analysis_sequences
 from ..core.data import add_eos
 from ..report.files import save_figure
-from .head_interventions import (PATTERN, REPLACEMENTS, attention_patching, explain_interventions, head_ablation,
+from ..report.result import Finding, Result
+from ..report.wording import span
+from .head_interventions import (PATTERN, REPLACEMENTS, HeadInterventions, attention_patching, head_ablation,
                                  pattern_replacement)
 from ..core.model import device_of, run_with_cache
 
@@ -34,14 +35,45 @@ def example_sequences(cfg, count=3):
     return list(dict.fromkeys(candidates))[:count]
 
 
+class AttentionPatterns(Result):
+    """What attention_patterns measured; finding() says where each output looks."""
+
+    def finding(self, head=0):
+        mass, lowest = np.array(self["antidiagonal_mass"][head]), np.array(self["lowest_antidiagonal_mass"][head])
+        seq_len = len(mass)
+        eos = np.array(self["eos_row"][head])
+        headline = (f"Averaged over {self['n_sequences']} sequences, each letter output of head {head + 1} puts "
+                    f"{span(mass, '.2f')} of its attention on its mirrored input, the one it must copy; <eos> puts "
+                    f"{eos[seq_len]:.2f} on itself.")
+        numbers = {"lowest_mirror_attention": float(mass.min()), "lowest_in_one_sequence": float(lowest.min()),
+                   "eos_self_attention": float(eos[seq_len])}
+        evidence = [f"  Attention, head {head + 1}, averaged over {self['n_sequences']} sequences: each letter "
+                    f"output's query puts this much of its attention on its mirrored input (the anti-diagonal): "
+                    + ", ".join(f"output {j + 1} on input {seq_len - j}: {m:.3f}" for j, m in enumerate(mass))
+                    + f". In single sequences at least {lowest.min():.3f}."]
+        if seq_len % 2:
+            middle = seq_len // 2
+            evidence.append(f"  The middle position {middle + 1} is its own mirror: reversing leaves its letter in "
+                            f"place, so its anti-diagonal cell is attention to itself ({mass[middle]:.3f}); it is the "
+                            f"only letter output whose letter is also in its own residual stream, without any "
+                            f"attention.")
+        top = int(eos.argmax())
+        evidence.append(f"  <eos> (query {seq_len + 1}) puts {eos[seq_len]:.3f} of its attention on itself"
+                        + ("." if top == seq_len else f" and most, {eos[top]:.3f}, on {key_name(top, seq_len)}.")
+                        + " Its answer is always <eos>, so training needs only that what it reads says <eos>: no key "
+                          "is forced on it.")
+        return Finding(headline, numbers, evidence)
+
+
 def attention_patterns(model, sequences, vocab, examples=()):
-    """The attention pattern averaged over the sequences, and for a few single ones. Returns, as lists:
+    """The attention pattern averaged over the sequences, and for a few single ones. Returns an AttentionPatterns,
+    as lists:
         "mean_pattern": (H, T, T) row = query, column = key
         "antidiagonal_mass": (H, L) each letter query's mean attention on its mirrored key
         "lowest_antidiagonal_mass": (H, L) the same, in the sequence where it is lowest
         "eos_row": (H, T) the <eos> query's mean attention on each key
-        "examples": {letters: (H, T, T)} for each of `examples`
         "n_sequences": N
+        "examples": {letters: (H, T, T)} for each of `examples`, for the figure only
     """
     seq_len = sequences.shape[1]
     device = device_of(model)
@@ -50,45 +82,78 @@ def attention_patterns(model, sequences, vocab, examples=()):
     letters = torch.arange(seq_len)
     on_mirror = pattern[:, :, letters, torch.tensor(mirror_keys(seq_len))[:seq_len]]  # (N, H, L)
     mean = pattern.mean(0)  # (H, T, T)
-    result = {"mean_pattern": mean.tolist(), "antidiagonal_mass": on_mirror.mean(0).tolist(),
-              "lowest_antidiagonal_mass": on_mirror.amin(0).tolist(), "eos_row": mean[:, seq_len].tolist(),
-              "examples": {}, "n_sequences": len(sequences)}
+    examples_pattern = {}
     if examples:
         tokens = add_eos(torch.tensor([vocab.encode(text) for text in examples]), vocab.eos_id).to(device)
         _, cache = run_with_cache(model, tokens, [PATTERN])
-        result["examples"] = {text: cache[PATTERN][n].cpu().tolist() for n, text in enumerate(examples)}
-    return result
+        examples_pattern = {text: cache[PATTERN][n].cpu().tolist() for n, text in enumerate(examples)}
+    return AttentionPatterns({"mean_pattern": mean.tolist(), "antidiagonal_mass": on_mirror.mean(0).tolist(),
+                              "lowest_antidiagonal_mass": on_mirror.amin(0).tolist(),
+                              "eos_row": mean[:, seq_len].tolist(), "n_sequences": len(sequences)},
+                             {"examples": examples_pattern})
 
 
-def explain_patterns(patterns, head=0):
-    """Anti-diagonal mass per letter position, the middle position's exception, and where <eos> looks."""
-    mass, lowest = np.array(patterns["antidiagonal_mass"][head]), np.array(patterns["lowest_antidiagonal_mass"][head])
-    seq_len = len(mass)
-    lines = [f"Attention, head {head + 1}, averaged over {patterns['n_sequences']} sequences: each letter output's "
-             f"query puts this much of its attention on its mirrored input (the anti-diagonal): "
-             + ", ".join(f"output {j + 1} on input {seq_len - j}: {m:.3f}" for j, m in enumerate(mass))
-             + f". In single sequences at least {lowest.min():.3f}."]
-    if seq_len % 2:
-        middle = seq_len // 2
-        lines.append(f"  The middle position {middle + 1} is its own mirror: reversing leaves its letter in place, so "
-                     f"its anti-diagonal cell is attention to itself ({mass[middle]:.3f}); it is the only letter "
-                     f"output whose letter is also in its own residual stream, without any attention.")
-    eos = np.array(patterns["eos_row"][head])
-    top = int(eos.argmax())
-    lines.append(f"  <eos> (query {seq_len + 1}) puts {eos[seq_len]:.3f} of its attention on itself"
-                 + ("." if top == seq_len else f" and most, {eos[top]:.3f}, on {key_name(top, seq_len)}.")
-                 + " Its answer is always <eos>, so training needs only that what it reads says <eos>: no key is "
-                   "forced on it.")
-    return lines
+class CircuitVerdict(Result):
+    """What circuit_verdict decided; finding() says clean or not, and what the model does instead."""
+
+    def finding(self):  # for the head circuit_verdict was asked about
+        mass, push = self["mirror_mass"], self["value_eos_push"]
+        seq_len = len(mass)
+        numbers = {"clean": int(self["clean"]), "lowest_mirror_attention": float(min(mass)),
+                   "threshold": self["threshold"], "antidiagonal_forced": self["antidiagonal_accuracy"]}
+        test = f"every letter output puts at least {self['threshold']} of its attention on its mirrored input"
+        if self["clean"]:
+            headline = (f"The circuit is clean by our test: every letter output puts at least {min(mass):.3f} of its "
+                        f"attention on its mirrored input, above the {self['threshold']} the test asks.")
+            evidence = [f"  Circuit: clean by our test ({test}; here {min(mass):.3f} at least), and <eos> puts "
+                        f"{self['eos_self_mass']:.3f} on itself."]
+            caveats = ["  This verdict is for this seed only: train others to compare (the notebook's exercise)."]
+            return Finding(headline, numbers, evidence, caveats)
+        weak = self["weak_rows"]
+        headline = (f"The circuit is NOT clean by our test: {len(weak)} of {seq_len} letter outputs put under "
+                    f"{self['threshold']} of their attention on their mirror, though the model gets "
+                    f"{self['accuracy']:.0%} of these sequences right.")
+        rows = ", ".join(f"output {w['output'] + 1} {w['mirror_mass']:.3f}" for w in weak)
+        evidence = [f"  Circuit: NOT clean by our test ({test}): {rows}, though the model gets {self['accuracy']:.0%} "
+                    f"of these sequences right. Same accuracy, a different pattern. What it does instead (numbers "
+                    f"from this seed):"]
+        key = self["eos_key"]
+        if key != seq_len:
+            evidence.append(f"  <eos> (query {seq_len + 1}) puts {self['eos_mass']:.2f} of its attention on "
+                            f"{key_name(key, seq_len)}, and {self['eos_self_mass']:.2f} on itself. What it reads "
+                            f"there pushes the <eos> logit {push[key]:+.1f} against the letters' mean (W_V W_O W_U of "
+                            f"that key's residual, averaged over the letters there); <eos>'s own key would push "
+                            f"{push[seq_len]:+.1f}.")
+        else:
+            evidence.append(f"  <eos> attends to itself ({self['eos_self_mass']:.2f}); its key pushes the <eos> logit "
+                            f"{push[seq_len]:+.1f}.")
+        for w in weak:
+            mirror = seq_len - 1 - w["output"]
+            other = w["other_key"]
+            sentence = (f"  Output {w['output'] + 1} puts {w['mirror_mass']:.2f} on its mirror (input {mirror + 1}) "
+                        f"and {w['other_mass']:.2f} on {key_name(other, seq_len)}, whose value pushes <eos> "
+                        f"{push[other]:+.1f}")
+            if push[mirror] > 0 > push[other]:
+                sentence += f": that cancels part of the {push[mirror]:+.1f} <eos> push its mirror's value carries."
+            else:
+                sentence += f" (its mirror's value: {push[mirror]:+.1f})."
+            evidence.append(sentence)
+        if self["antidiagonal_accuracy"] < self["accuracy"]:
+            why = "the values were learned for the pattern this model has, not for the clean one."
+        else:
+            why = "the values still work with the clean pattern, so this pattern is a blurred copy of the clean one."
+        evidence.append(f"  Forcing the exact anti-diagonal pattern leaves {self['antidiagonal_accuracy']:.0%} of "
+                        f"sequences right: {why}")
+        return Finding(headline, numbers, evidence)
 
 
 def circuit_verdict(patterns, ov, replacement, head=0):
     """Is the circuit the clean one? Every letter query puts at least CLEAN_MASS of its mean attention on its mirror.
 
-    Returns {"clean", "threshold", "head", "mirror_mass": (L,), "weak_rows": [{"output", "mirror_mass", "other_key",
-    "other_mass"}] for each letter row below the threshold (other_key: where most of the rest goes), "eos_key",
-    "eos_mass" (<eos>'s favourite key and its attention there), "eos_self_mass", "value_eos_push": (T,) from
-    circuits.ov_circuit, "antidiagonal_accuracy", "accuracy"}."""
+    Returns a CircuitVerdict: {"clean", "threshold", "head", "mirror_mass": (L,), "weak_rows": [{"output",
+    "mirror_mass", "other_key", "other_mass"}] for each letter row below the threshold (other_key: where most of the
+    rest goes), "eos_key", "eos_mass" (<eos>'s favourite key and its attention there), "eos_self_mass",
+    "value_eos_push": (T,) from circuits.ov_circuit, "antidiagonal_accuracy", "accuracy"}."""
     mass = patterns["antidiagonal_mass"][head]
     mean = np.array(patterns["mean_pattern"][head])  # (T, T)
     seq_len = len(mass)
@@ -100,53 +165,11 @@ def circuit_verdict(patterns, ov, replacement, head=0):
             weak.append({"output": j, "mirror_mass": mass[j], "other_key": int(rest.argmax()),
                          "other_mass": float(rest.max())})
     eos = mean[seq_len]
-    return {"clean": not weak, "threshold": CLEAN_MASS, "head": head, "mirror_mass": mass, "weak_rows": weak,
-            "eos_key": int(eos.argmax()), "eos_mass": float(eos.max()), "eos_self_mass": float(eos[seq_len]),
-            "value_eos_push": ov["value_eos_push"][head],
-            "antidiagonal_accuracy": replacement["antidiagonal"]["sequence_accuracy"],
-            "accuracy": replacement["baseline"]["sequence_accuracy"]}
-
-
-def explain_verdict(verdict):
-    """Clean or not, and when not, what the model does instead, from its own numbers."""
-    mass, push = verdict["mirror_mass"], verdict["value_eos_push"]
-    seq_len = len(mass)
-    test = f"every letter output puts at least {verdict['threshold']} of its attention on its mirrored input"
-    if verdict["clean"]:
-        return [f"Circuit: clean by our test ({test}; here {min(mass):.3f} at least), and <eos> puts "
-                f"{verdict['eos_self_mass']:.3f} on itself. This verdict is for this seed only: train "
-                f"others to compare (the notebook's exercise)."]
-    rows = ", ".join(f"output {w['output'] + 1} {w['mirror_mass']:.3f}" for w in verdict["weak_rows"])
-    lines = [f"Circuit: NOT clean by our test ({test}): {rows}, though the model gets {verdict['accuracy']:.0%} of "
-             f"these sequences right. Same accuracy, a different pattern. What it does instead (numbers from this "
-             f"seed):"]
-    key = verdict["eos_key"]
-    if key != seq_len:
-        lines.append(f"  <eos> (query {seq_len + 1}) puts {verdict['eos_mass']:.2f} of its attention on "
-                     f"{key_name(key, seq_len)}, and {verdict['eos_self_mass']:.2f} on itself. What it reads there "
-                     f"pushes the <eos> logit {push[key]:+.1f} against the letters' mean (W_V W_O W_U of that key's "
-                     f"residual, averaged over the letters there); <eos>'s own key would push {push[seq_len]:+.1f}.")
-    else:
-        lines.append(f"  <eos> attends to itself ({verdict['eos_self_mass']:.2f}); its key pushes the <eos> logit "
-                     f"{push[seq_len]:+.1f}.")
-    for w in verdict["weak_rows"]:
-        mirror = seq_len - 1 - w["output"]
-        other = w["other_key"]
-        sentence = (f"  Output {w['output'] + 1} puts {w['mirror_mass']:.2f} on its mirror (input {mirror + 1}) and "
-                    f"{w['other_mass']:.2f} on {key_name(other, seq_len)}, whose value pushes <eos> "
-                    f"{push[other]:+.1f}")
-        if push[mirror] > 0 > push[other]:
-            sentence += f": that cancels part of the {push[mirror]:+.1f} <eos> push its mirror's value carries."
-        else:
-            sentence += f" (its mirror's value: {push[mirror]:+.1f})."
-        lines.append(sentence)
-    if verdict["antidiagonal_accuracy"] < verdict["accuracy"]:
-        why = "the values were learned for the pattern this model has, not for the clean one."
-    else:
-        why = "the values still work with the clean pattern, so this pattern is a blurred copy of the clean one."
-    lines.append(f"  Forcing the exact anti-diagonal pattern leaves {verdict['antidiagonal_accuracy']:.0%} of "
-                 f"sequences right: {why}")
-    return lines
+    return CircuitVerdict({"clean": not weak, "threshold": CLEAN_MASS, "head": head, "mirror_mass": mass,
+                           "weak_rows": weak, "eos_key": int(eos.argmax()), "eos_mass": float(eos.max()),
+                           "eos_self_mass": float(eos[seq_len]), "value_eos_push": ov["value_eos_push"][head],
+                           "antidiagonal_accuracy": replacement["antidiagonal"]["sequence_accuracy"],
+                           "accuracy": replacement["baseline"]["sequence_accuracy"]})
 
 
 def _pattern_panel(ax, pattern, seq_len, title, show_queries):
@@ -222,39 +245,48 @@ def plot_circuit_comparison(entries, path):
     save_figure(fig, path)
 
 
-def attention_experiments(model, data, cfg):
-    """Every experiment of this module and of circuits.py on one trained transformer, on analysis_sequences(cfg).
-    Returns {"patterns", "qk", "ov", "ablation", "replacement", "patching", "verdict"}, each as its function
-    returns it; attention_metrics picks what metrics.json keeps, explain_attention says what it means."""
-    sequences = analysis_sequences(cfg)
-    patterns = attention_patterns(model, sequences, data.vocab, example_sequences(cfg))
-    ov = ov_circuit(model)
-    replacement = pattern_replacement(model, sequences, data.vocab, cfg.seed)
-    return {"patterns": patterns, "qk": qk_circuit(model), "ov": ov,
-            "ablation": head_ablation(model, sequences, data.vocab, data.train_sequences, cfg.seed),
-            "replacement": replacement, "patching": attention_patching(model, sequences, data.vocab),
-            "verdict": circuit_verdict(patterns, ov, replacement)}
+class AttentionExperiments(Result):
+    """Every experiment on one trained transformer. The values are what metrics.json keeps, per head where a head is
+    involved; the parts, each a result with its own finding, are under "patterns", "qk", "ov", "interventions"
+    (ablation, replacement, patching) and "verdict"."""
+
+    def finding(self, head=0):
+        """One computed headline, then each part's finding in the lesson's order: pattern, QK, OV, interventions,
+        verdict."""
+        verdict, ablation = self["verdict"], self["interventions"]["ablation"]
+        untouched = ablation["baseline"]["sequence_accuracy"]
+        zeroed = ablation["heads"][head]["zero"]["sequence_accuracy"]
+        headline = (f"The transformer gets {untouched:.0%} of sequences right, {zeroed:.0%} with its head zeroed; "
+                    f"its letter outputs put at least {min(verdict['mirror_mass']):.3f} of their attention on their "
+                    f"mirrored inputs: {'a clean' if verdict['clean'] else 'NOT the clean'} circuit by our test.")
+        numbers = {"sequences_right": untouched, "head_zeroed": zeroed,
+                   "lowest_mirror_attention": float(min(verdict["mirror_mass"])), "clean": int(verdict["clean"])}
+        parts = (self["patterns"].finding(head) + self["qk"].finding(head) + self["ov"].finding(head)
+                 + self["interventions"].finding(head) + verdict.finding())
+        return Finding(headline, numbers, [parts.headline] + parts.evidence, parts.caveats)
 
 
-def attention_metrics(results):
-    """The `attention` entry of metrics.json: lists and numbers only, per head where a head is involved."""
-    patterns, qk, ov = results["patterns"], results["qk"], results["ov"]
-    return {"mean_pattern": patterns["mean_pattern"], "antidiagonal_mass": patterns["antidiagonal_mass"],
-            "lowest_antidiagonal_mass": patterns["lowest_antidiagonal_mass"], "eos_row": patterns["eos_row"],
-            "qk_positional_argmax_is_mirror": qk["positional_argmax_is_mirror"],
-            "qk_positional_margin": qk["positional_margin"], "qk_token_range": qk["token_range"],
-            "qk_worst_margin": qk["worst_margin"],
-            "ov_diagonal_argmax_rows": ov["diagonal_argmax_rows"], "ov_value_eos_push": ov["value_eos_push"],
-            "antidiagonal_replacement_accuracy": results["replacement"]["antidiagonal"]["sequence_accuracy"],
-            "pattern_replacement": {kind: results["replacement"][kind] for kind in REPLACEMENTS},
-            "head_ablation": results["ablation"]["heads"], "unablated": results["ablation"]["baseline"],
-            "patching": results["patching"], "circuit": results["verdict"]}
-
-
-def explain_attention(results, head=0):
-    """All the sentences, in the lesson's order: pattern, QK, OV, interventions, verdict."""
-    from .circuits import explain_ov, explain_qk
-    return (explain_patterns(results["patterns"], head) + explain_qk(results["qk"], head)
-            + explain_ov(results["ov"], head)
-            + explain_interventions(results["ablation"], results["replacement"], results["patching"], head)
-            + explain_verdict(results["verdict"]))
+def attention_experiments(run):
+    """Every experiment of this module, circuits.py and head_interventions.py on one trained transformer, run.model,
+    on run.sequences. Returns an AttentionExperiments: its values the `attention` entry of metrics.json (lists and
+    numbers only, per head where a head is involved), its parts each as its function returns it."""
+    model, vocab, sequences = run.model, run.vocab, run.sequences
+    patterns = attention_patterns(model, sequences, vocab, example_sequences(run.cfg))
+    qk, ov = qk_circuit(model), ov_circuit(model)
+    ablation = head_ablation(model, sequences, vocab, run.data.train_sequences, run.seed)
+    replacement = pattern_replacement(model, sequences, vocab, run.seed)
+    patching = attention_patching(model, sequences, vocab)
+    verdict = circuit_verdict(patterns, ov, replacement)
+    values = {"mean_pattern": patterns["mean_pattern"], "antidiagonal_mass": patterns["antidiagonal_mass"],
+              "lowest_antidiagonal_mass": patterns["lowest_antidiagonal_mass"], "eos_row": patterns["eos_row"],
+              "qk_positional_argmax_is_mirror": qk["positional_argmax_is_mirror"],
+              "qk_positional_margin": qk["positional_margin"], "qk_token_range": qk["token_range"],
+              "qk_worst_margin": qk["worst_margin"],
+              "ov_diagonal_argmax_rows": ov["diagonal_argmax_rows"], "ov_value_eos_push": ov["value_eos_push"],
+              "antidiagonal_replacement_accuracy": replacement["antidiagonal"]["sequence_accuracy"],
+              "pattern_replacement": {kind: replacement[kind] for kind in REPLACEMENTS},
+              "head_ablation": ablation["heads"], "unablated": ablation["baseline"],
+              "patching": patching, "circuit": verdict}
+    interventions = HeadInterventions({"ablation": ablation, "replacement": replacement, "patching": patching})
+    return AttentionExperiments(values, {"patterns": patterns, "qk": qk, "ov": ov, "interventions": interventions,
+                                         "verdict": verdict})

@@ -4,7 +4,8 @@
 
 Each seed changes the starting weights, the held-out split and the batch order (see reversal/support/config.py).
 Everything else stays as set. A headline number is one the lesson states as a finding, e.g. "patching position i's
-letter directions restores 1.00 of the answer at the mirrored output"; over seeds it becomes "median 1.00, range 0.98-1.00".
+letter directions restores 1.00 of the answer at the mirrored output"; over seeds it becomes "median 1.00, range
+0.98-1.00".
 """
 
 import statistics
@@ -20,6 +21,7 @@ from ..attention.circuits import ov_circuit
 from ..core.common import mirror_split
 from ..attention.head_interventions import head_ablation, pattern_replacement
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..mlp.mechanism import find_mechanism
 from ..mlp.probes import probe_accuracy
 from ..core.run import start_run
@@ -27,53 +29,65 @@ from ..core.train import sequence_accuracy, train
 from ..core.progress import watching
 
 
-def across_seeds(cfg, n_seeds, headline, progress=True):
-    """Train one model per seed cfg.seed, cfg.seed+1, ... and collect headline(run), run a core.run.Run.
+class AcrossSeeds(Result):
+    """What across_seeds measured: {"seeds": [...], "numbers": {name: {"median", "min", "max", "per_seed"}}}, and
+    under "descriptions" {name: (what it is, the format of one value, e.g. "{:.2f}")} for the wording and the figure.
+    finding() gives one line per headline number: its median and range, and the seeds that are not all perfect."""
 
-    headline returns {name: number}. Returns {"seeds": [...], "numbers": {name: {"median", "min", "max",
-    "per_seed"}}}, where per_seed follows the order of "seeds".
+    def finding(self):
+        seeds, numbers, descriptions = self["seeds"], self["numbers"], self["descriptions"]
+        heldout = numbers["heldout_accuracy"]["per_seed"]
+        failed = [seed for seed, accuracy in zip(seeds, heldout) if accuracy < 1]
+        headline = (f"Over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}): {len(seeds) - len(failed)} of {len(seeds)} "
+                    f"reverse every held-out sequence")
+        carried = {"seeds": len(seeds), "seeds_reversing_every_heldout": len(seeds) - len(failed),
+                   "median_heldout_accuracy": numbers["heldout_accuracy"]["median"]}
+        if "clean" in numbers:  # the transformer's: how many seeds come out with the clean circuit
+            clean = int(sum(numbers["clean"]["per_seed"]))
+            headline += f", {clean} of {len(seeds)} have the clean circuit"
+            carried["clean_seeds"] = clean
+        headline += "."
+        lines = [f"  Over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), each headline number as median (min to max), "
+                 f"a yes-or-no one as a count:"]
+        for name, spread in numbers.items():
+            text, fmt = descriptions[name]
+            if fmt == "{:.0f}" and set(spread["per_seed"]) <= {0, 1}:  # a yes-or-no number: count the yeses
+                yes = [seed for seed, value in zip(seeds, spread["per_seed"]) if value == 1]
+                lines.append(f"  {text}: {len(yes)} of {len(seeds)} seeds" + (f" ({', '.join(map(str, yes))})"
+                                                                              if yes else ""))
+                continue
+            lines.append(f"  {text}: {fmt.format(spread['median'])} ({fmt.format(spread['min'])} to "
+                         f"{fmt.format(spread['max'])})")
+        if failed:
+            lines.append(f"  Seeds that do not reverse every held-out sequence: {', '.join(map(str, failed))}; the "
+                         f"mechanism's numbers on those seeds are in the per_seed lists of metrics.json.")
+        return Finding(headline, carried, lines)
+
+
+def across_seeds(cfg, n_seeds, progress=True):
+    """Train one model per seed cfg.seed, cfg.seed+1, ... and collect its headline numbers, HEADLINE_NUMBERS for
+    the run's kind (each takes a core.run.Run and returns {name: number}).
+
+    Returns an AcrossSeeds: {"seeds": [...], "numbers": {name: {"median", "min", "max", "per_seed"}}}, where
+    per_seed follows the order of "seeds".
     """
     seeds = [cfg.seed + k for k in range(n_seeds)]
     per_seed = []
     for seed in tqdm(seeds, desc="seeds", unit="seed", disable=not (progress and watching())):
         run = start_run(replace(cfg, seed=seed, input=""))  # with its untrained twin, copied before training
         train(run.model, run.data, run.cfg, progress=False)
-        per_seed.append(headline(run))
+        per_seed.append(HEADLINE_NUMBERS[run.kind](run))
     numbers = {}
     for name in per_seed[0]:
         values = [numbers_of_seed[name] for numbers_of_seed in per_seed]
         numbers[name] = {"median": statistics.median(values), "min": min(values), "max": max(values),
                          "per_seed": values}
-    return {"seeds": seeds, "numbers": numbers}
+    return AcrossSeeds({"seeds": seeds, "numbers": numbers}, {"descriptions": HEADLINES[run.kind]})
 
 
-def explain_seeds(across, descriptions):
-    """One line per headline number: its median and range over the seeds, and the seeds that are not all perfect.
-
-    descriptions: {name: (what it is, the format of one value, e.g. "{:.2f}")}.
-    """
-    seeds = across["seeds"]
-    lines = [f"Over {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), each headline number as median (min to max), a "
-             f"yes-or-no one as a count:"]
-    for name, spread in across["numbers"].items():
-        text, fmt = descriptions[name]
-        if fmt == "{:.0f}" and set(spread["per_seed"]) <= {0, 1}:  # a yes-or-no number: count the yeses
-            yes = [seed for seed, value in zip(seeds, spread["per_seed"]) if value == 1]
-            lines.append(f"  {text}: {len(yes)} of {len(seeds)} seeds" + (f" ({', '.join(map(str, yes))})"
-                                                                          if yes else ""))
-            continue
-        lines.append(f"  {text}: {fmt.format(spread['median'])} ({fmt.format(spread['min'])} to "
-                     f"{fmt.format(spread['max'])})")
-    failed = [seed for seed, accuracy in zip(seeds, across["numbers"]["heldout_accuracy"]["per_seed"]) if accuracy < 1]
-    if failed:
-        lines.append(f"  Seeds that do not reverse every held-out sequence: {', '.join(map(str, failed))}; the "
-                     f"mechanism's numbers on those seeds are in the per_seed lists of metrics.json.")
-    return lines
-
-
-def plot_seeds(across, descriptions, path):
-    """One row per headline number: a dot per seed, and the median as a bar."""
-    numbers = across["numbers"]
+def plot_seeds(across, path):
+    """One row per headline number: a dot per seed, and the median as a bar. across: an AcrossSeeds."""
+    numbers, descriptions = across["numbers"], across["descriptions"]
     names = list(numbers)
     height = 1.3 + 0.38 * len(names)  # inches: a row per number, plus room for the title and the x label
     fig = Figure(figsize=(9, height))

@@ -8,10 +8,11 @@ samples it reaches 100%. So the sweep trains every cell at the first budget (the
 fixes was limited by training, not by width. A cell that stays below 100% may still need a wider layer, or yet more
 training, or another seed: the sweep cannot tell which, and the text says so.
 
-Needed directions. An additive code for L positions of V letters needs L x (V-1) directions (reversal/mlp/mechanism.py).
-Where a cell has more of them than neurons and still reaches 100%, superposition is possible there (necessary, not
-proof: reversal/features/superposition.py measures it on one model). Where such a cell stays below 100% even at the larger
-budget, the sweep cannot say whether width or training is short; where the larger budget fixes it, it was training.
+Needed directions. An additive code for L positions of V letters needs L x (V-1) directions
+(reversal/mlp/mechanism.py). Where a cell has more of them than neurons and still reaches 100%, superposition is
+possible there (necessary, not proof: reversal/features/superposition.py measures it on one model). Where such a cell
+stays below 100% even at the larger budget, the sweep cannot say whether width or training is short; where the larger
+budget fixes it, it was training.
 
 Each cell trains in its own process (two at a time), because the cells do not depend on each other.
 """
@@ -26,10 +27,12 @@ from dataclasses import replace
 import matplotlib
 import matplotlib.patches
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..core.train import make_data, make_model, sequence_accuracy, train
 from ..core.progress import watching
 
@@ -60,6 +63,14 @@ def train_cell(cell):
     return sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id)
 
 
+def start_worker():
+    """In each forked worker: Ctrl-C is the main process's to handle, and one thread a model, since the workers
+    share the cores (a fork inherits the caller's thread count, which the scripts set to 1; this holds for any
+    caller)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+
+
 def train_cells(cells, workers, desc, progress):
     """{key: held-out accuracy} for {key: Config}, `workers` models at a time.
 
@@ -77,7 +88,7 @@ def train_cells(cells, workers, desc, progress):
             bar.update()
     else:
         context = multiprocessing.get_context("fork")
-        with context.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        with context.Pool(workers, initializer=start_worker) as pool:
             for key, accuracy in zip(order, pool.imap(train_cell, [cells[key] for key in order])):
                 results[key] = accuracy
                 bar.update()
@@ -91,7 +102,7 @@ def capacity_sweep(cfg, seq_lens, widths, budgets=None, progress=True, workers=2
     budgets: a list of Config overrides, one per budget, e.g. [{}, {"samples": 20000}] (the default: default_budgets).
     Every cell trains at the first budget; at each later budget only the cells still below 100% are retrained.
 
-    Returns a dict that json can write as it is:
+    Returns a CapacitySweep, numbers and lists all through (json can write its values as they are):
         "seed": the seed every cell trained with;
         "seq_lens", "widths": the grid's rows and columns;
         "budgets": per budget, training_budget() of its settings: samples, epochs, batch_size, optimizer_steps;
@@ -110,10 +121,10 @@ def capacity_sweep(cfg, seq_lens, widths, budgets=None, progress=True, workers=2
         accuracy = train_cells(cells, min(workers, os.cpu_count() or 1), f"sweep, budget {number}", progress)
         grids.append([[accuracy.get((a, b)) for b in range(len(widths))] for a in range(len(seq_lens))])
         todo = [cell for cell in todo if accuracy[cell] < 1.0]
-    return {"seed": cfg.seed, "seq_lens": list(seq_lens), "widths": list(widths),
-            "budgets": [training_budget(replace(cfg, **overrides)) for overrides in budgets],
-            "heldout_accuracy": grids, "seconds": time.perf_counter() - start,
-            "needed_directions": [length * (len(cfg.vocab) - 1) for length in seq_lens]}
+    return CapacitySweep({"seed": cfg.seed, "seq_lens": list(seq_lens), "widths": list(widths),
+                          "budgets": [training_budget(replace(cfg, **overrides)) for overrides in budgets],
+                          "heldout_accuracy": grids, "seconds": time.perf_counter() - start,
+                          "needed_directions": [length * (len(cfg.vocab) - 1) for length in seq_lens]})
 
 
 def accuracy_grids(sweep):
@@ -136,68 +147,79 @@ def lengths_text(lengths):
     return ", ".join(map(str, lengths)) or "none"
 
 
-def explain_sweep(sweep):
-    """The grid at each budget, and for each width which lengths more training fixed and which it did not."""
-    grids, seq_lens, widths, budgets = accuracy_grids(sweep), sweep["seq_lens"], sweep["widths"], sweep["budgets"]
-    lines = [f"Capacity sweep: held-out accuracy by sequence length and hidden width, one model per cell, "
-             f"{len(seq_lens) * len(widths)} cells; {sweep['seconds']:.0f} s.",
-             f"  budget 1: {budget_text(budgets[0])}, every cell."]
-    lines += [f"  budget {k + 1}: {budget_text(budgets[k])}, only the cells below 100% at budget {k}."
-              for k in range(1, len(budgets))]
-    # each cell reads "46.4% -> 100%": its accuracy at each budget it was trained at, in order
-    cell_text = [[" -> ".join(sweep_percent(v) for v in grids[:, a, b] if not np.isnan(v)) for b in range(len(widths))]
-                 for a in range(len(seq_lens))]
-    column = max(11, max(len(text) for row in cell_text for text in row) + 2)
-    lines.append("seq-len " + "".join(f"{f'hidden {w}':>{column}}" for w in widths))
-    lines += [f"{length:>7} " + "".join(f"{text:>{column}}" for text in row)
-              for length, row in zip(seq_lens, cell_text)]
-    final = grids[0].copy()  # (seq_lens, widths) each cell's accuracy at the last budget it was trained at
-    for grid in grids[1:]:
-        final = np.where(np.isnan(grid), final, grid)
-    first_steps, last_steps = budgets[0]["optimizer_steps"], budgets[-1]["optimizer_steps"]
-    for b, width in enumerate(widths):
-        missed = [length for a, length in enumerate(seq_lens) if grids[0, a, b] < 1]
-        fixed = [length for a, length in enumerate(seq_lens) if grids[0, a, b] < 1 and final[a, b] == 1]
-        still = [length for a, length in enumerate(seq_lens) if final[a, b] < 1]
-        if not missed:
-            lines.append(f"  hidden {width}: 100% at every length at budget 1.")
-            continue
-        text = f"  hidden {width}: below 100% at length {lengths_text(missed)} with {first_steps:,} steps"
-        if len(budgets) > 1:
-            text += (f"; {last_steps:,} steps brought {lengths_text(fixed)} to 100%"
-                     + (" (so that was the training budget, not the width)" if fixed else "")
-                     + f"; still below at {lengths_text(still)}")
-        lines.append(text + ".")
-    if (final < 1).any():
-        lines.append("  A cell still below 100% at this training budget may need a wider layer, or yet more training, "
-                     "or another seed: this sweep cannot tell which.")
-    lines += explain_crowded_cells(sweep, grids[0], final)
-    lines.append("  (one model per cell, one seed: a single cell can differ with --seed)")
-    return lines
+class CapacitySweep(Result):
+    """What capacity_sweep measured; finding() gives the grid at each budget, and for each width which lengths more
+    training fixed and which it did not."""
+
+    def finding(self):
+        grids, seq_lens, widths, budgets = accuracy_grids(self), self["seq_lens"], self["widths"], self["budgets"]
+        final = grids[0].copy()  # (seq_lens, widths) each cell's accuracy at the last budget it was trained at
+        for grid in grids[1:]:
+            final = np.where(np.isnan(grid), final, grid)
+        first_steps, last_steps = budgets[0]["optimizer_steps"], budgets[-1]["optimizer_steps"]
+        at_first, still = int((grids[0] == 1).sum()), int((final < 1).sum())
+        fixed = int(((grids[0] < 1) & (final == 1)).sum())
+        headline = (f"Of {final.size} cells (sequence length x hidden width), {at_first} reach 100% held-out with "
+                    f"{first_steps:,} optimizer steps" + (f", {fixed} more with {last_steps:,}, and {still} at neither."
+                                                         if len(budgets) > 1 else f" and {still} stay below."))
+        carried = {"cells": final.size, "at_100_first_budget": at_first, "fixed_by_more_training": fixed,
+                   "still_below_100": still, "crowded_at_100": int((crowded(self) & (final == 1)).sum())}
+        lines = [f"  Capacity sweep: held-out accuracy by sequence length and hidden width, one model per cell, "
+                 f"{len(seq_lens) * len(widths)} cells; {self['seconds']:.0f} s.",
+                 f"  budget 1: {budget_text(budgets[0])}, every cell."]
+        lines += [f"  budget {k + 1}: {budget_text(budgets[k])}, only the cells below 100% at budget {k}."
+                  for k in range(1, len(budgets))]
+        # each cell reads "46.4% -> 100%": its accuracy at each budget it was trained at, in order
+        cell_text = [[" -> ".join(sweep_percent(v) for v in grids[:, a, b] if not np.isnan(v))
+                      for b in range(len(widths))] for a in range(len(seq_lens))]
+        column = max(11, max(len(text) for row in cell_text for text in row) + 2)
+        lines.append("seq-len " + "".join(f"{f'hidden {w}':>{column}}" for w in widths))
+        lines += [f"{length:>7} " + "".join(f"{text:>{column}}" for text in row)
+                  for length, row in zip(seq_lens, cell_text)]
+        for b, width in enumerate(widths):
+            missed = [length for a, length in enumerate(seq_lens) if grids[0, a, b] < 1]
+            fixed_here = [length for a, length in enumerate(seq_lens) if grids[0, a, b] < 1 and final[a, b] == 1]
+            still_here = [length for a, length in enumerate(seq_lens) if final[a, b] < 1]
+            if not missed:
+                lines.append(f"  hidden {width}: 100% at every length at budget 1.")
+                continue
+            text = f"  hidden {width}: below 100% at length {lengths_text(missed)} with {first_steps:,} steps"
+            if len(budgets) > 1:
+                text += (f"; {last_steps:,} steps brought {lengths_text(fixed_here)} to 100%"
+                         + (" (so that was the training budget, not the width)" if fixed_here else "")
+                         + f"; still below at {lengths_text(still_here)}")
+            lines.append(text + ".")
+        lines += self.crowded_cells(grids[0], final)
+        caveats = []
+        if (final < 1).any():
+            caveats.append("  A cell still below 100% at this training budget may need a wider layer, or yet more "
+                           "training, or another seed: this sweep cannot tell which.")
+        caveats.append("  (one model per cell, one seed: a single cell can differ with --seed)")
+        return Finding(headline, carried, lines, caveats)
+
+    def crowded_cells(self, first, final):
+        """The cells with more needed directions than neurons, by what training made of them: lines. first, final:
+        (seq_lens, widths) accuracy at the first budget and at the last budget each cell was trained at."""
+        def cells(mask):
+            return ", ".join(f"length {length} x width {width}" for a, length in enumerate(self["seq_lens"])
+                             for b, width in enumerate(self["widths"]) if mask[a, b]) or "none"
+
+        more = crowded(self)
+        needed = ", ".join(f"{length}: {n}" for length, n in zip(self["seq_lens"], self["needed_directions"]))
+        lines = [f"  Needed directions L x (V-1) per length: {needed}. {int(more.sum())} of {more.size} cells have "
+                 "more needed directions than neurons (outlined in the figure)."]
+        if more.any():
+            text = (f"    Of those, at 100% held-out (superposition possible there: necessary, not proof): "
+                    f"{cells(more & (final == 1))}")
+            if (more & (first < 1) & (final == 1)).any():
+                text += f"; of these, only after more training: {cells(more & (first < 1) & (final == 1))}"
+            lines.append(text + f". Still below 100%: {cells(more & (final < 1))}.")
+        return lines
 
 
 def crowded(sweep):
     """(seq_lens, widths) bool: the cells with more needed directions, L x (V-1), than neurons."""
     return np.array(sweep["needed_directions"])[:, None] > np.array(sweep["widths"])[None, :]
-
-
-def explain_crowded_cells(sweep, first, final):
-    """The cells with more needed directions than neurons, by what training made of them."""
-    def cells(mask):
-        return ", ".join(f"length {length} x width {width}" for a, length in enumerate(sweep["seq_lens"])
-                         for b, width in enumerate(sweep["widths"]) if mask[a, b]) or "none"
-
-    more = crowded(sweep)
-    needed = ", ".join(f"{length}: {n}" for length, n in zip(sweep["seq_lens"], sweep["needed_directions"]))
-    lines = [f"  Needed directions L x (V-1) per length: {needed}. {int(more.sum())} of {more.size} cells have more "
-             "needed directions than neurons (outlined in the figure)."]
-    if more.any():
-        text = (f"    Of those, at 100% held-out (superposition possible there: necessary, not proof): "
-                f"{cells(more & (final == 1))}")
-        if (more & (first < 1) & (final == 1)).any():
-            text += f"; of these, only after more training: {cells(more & (first < 1) & (final == 1))}"
-        lines.append(text + f". Still below 100%: {cells(more & (final < 1))}.")
-    return lines
 
 
 def plot_sweep(sweep, path):
