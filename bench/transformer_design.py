@@ -104,7 +104,8 @@ def measure(job):
     design, lr, seq_len, seed = job
     cfg = Config(model="transformer", seed=seed, seq_len=seq_len, lr=lr)
     data = make_data(cfg)
-    model = make_model(cfg, data.vocab)  # seeds torch and sets one thread
+    torch.set_num_threads(1)  # as the scripts do: one model per process, each on one thread
+    model = make_model(cfg, data.vocab)  # seeds torch
     scheme = designs(cfg.d_model)[design]
     if scheme is not None:
         reinit(model, scheme)

@@ -166,6 +166,8 @@ class ProbeAccuracy(Result):
             caveats.append(f"  {name} is decodable by construction: {LINEAR_READOUT[name]}, and read at output "
                            f"{len(readout) + 1}-i it names input i's letter {where}. So wherever the model reverses "
                            f"correctly a linear probe exists; a high {name} score says the model works, nothing more.")
+        caveats.append("  A probe shows the information is present, not that the model uses it; that takes ablation "
+                       "and patching.")
         return Finding(headline, numbers, evidence, caveats)
 
 
