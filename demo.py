@@ -73,16 +73,16 @@ from reversal.features.sae import explain_sae, plot_sae, sae_experiment, sae_met
 from reversal.features.steering import explain_steering, plot_steering, steering_experiment, steering_metrics
 from reversal.features.superposition import (explain_superposition, plot_superposition, superposition_metrics,
                                              superposition_report)
-from reversal.mlp.ablation import explain_ablation, neuron_ablation, plot_ablation
-from reversal.mlp.activations import activation_stats, capture_all, explain_activations, plot_activations
+from reversal.mlp.ablation import neuron_ablation, plot_ablation
+from reversal.mlp.activations import capture_all, plot_activations
 from reversal.mlp.dimensionality import plot_dimensionality
-from reversal.mlp.generalization import explain_accuracy
-from reversal.mlp.influence import explain_influence, plot_influence, position_influence
+from reversal.mlp.generalization import generalization
+from reversal.mlp.influence import plot_influence, position_influence
 from reversal.mlp.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
-from reversal.mlp.patching import activation_patching, explain_patching, plot_patching
+from reversal.mlp.patching import activation_patching, plot_patching
 from reversal.mlp.probes import plot_probes, probe_accuracy
-from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, plot_selectivity
-from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
+from reversal.mlp.selectivity import neuron_selectivity, plot_selectivity
+from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
 from reversal.report.plots import BackgroundFigures, plot_training
 from reversal.studies.seeds import across_seeds, plot_seeds
@@ -111,7 +111,7 @@ def main(args, cfg):
     heldout_accuracy = history.heldout_accuracy[-1]
     output = reverse_text(model, vocab, cfg.input)
     print(f"\nprediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(output)}")
-    print("\n".join(explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
+    print(generalization(run, train_accuracy, heldout_accuracy).finding())
 
     with BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
         figures.draw(plot_training, history, out("training_loss.png"))
@@ -157,26 +157,24 @@ def mlp_experiments(run, figures, out):
     """The MLP's lesson: hooks, behaviour, probes, selectivity, weights, ablation, patching, then the mechanism.
     Prints what each found, queues its figure, and returns what metrics.json keeps."""
     model, untrained, data, cfg = run.model, run.untrained, run.data, run.cfg
-    vocab, device = data.vocab, cfg.device
     # forward hooks capture both hidden layers for every distinct sequence
-    capture = capture_all(model, data, cfg)
+    capture = capture_all(run)
     figures.draw(plot_activations, capture, out("activation_heatmaps.png"), 64, cfg.seed)
     print("\nhidden layers, captured with forward hooks:")
-    print("\n".join(explain_activations(capture)))
+    print(capture.finding())
 
     # experiments: what does it do, where is the information, which parts does the output need, and how?
-    sequences = run.sequences
-    influence = position_influence(model, sequences, vocab)
+    influence = position_influence(run)
     figures.draw(plot_influence, influence, out("position_influence.png"))
     probes = probe_accuracy(run)
     figures.draw(plot_probes, probes, out("probe_accuracy.png"))
-    selectivity = neuron_selectivity(model, sequences, vocab, device, control=untrained, seed=cfg.seed)
+    selectivity = neuron_selectivity(run)
     figures.draw(plot_selectivity, selectivity, out("neuron_selectivity.png"))
-    weights = first_layer_weights(model, untrained, sequences, vocab, device)
+    weights = first_layer_weights(run)
     figures.draw(plot_first_layer_weights, weights, out("first_layer_weights.png"))
-    ablation = neuron_ablation(model, sequences, vocab, device, reference=data.train_sequences, seed=cfg.seed)
+    ablation = neuron_ablation(run)
     figures.draw(plot_ablation, ablation, out("ablation.png"))
-    patching = activation_patching(model, sequences, vocab, device)
+    patching = activation_patching(run)
     figures.draw(plot_patching, patching, out("patching.png"))
     # the mechanism: letters live in per-position directions, and each output reads its mirrored input's
     mechanism = find_mechanism(model, untrained, data, cfg)
@@ -189,14 +187,13 @@ def mlp_experiments(run, figures, out):
     figures.draw(plot_superposition, superposition, out("superposition.png"))
 
     print("\nexperiments on the trained model:")
-    for lines in [explain_influence(influence), probes.finding().lines(), explain_selectivity(selectivity),
-                  explain_weights(weights), explain_ablation(ablation), explain_patching(patching)]:
-        print("\n".join(lines))
+    for result in [influence, probes, selectivity, weights, ablation, patching]:
+        print(result.finding())
     print(f"  ({SEED_NOTE}.)")
     print("\n" + "\n".join(explain_mechanism(mechanism)))
     print("\n" + "\n".join(explain_steering(steering)))
     print("\n".join(explain_superposition(superposition)))
-    return {"activations": {name: activation_stats(acts) for name, acts in capture.layers.items()},
+    return {"activations": capture,
             "interpretability": {"position_influence": influence, "probe_accuracy": probes,
                                  "neuron_selectivity": selectivity, "first_layer_weights": weights,
                                  "neuron_ablation": ablation, "patching": patching},
@@ -210,8 +207,7 @@ def transformer_experiments(run, figures, out):
     circuits read from the weights, interventions on the head, whether this seed's circuit is the clean one, and
     steering along the residual stream's letter directions."""
     model, data, cfg = run.model, run.data, run.cfg
-    sequences = run.sequences
-    influence = position_influence(model, sequences, data.vocab)
+    influence = position_influence(run)
     figures.draw(plot_influence, influence, out("position_influence.png"))
     # the same probes as the MLP's, on the residual stream before and after the attention layer
     probes = probe_accuracy(run)
@@ -224,7 +220,7 @@ def transformer_experiments(run, figures, out):
     figures.draw(plot_circuits, attention["qk"], attention["ov"], data.vocab, out("circuits.png"))
     figures.draw(plot_interventions, attention["interventions"], out("attention_interventions.png"))
     print("\nexperiments on the trained transformer:")
-    print("\n".join(explain_influence(influence)))
+    print(influence.finding())
     print(probes.finding())
     print(attention.finding())
     print("\n" + "\n".join(explain_steering(steering)))

@@ -84,7 +84,7 @@ from reversal.attention.circuits import plot_circuits
 from reversal.attention.compare import comparison, mlp_routing, model_summary, plot_comparison, transformer_routing
 from reversal.attention.head_interventions import plot_interventions
 from reversal.attention.patterns import attention_experiments, plot_circuit_comparison, plot_patterns
-from reversal.core.common import analysis_sequences, layer_features, letters
+from reversal.core.common import layer_features, letters
 from reversal.core.data import add_eos, make_targets
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
 from reversal.core.run import Run, start_run
@@ -93,16 +93,16 @@ from reversal.features.sae import (FOUND, best_correlation, explain_sae, ground_
                                    train_sae)
 from reversal.features.steering import explain_steering, plot_steering, steering_experiment
 from reversal.features.superposition import explain_superposition, plot_superposition, superposition_report
-from reversal.mlp.ablation import explain_ablation, neuron_ablation, output_metrics, plot_ablation
-from reversal.mlp.activations import capture_all, explain_activations, plot_activations
+from reversal.mlp.ablation import neuron_ablation, output_metrics, plot_ablation
+from reversal.mlp.activations import capture_all, plot_activations
 from reversal.mlp.dimensionality import plot_dimensionality
-from reversal.mlp.generalization import explain_accuracy
-from reversal.mlp.influence import explain_influence, plot_influence, position_influence
+from reversal.mlp.generalization import generalization
+from reversal.mlp.influence import plot_influence, position_influence
 from reversal.mlp.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
-from reversal.mlp.patching import activation_patching, explain_patching, patch_neurons, plot_patching
+from reversal.mlp.patching import activation_patching, patch_neurons, plot_patching
 from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
-from reversal.mlp.selectivity import explain_selectivity, neuron_selectivity, null_cutoff, plot_selectivity
-from reversal.mlp.weights import explain_weights, first_layer_weights, plot_first_layer_weights
+from reversal.mlp.selectivity import neuron_selectivity, null_cutoff, plot_selectivity
+from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit, stop_quietly_when_the_reader_goes
 from reversal.report.plots import plot_training
 from reversal.report.wording import percentages
@@ -185,7 +185,7 @@ train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
 heldout_accuracy = history.heldout_accuracy[-1]
 print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
 print(f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(reverse_text(model, vocab, cfg.input))}")
-print("\n".join(explain_accuracy(model, data, train_accuracy, heldout_accuracy)))
+print(generalization(run, train_accuracy, heldout_accuracy).finding())
 figure(plot_training, history, out("notebook_training_loss.png"), title="Training (notebook run)")
 pause(PAUSE)
 
@@ -216,8 +216,8 @@ pause(PAUSE)
 
 # %%
 tell()
-capture = capture_all(model, data, cfg)
-print("\n".join(explain_activations(capture)))
+capture = capture_all(run)
+print(capture.finding())
 figure(plot_activations, capture, out("activation_heatmaps.png"), seed=cfg.seed)
 
 # %% [markdown]
@@ -229,9 +229,9 @@ figure(plot_activations, capture, out("activation_heatmaps.png"), seed=cfg.seed)
 
 # %%
 tell()
-acts = capture.layers["hidden1"]  # (N, H)
+acts = capture["layers"]["hidden1"]  # (N, H)
 NEURON = int(acts.var(0).argmax())  # the neuron that varies most; try others
-print(f"hidden1 neuron {NEURON} fires most for", [capture.labels[i] for i in np.argsort(-acts[:, NEURON])[:5]])
+print(f"hidden1 neuron {NEURON} fires most for", [capture["labels"][i] for i in np.argsort(-acts[:, NEURON])[:5]])
 pause(PAUSE)
 
 # %% [markdown]
@@ -244,9 +244,9 @@ pause(PAUSE)
 
 # %%
 tell()
-sequences = analysis_sequences(cfg)  # every distinct sequence (a seeded sample if there are many)
-influence = position_influence(model, sequences, vocab)
-print("\n".join(explain_influence(influence)))
+sequences = run.sequences  # every distinct sequence (a seeded sample if there are many)
+influence = position_influence(run)
+print(influence.finding())
 figure(plot_influence, influence, out("notebook_position_influence.png"))
 
 # %% [markdown]
@@ -261,7 +261,7 @@ figure(plot_influence, influence, out("notebook_position_influence.png"))
 
 # %%
 tell()
-before = np.array(position_influence(untrained, sequences, vocab)["logit"])  # (L inputs, L outputs)
+before = np.array(position_influence(dataclasses.replace(run, model=untrained))["logit"])  # (L inputs, L outputs)
 print("untrained: how far output j's logit moves when input i changes (rows: input i; columns: output j)")
 print("        " + "".join(f"output {j + 1:<4}" for j in range(cfg.seq_len)))
 for i, row in enumerate(before):
@@ -317,8 +317,8 @@ pause(PAUSE)
 
 # %%
 tell()
-selectivity = neuron_selectivity(model, sequences, vocab, cfg.device, control=untrained, seed=cfg.seed)
-print("\n".join(explain_selectivity(selectivity)))
+selectivity = neuron_selectivity(run)
+print(selectivity.finding())
 figure(plot_selectivity, selectivity, out("notebook_neuron_selectivity.png"))
 
 # %% [markdown]
@@ -350,8 +350,8 @@ pause(PAUSE)
 
 # %%
 tell()
-weights = first_layer_weights(model, untrained, sequences, vocab, cfg.device)
-print("\n".join(explain_weights(weights)))
+weights = first_layer_weights(run)
+print(weights.finding())
 figure(plot_first_layer_weights, weights, out("notebook_first_layer_weights.png"))
 
 # %% [markdown]
@@ -385,8 +385,8 @@ pause(PAUSE)
 
 # %%
 tell()
-ablation = neuron_ablation(model, sequences, vocab, cfg.device, reference=data.train_sequences, seed=cfg.seed)
-print("\n".join(explain_ablation(ablation)))
+ablation = neuron_ablation(run)
+print(ablation.finding())
 figure(plot_ablation, ablation, out("notebook_ablation.png"))
 
 # %% [markdown]
@@ -430,8 +430,8 @@ pause(PAUSE)
 
 # %%
 tell()
-patching = activation_patching(model, sequences, vocab, cfg.device)
-print("\n".join(explain_patching(patching)))
+patching = activation_patching(run)
+print(patching.finding())
 figure(plot_patching, patching, out("notebook_patching.png"))
 
 # %% [markdown]
@@ -722,7 +722,7 @@ figure(plot_circuit_comparison, [(f"seed {transformer_cfg.seed}", attention["pat
 
 # %%
 tell()
-transformer_influence = position_influence(transformer, sequences, vocab)
+transformer_influence = position_influence(transformer_run)
 mlp_summary = model_summary(run, history, influence, mlp_routing(mechanism))
 transformer_summary = model_summary(transformer_run, transformer_history, transformer_influence,
                                     transformer_routing(attention["patterns"]))

@@ -1,24 +1,24 @@
 """Ablation: the continuous measures are right on a hand-made example, a whole layer ablated gives chance (or the
 donor's answer), a neuron that never fires costs nothing, and damage on one output reads as a one-position unit."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import DEAD, assert_png
-from reversal.mlp.ablation import neuron_ablation, output_metrics, plot_ablation, summarize_ablation
+from conftest import DEAD, assert_finding, assert_png
+from reversal.mlp.ablation import Ablation, neuron_ablation, output_metrics, plot_ablation, summarize_ablation
 
 
 @pytest.fixture(scope="module")
-def ablation(trained, sequences):
-    return neuron_ablation(trained.model, sequences, trained.data.vocab, trained.cfg.device,
-                           reference=trained.data.train_sequences, seed=trained.cfg.seed)
+def ablation(run):
+    return neuron_ablation(run)
 
 
 @pytest.fixture(scope="module")
-def dead_ablation(dead_neuron_model, trained, sequences):
-    return neuron_ablation(dead_neuron_model, sequences, trained.data.vocab, trained.cfg.device,
-                           reference=trained.data.train_sequences, seed=trained.cfg.seed)
+def dead_ablation(dead_neuron_model, run):
+    return neuron_ablation(replace(run, model=dead_neuron_model))
 
 
 def test_output_metrics_on_a_hand_made_example():
@@ -64,9 +64,8 @@ def test_ablating_a_neuron_that_never_fires_costs_nothing(dead_ablation, layer, 
         f"-> {loss}: is the neuron ablated in row block n really neuron n?"
 
 
-def test_resample_ablation_is_seeded(ablation, trained, sequences):
-    again = neuron_ablation(trained.model, sequences, trained.data.vocab, trained.cfg.device,
-                            reference=trained.data.train_sequences, seed=trained.cfg.seed)
+def test_resample_ablation_is_seeded(ablation, run):
+    again = neuron_ablation(run)
     assert again["hidden1"]["resample"]["loss"] == ablation["hidden1"]["resample"]["loss"], \
         "the same seed gave different resample ablations: are the donors drawn from the seeded generator?"
 
@@ -94,9 +93,12 @@ def test_plot_ablation_draws_a_png(ablation, tmp_path):
     assert_png(path)
 
 
+def test_the_ablation_finding_is_layered(ablation):
+    assert_finding(ablation)
+
+
 def test_no_verdict_says_why_without_claiming_nothing_breaks(ablation):
-    from reversal.mlp.ablation import explain_ablation
-    text = "\n".join(explain_ablation({**ablation, "baseline_sequence_accuracy": 0.89}))
+    text = str(Ablation({**ablation.values, "baseline_sequence_accuracy": 0.89}).finding())
     assert "No verdict" in text and "little for an ablation to break" not in text and "own errors" in text, (
         f"a model right on 89% still has plenty to break; the reason is that its errors mix with a neuron's effect, "
         f"got:\n{text}")

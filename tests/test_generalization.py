@@ -4,10 +4,11 @@ the letter pairs its training data never showed together are named."""
 import pytest
 import torch
 
-from conftest import train_model
+from conftest import assert_finding, train_model
 from reversal.core.data import all_sequences
-from reversal.core.train import sequence_accuracy
-from reversal.mlp.generalization import distinct_rows, explain_accuracy, missing_pairs, unseen_letters
+from reversal.core.run import Run
+from reversal.core.train import make_model, sequence_accuracy
+from reversal.mlp.generalization import distinct_rows, generalization, missing_pairs, unseen_letters
 
 
 def test_missing_pairs_reports_letters_never_seen_together():
@@ -35,23 +36,30 @@ def test_unseen_letters_flags_a_letter_never_seen_at_its_position():
         "'bb' is a new combination of seen letters; 'ac' has c at position 2, which no seen sequence has"
 
 
-def test_explain_accuracy_gives_the_number_of_heldout_sequences(trained):
-    text = "\n".join(explain_accuracy(trained.model, trained.data, 1.0, 1.0))
-    n_heldout = len(trained.data.heldout_sequences)
+def test_the_finding_gives_the_number_of_heldout_sequences(run):
+    text = str(generalization(run, 1.0, 1.0).finding())
+    n_heldout = len(run.data.heldout_sequences)
     assert f"reverses all {n_heldout} held-out sequences" in text, \
         f"the claim must say how many held-out sequences it rests on ({n_heldout}):\n{text}"
 
 
-def test_explain_accuracy_does_not_claim_the_rule_from_a_few_sequences(trained):
-    text = "\n".join(explain_accuracy(trained.model, trained.data, 1.0, 1.0))
+def test_the_finding_does_not_claim_the_rule_from_a_few_sequences(run):
+    text = str(generalization(run, 1.0, 1.0).finding())
     assert "learned the rule" not in text and "--seeds" in text, \
         f"5 held-out sequences cannot show the rule was learned; point to --seeds for the spread:\n{text}"
 
 
 @pytest.mark.slow
-def test_explain_accuracy_names_what_seed_6_training_lacked():
-    run = train_model(seed=6)  # with the defaults, seed 6 holds out every sequence with c both first and last
-    train_accuracy = sequence_accuracy(run.model, run.data.train_sequences, run.data.vocab.eos_id)
-    text = "\n".join(explain_accuracy(run.model, run.data, train_accuracy, run.history.heldout_accuracy[-1]))
+def test_the_finding_names_what_seed_6_training_lacked():
+    seed_6 = train_model(seed=6)  # with the defaults, seed 6 holds out every sequence with c both first and last
+    cfg, data = seed_6.cfg, seed_6.data
+    run = Run(seed_6.model, make_model(cfg, data.vocab), data, cfg)
+    train_accuracy = sequence_accuracy(run.model, data.train_sequences, data.vocab.eos_id)
+    text = str(generalization(run, train_accuracy, seed_6.history.heldout_accuracy[-1]).finding())
     assert "'ccc': no training sample had 'c' at position 1 with 'c' at position 3" in text, \
         f"seed 6 fails on ccc, whose c...c pair training never showed; the diagnosis should say so:\n{text}"
+
+
+def test_the_generalization_finding_is_layered(run, trained):
+    train_accuracy = sequence_accuracy(run.model, run.data.train_sequences, run.vocab.eos_id)
+    assert_finding(generalization(run, train_accuracy, trained.history.heldout_accuracy[-1]))

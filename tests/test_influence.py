@@ -1,18 +1,25 @@
 """Behaviour: the influence map is the anti-diagonal for a reversing model, and not for random weights; in logits the
 mirrored input moves an output most, and the others move it too."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from conftest import assert_png
+from conftest import assert_finding, assert_png
 from reversal.core.common import mirror_mask
 from reversal.mlp.influence import plot_influence, position_influence
 from reversal.report.plots import output_position_labels
 
 
 @pytest.fixture(scope="module")
-def influence(trained, sequences):
-    return position_influence(trained.model, sequences, trained.data.vocab)
+def influence(run):
+    return position_influence(run)
+
+
+@pytest.fixture(scope="module")
+def transformer_influence(transformer_run):
+    return position_influence(transformer_run)
 
 
 def is_clean_reversal(changes):
@@ -27,8 +34,8 @@ def test_trained_model_influence_is_the_anti_diagonal(influence):
         f"a reversing model should change output L-1-i, and only it, when input i changes; got\n{influence['argmax']}"
 
 
-def test_untrained_model_influence_is_not_the_anti_diagonal(untrained, trained, sequences):
-    influence = position_influence(untrained, sequences, trained.data.vocab)
+def test_untrained_model_influence_is_not_the_anti_diagonal(run):
+    influence = position_influence(replace(run, model=run.untrained))
     assert not is_clean_reversal(influence["argmax"]), \
         f"random weights gave a clean reversal map: is position_influence measuring the model at all?\n" \
         f"{influence['argmax']}"
@@ -51,6 +58,11 @@ def test_other_inputs_move_the_logits_too(influence):
 def test_output_labels_name_the_mirrored_input():
     assert output_position_labels(3) == ["1\n(copies 3)", "2\n(copies 2)", "3\n(copies 1)"], \
         f"output j copies input L+1-j: got {output_position_labels(3)}"
+
+
+@pytest.mark.parametrize("model", ["mlp", "transformer"])
+def test_the_influence_finding_is_layered(influence, transformer_influence, model):
+    assert_finding(influence if model == "mlp" else transformer_influence)
 
 
 def test_plot_influence_draws_a_png(influence, tmp_path):

@@ -1,18 +1,20 @@
 """Activation patching: a whole layer carries everything both ways, hidden2's single shares are direct logit
 attribution and add up to the whole layer, a neuron that never fires carries nothing."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from conftest import DEAD, assert_png
+from conftest import DEAD, assert_finding, assert_png
 from reversal.core.common import corruptions, layer_features
 from reversal.mlp.patching import activation_patching, patch_neurons, plot_patching
 
 
 @pytest.fixture(scope="module")
-def patching(trained, sequences):
-    return activation_patching(trained.model, sequences, trained.data.vocab, trained.cfg.device)
+def patching(run):
+    return activation_patching(run)
 
 
 @pytest.mark.parametrize("direction", ["denoising", "noising"])
@@ -64,9 +66,9 @@ def test_noising_and_denoising_differ_pair_by_pair_in_hidden1(patching):
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
-def test_patching_a_neuron_that_never_fires_carries_nothing(dead_neuron_model, trained, sequences, layer):
+def test_patching_a_neuron_that_never_fires_carries_nothing(dead_neuron_model, run, layer):
     # its clean value and its corrupted value are both 0: the patch changes nothing, so nothing can come back
-    patching = activation_patching(dead_neuron_model, sequences, trained.data.vocab, trained.cfg.device)
+    patching = activation_patching(replace(run, model=dead_neuron_model))
     restored = patching["denoising"][layer]["neurons"][DEAD]
     np.testing.assert_allclose(restored, 0.0, atol=1e-6, err_msg=(
         f"patching {layer} neuron {DEAD}, which is 0 in every run, restored {restored}: is block n of the batched "
@@ -85,9 +87,12 @@ def test_plot_patching_draws_a_png(patching, tmp_path):
     assert_png(path)
 
 
+def test_the_patching_finding_is_layered(patching):
+    assert_finding(patching)
+
+
 def test_many_is_said_only_for_a_large_part_of_the_layer(patching):
-    from reversal.mlp.patching import explain_patching
-    text = "\n".join(explain_patching(patching))
+    text = str(patching.finding())
     hidden2 = -np.sort(-np.array(patching["denoising"]["hidden2"]["neurons"]), axis=0)
     needed = (hidden2.cumsum(0) < 0.5).sum(0) + 1
     if needed.min() <= len(hidden2) / 3:

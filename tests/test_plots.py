@@ -1,11 +1,13 @@
 """The shared figures draw, and BackgroundFigures draws in workers and passes their errors on."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
-from conftest import DEAD, assert_png
+from conftest import DEAD, assert_finding, assert_png
 from reversal.mlp.activations import Capture, activation_figure, activation_stats, capture_all, plot_activations
 from reversal.mlp.influence import plot_influence, position_influence
 from reversal.report.plots import BackgroundFigures, plot_training
@@ -17,10 +19,14 @@ def test_plot_training_draws_a_png(trained, tmp_path):
     assert_png(path)
 
 
-def test_plot_activations_draws_a_png(trained, tmp_path):
+def test_plot_activations_draws_a_png(run, tmp_path):
     path = tmp_path / "plot_activations.png"
-    plot_activations(capture_all(trained.model, trained.data, trained.cfg), path)
+    plot_activations(capture_all(run), path)
     assert_png(path)
+
+
+def test_the_activations_finding_is_layered(run):
+    assert_finding(capture_all(run))
 
 
 def made_up_capture(n_sequences, width, label_length):
@@ -44,12 +50,12 @@ def test_activation_figure_keeps_every_label_inside_the_figure(n_sequences, widt
                         f"sequences and {width} neurons: is a margin fixed as a fraction of a figure that grew?")
 
 
-def test_activation_figure_outlines_exactly_the_dead_neurons(trained, dead_neuron_model):
-    capture = capture_all(dead_neuron_model, trained.data, trained.cfg)
+def test_activation_figure_outlines_exactly_the_dead_neurons(run, dead_neuron_model):
+    capture = capture_all(replace(run, model=dead_neuron_model))
     fig = activation_figure(capture)
     for ax in fig.axes:  # the heatmaps (each colour bar is an inset of its heatmap, not a figure axes)
         outlined = [int(patch.get_x() + 0.5) for patch in ax.patches if patch.get_edgecolor()[:3] == (1, 0, 0)]
-        dead = activation_stats(capture.layers[ax.get_title()])["dead"]
+        dead = activation_stats(capture["layers"][ax.get_title()])["dead"]
         assert DEAD in outlined and outlined == dead, \
             f"{ax.get_title()}: red outlines at {outlined}, but the dead neurons are {dead} (neuron {DEAD} on purpose)"
 
@@ -58,10 +64,10 @@ def fail_to_draw(path):
     raise ValueError(f"cannot draw {path}")  # module level, so a worker process can unpickle it
 
 
-def test_background_figures_draws_a_file(trained, sequences, tmp_path):
+def test_background_figures_draws_a_file(run, tmp_path):
     path = tmp_path / "influence.png"
     with BackgroundFigures() as figures:
-        figures.draw(plot_influence, position_influence(trained.model, sequences, trained.data.vocab), path)
+        figures.draw(plot_influence, position_influence(run), path)
     assert_png(path)  # leaving the `with` block waits for every drawing
 
 

@@ -1,25 +1,27 @@
 """Selectivity (eta squared) against a permutation null, and what the first layer's weights predict of it."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from conftest import DEAD, assert_png
+from conftest import DEAD, assert_finding, assert_png
 from reversal.core.data import add_eos, all_sequences
 from reversal.core.model import run_with_cache
-from reversal.mlp.selectivity import SELECTIVE, eta_squared, neuron_selectivity, null_cutoff, plot_selectivity
+from reversal.mlp.selectivity import (SELECTIVE, Selectivity, eta_squared, neuron_selectivity, null_cutoff,
+                                      plot_selectivity)
 from reversal.mlp.weights import first_layer_weights, letter_variance_shares, plot_first_layer_weights
 
 
 @pytest.fixture(scope="module")
-def selectivity(trained, untrained, sequences):
-    return neuron_selectivity(trained.model, sequences, trained.data.vocab, trained.cfg.device, untrained,
-                              trained.cfg.seed)
+def selectivity(run):
+    return neuron_selectivity(run)
 
 
 @pytest.fixture(scope="module")
-def weights(trained, untrained, sequences):
-    return first_layer_weights(trained.model, untrained, sequences, trained.data.vocab, trained.cfg.device)
+def weights(run):
+    return first_layer_weights(run)
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
@@ -30,8 +32,8 @@ def test_eta_squared_lies_between_0_and_1(selectivity, trained, layer):
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])
-def test_eta_squared_is_0_for_a_neuron_that_never_fires(dead_neuron_model, trained, untrained, sequences, layer):
-    result = neuron_selectivity(dead_neuron_model, sequences, trained.data.vocab, trained.cfg.device, untrained, 0)
+def test_eta_squared_is_0_for_a_neuron_that_never_fires(dead_neuron_model, run, trained, layer):
+    result = neuron_selectivity(replace(run, model=dead_neuron_model))
     assert result[layer]["eta"][DEAD] == [0.0] * trained.cfg.seq_len, \
         f"a neuron with no variance has none to explain; got {result[layer]['eta'][DEAD]} (0/0 not caught?)"
 
@@ -90,9 +92,17 @@ def test_plot_first_layer_weights_draws_a_png(weights, tmp_path):
     assert_png(path)
 
 
+def test_the_selectivity_finding_is_layered(selectivity):
+    assert_finding(selectivity)
+
+
+def test_the_weights_finding_is_layered(weights):
+    assert_finding(weights)
+
+
 def test_an_uninformative_null_leaves_the_counts_out(selectivity):
-    from reversal.mlp.selectivity import explain_selectivity
-    doctored = {**selectivity, "null": {**selectivity["null"], "eta_squared": 1.0, "informative": False}}
-    text = "\n".join(explain_selectivity(doctored))
+    doctored = Selectivity({**selectivity.values,
+                            "null": {**selectivity["null"], "eta_squared": 1.0, "informative": False}})
+    text = str(doctored.finding())
     assert "Neurons depending on one position" not in text and "can be told from chance" in text, (
         f"a null that reaches 1.00 cannot separate dependence from chance: the counts must be left out, got:\n{text}")

@@ -21,18 +21,15 @@ def as_run(t):
     return Run(t.model, copy.deepcopy(t.model), t.data, t.cfg)
 
 
-ANALYSES = {
-    "position_influence": lambda t, seqs: position_influence(t.model, seqs, t.data.vocab),
+ANALYSES = {  # seqs is as_run(t).sequences; the techniques that take no sequences read them from the run
+    "position_influence": lambda t, seqs: position_influence(as_run(t)),
     "probe_accuracy": lambda t, seqs: probe_accuracy(as_run(t), sequences=seqs),
-    "neuron_selectivity": lambda t, seqs: neuron_selectivity(t.model, seqs, t.data.vocab, t.cfg.device,
-                                                             copy.deepcopy(t.model), t.cfg.seed),
-    "first_layer_weights": lambda t, seqs: first_layer_weights(t.model, copy.deepcopy(t.model), seqs, t.data.vocab,
-                                                               t.cfg.device),
-    "neuron_ablation": lambda t, seqs: neuron_ablation(t.model, seqs, t.data.vocab, t.cfg.device,
-                                                       reference=t.data.train_sequences, seed=t.cfg.seed),
-    "activation_patching": lambda t, seqs: activation_patching(t.model, seqs, t.data.vocab, t.cfg.device),
+    "neuron_selectivity": lambda t, seqs: neuron_selectivity(as_run(t)),
+    "first_layer_weights": lambda t, seqs: first_layer_weights(as_run(t)),
+    "neuron_ablation": lambda t, seqs: neuron_ablation(as_run(t)),
+    "activation_patching": lambda t, seqs: activation_patching(as_run(t)),
     "find_mechanism": lambda t, seqs: find_mechanism(t.model, copy.deepcopy(t.model), t.data, t.cfg),
-    "capture_all": lambda t, seqs: capture_all(t.model, t.data, t.cfg),
+    "capture_all": lambda t, seqs: capture_all(as_run(t)),
 }
 
 

@@ -23,6 +23,7 @@ from matplotlib.colors import TwoSlopeNorm
 from ..core.common import layer_features, margin, replace_each
 from ..core.data import add_eos, make_targets
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..report.wording import chance, span
 from ..core.model import run_with_hooks
 from ..report.plots import label_neuron_panels, panel_grid
@@ -48,25 +49,109 @@ def output_metrics(logits, targets, seq_len):
     return accuracy.mean(-2), loss.mean(-2), margin(logits, targets).mean(-2)
 
 
-def neuron_ablation(model, sequences, vocab, device, reference, seed, resamples=RESAMPLES):
-    """Ablate each hidden neuron alone, and each whole layer, three ways; measure every output letter position.
+class Ablation(Result):
+    """What neuron_ablation measured; finding() says what it means, from the continuous measures first, accuracy
+    beside them."""
 
-    `reference`: the sequences whose mean (mean ablation) and whose activations (resample ablation) stand in; the
-    training sequences. `seed` draws the resample donors. Returns
+    def finding(self):
+        base = self["baseline"]
+        seq_len = len(base["loss"])
+        verdict = self["verdict"]
+        worst = verdict["worst"]
+        median, most = verdict["median_concentration"], verdict["max_concentration"]
+        if self["baseline_sequence_accuracy"] < 0.9:
+            meaning = (f"no verdict, as the model itself reverses only {self['baseline_sequence_accuracy']:.0%} of "
+                       f"the sequences")
+        elif worst["margin_lost"] < 0.5:
+            meaning = "no single neuron is needed for most sequences"
+        elif worst["margin_lost"] < 1:
+            meaning = "single neurons matter unequally, though the mean margin stays above 0"
+        else:
+            meaning = "at least one neuron is necessary"
+        headline = (f"Switching neurons off one by one (each resampled from another sequence), the worst, "
+                    f"{worst['layer']} neuron {worst['neuron']}, takes {worst['margin_lost']:.0%} of output "
+                    f"{worst['output'] + 1}'s margin (correct minus best wrong logit): {meaning}.")
+        numbers = {"worst_margin_lost": worst["margin_lost"], "worst_accuracy_lost": worst["accuracy_lost"],
+                   "baseline_sequence_accuracy": self["baseline_sequence_accuracy"],
+                   **{f"median_concentration_{layer}": median[layer] for layer in LAYERS if median[layer] is not None}}
+        evidence = [f"  Ablation (resample: a neuron takes its value on another training sequence, {self['resamples']} "
+                    f"draws each; zero and mean beside it). Unablated: cross-entropy {_mean(base['loss']):.1e} "
+                    f"(averaged over the output letters), mean logit difference (correct minus best wrong) "
+                    f"{span(base['logit_diff'])}."]
+        for layer in LAYERS:
+            losses = {kind: np.array(self[layer][kind]["loss"]).mean(1).max() for kind in KINDS}
+            evidence.append(f"  One {layer} neuron at a time: the cross-entropy rises to at most "
+                            + ", ".join(f"{losses[kind]:.1e} ({kind})" for kind in KINDS) + ".")
+        evidence.append(f"  Worst single neuron (which one depends on the seed and on the donors drawn): "
+                        f"{worst['layer']} neuron {worst['neuron']} costs {worst['margin_lost']:.0%} of the mean "
+                        f"logit difference at output {worst['output'] + 1} ({base['logit_diff'][worst['output']]:.1f} "
+                        f"-> {worst['logit_diff']:.1f}) and {100 * worst['accuracy_lost']:.0f} points of accuracy "
+                        f"there.")
+        if self["baseline_sequence_accuracy"] < 0.9:
+            caveats = [f"  (No verdict: the verdicts read a neuron's effect against a model that is right on nearly "
+                       f"every sequence, and this one reverses only {self['baseline_sequence_accuracy']:.0%} of "
+                       f"these sequences (held-out ones included), so a neuron's effect would mix with the model's "
+                       f"own errors. The numbers above still hold; try another --seed for a model that is right "
+                       f"throughout.)"]
+            return Finding(headline, numbers, evidence, caveats)
+        wrong = f"makes output {worst['output'] + 1} wrong on {worst['accuracy_lost']:.0%} of the sequences"
+        if worst["margin_lost"] < 0.5:
+            evidence.append(f"  So no single neuron is needed for most sequences: the worst takes away less than half "
+                            f"of one output's margin, though it {wrong}; the remaining neurons carry the rest.")
+        elif worst["margin_lost"] < 1:
+            evidence.append(f"  So single neurons matter unequally: one takes away {worst['margin_lost']:.0%} of the "
+                            f"margin at one output and {wrong}, though the mean logit difference stays above 0.")
+        else:
+            evidence.append(f"  So at least one neuron is necessary: without it, output {worst['output'] + 1} is wrong "
+                            f"on average.")
+        if median["hidden1"] is not None and median["hidden2"] is not None:
+            evidence.append(f"  Where a neuron's damage lands: its worst output takes a median {median['hidden1']:.0%} "
+                            f"(hidden1) and {median['hidden2']:.0%} (hidden2) of its lost margin, at most "
+                            f"{most['hidden1']:.0%} and {most['hidden2']:.0%}; a one-position unit would put 100% "
+                            f"there, an even spread {1 / seq_len:.0%}, a random split "
+                            f"{verdict['random_split_concentration']:.0%} on average.")
+            units = verdict["one_position_units"]
+            typical = " and ".join(f"{_against_random(median[layer], verdict['random_split_concentration'])} in "
+                                   f"{layer}" for layer in LAYERS)
+            if not units:
+                evidence.append(f"  No neuron puts 90% or more of its damage on one output (the most is "
+                                f"{max(most.values()):.0%}), so none acts as a one-position unit; the typical "
+                                f"neuron's split is {typical}.")
+            else:
+                evidence.append(f"  {len(units)} neuron(s) put 90% or more of their damage on one output, close to "
+                                f"one-position units, but do only {verdict['unit_damage_share']:.0%} of all "
+                                f"single-neuron damage; the rest spread theirs over several outputs.")
+        whole = {layer: self[layer]["resample"]["whole_layer"] for layer in LAYERS}
+        caveats = [f"  Sanity check, a whole layer resampled (every neuron from one donor sequence): "
+                   f"{_pair(whole, 'sequence_accuracy')} of sequences right (hidden1, hidden2; chance "
+                   f"{chance(self['chance_sequence_accuracy'])}); the output is the donor's reversal in "
+                   f"{_pair(whole, 'donor_sequence_accuracy')} of runs. In a chain with no residual path everything "
+                   f"passes through each layer, so this shows only that the hooks work."]
+        return Finding(headline, numbers, evidence, caveats)
+
+
+def neuron_ablation(run, resamples=RESAMPLES):
+    """Ablate each hidden neuron of run.model alone, and each whole layer, three ways; measure every output letter
+    position on run.sequences.
+
+    The reference sequences, whose mean (mean ablation) and whose activations (resample ablation) stand in, are the
+    training sequences; run.seed draws the resample donors. Returns an Ablation:
         "baseline": {"accuracy", "loss", "logit_diff"}: (L,) each, the unablated model at each output letter
         "baseline_sequence_accuracy", "chance_sequence_accuracy" (1 / V**L), "resamples": floats and an int
         [layer][kind], kind "zero", "mean" or "resample": {"accuracy", "loss", "logit_diff"}: (H, L) each, row n =
                        neuron n ablated alone; and "whole_layer": {"accuracy", "loss", "logit_diff"}: (L,) each,
                        "sequence_accuracy", and for resample "donor_sequence_accuracy" (outputs that are the donor
                        sequence reversed)
-        "verdict": what explain_ablation reads, see summarize_ablation
+        "verdict": what its finding reads, see summarize_ablation
     All lists, so the result goes into metrics.json as it is.
     """
+    model, sequences, vocab, device = run.model, run.sequences, run.vocab, run.device
+    reference = run.data.train_sequences
     seq_len, n = sequences.shape[1], len(sequences)
     tokens = add_eos(sequences, vocab.eos_id).to(device)  # (N, T)
     targets = make_targets(sequences, vocab.eos_id)  # (N, T)
     reference_acts = layer_features(model, reference, vocab, device, LAYERS)  # {layer: (R_ref, H)}
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(run.seed)
     donors = torch.randint(len(reference), (resamples * n,), generator=generator)  # draw r of sequence s: row r*N+s
     with torch.no_grad():
         clean_logits = model(tokens)  # (N, T, V)
@@ -95,7 +180,7 @@ def neuron_ablation(model, sequences, vocab, device, reference, seed, resamples=
                     logits[width], make_targets(reference[donors], vocab.eos_id))
     result["chance_sequence_accuracy"] = 1 / len(vocab.letters) ** seq_len
     result["verdict"] = summarize_ablation(result)
-    return result
+    return Ablation(result)
 
 
 def _named(metrics):
@@ -150,67 +235,6 @@ def summarize_ablation(ablation):
             "max_concentration": most, "one_position_units": units,
             "unit_damage_share": float(sum(totals[layer][n] for layer, n in units) / max(all_damage, 1e-12)),
             "random_split_concentration": sum(1 / k for k in range(1, seq_len + 1)) / seq_len}
-
-
-def explain_ablation(ablation):
-    """Sentences computed from the numbers: the continuous measures first, accuracy beside them."""
-    base = ablation["baseline"]
-    seq_len = len(base["loss"])
-    verdict = ablation["verdict"]
-    worst = verdict["worst"]
-    lines = [f"Ablation (resample: a neuron takes its value on another training sequence, {ablation['resamples']} "
-             f"draws each; zero and mean beside it). Unablated: cross-entropy {_mean(base['loss']):.1e} (averaged over "
-             f"the output letters), mean logit difference (correct minus best wrong) {span(base['logit_diff'])}."]
-    for layer in LAYERS:
-        losses = {kind: np.array(ablation[layer][kind]["loss"]).mean(1).max() for kind in KINDS}
-        lines.append(f"  One {layer} neuron at a time: the cross-entropy rises to at most "
-                     + ", ".join(f"{losses[kind]:.1e} ({kind})" for kind in KINDS) + ".")
-    lines.append(f"  Worst single neuron (which one depends on the seed and on the donors drawn): {worst['layer']} "
-                 f"neuron {worst['neuron']} costs "
-                 f"{worst['margin_lost']:.0%} of the mean logit difference at output {worst['output'] + 1} "
-                 f"({base['logit_diff'][worst['output']]:.1f} -> {worst['logit_diff']:.1f}) and "
-                 f"{100 * worst['accuracy_lost']:.0f} points of accuracy there.")
-    if ablation["baseline_sequence_accuracy"] < 0.9:
-        lines.append(f"  (No verdict: the verdicts read a neuron's effect against a model that is right on nearly "
-                     f"every sequence, and this one reverses only {ablation['baseline_sequence_accuracy']:.0%} of "
-                     f"these sequences (held-out ones included), so a neuron's effect would mix with the model's own "
-                     f"errors. The numbers above still hold; try another --seed for a model that is right throughout.)")
-        return lines
-    wrong = f"makes output {worst['output'] + 1} wrong on {worst['accuracy_lost']:.0%} of the sequences"
-    if worst["margin_lost"] < 0.5:
-        lines.append(f"  So no single neuron is needed for most sequences: the worst takes away less than half of one "
-                     f"output's margin, though it {wrong}; the remaining neurons carry the rest.")
-    elif worst["margin_lost"] < 1:
-        lines.append(f"  So single neurons matter unequally: one takes away {worst['margin_lost']:.0%} of the margin "
-                     f"at one output and {wrong}, though the mean logit difference stays above 0.")
-    else:
-        lines.append(f"  So at least one neuron is necessary: without it, output {worst['output'] + 1} is wrong on "
-                     f"average.")
-    median, most = verdict["median_concentration"], verdict["max_concentration"]
-    if median["hidden1"] is not None and median["hidden2"] is not None:
-        lines.append(f"  Where a neuron's damage lands: its worst output takes a median {median['hidden1']:.0%} "
-                     f"(hidden1) and {median['hidden2']:.0%} (hidden2) of its lost margin, at most "
-                     f"{most['hidden1']:.0%} and {most['hidden2']:.0%}; a one-position unit would put 100% there, an "
-                     f"even spread {1 / seq_len:.0%}, a random split {verdict['random_split_concentration']:.0%} on "
-                     f"average.")
-        units = verdict["one_position_units"]
-        typical = " and ".join(f"{_against_random(median[layer], verdict['random_split_concentration'])} in {layer}"
-                               for layer in LAYERS)
-        if not units:
-            lines.append(f"  No neuron puts 90% or more of its damage on one output (the most is "
-                         f"{max(most.values()):.0%}), so none acts as a one-position unit; the typical neuron's split "
-                         f"is {typical}.")
-        else:
-            lines.append(f"  {len(units)} neuron(s) put 90% or more of their damage on one output, close to "
-                         f"one-position units, but do only {verdict['unit_damage_share']:.0%} of all single-neuron "
-                         f"damage; the rest spread theirs over several outputs.")
-    whole = {layer: ablation[layer]["resample"]["whole_layer"] for layer in LAYERS}
-    lines.append(f"  Sanity check, a whole layer resampled (every neuron from one donor sequence): "
-                 f"{_pair(whole, 'sequence_accuracy')} of sequences right (hidden1, hidden2; chance "
-                 f"{chance(ablation['chance_sequence_accuracy'])}); the output is the donor's reversal in "
-                 f"{_pair(whole, 'donor_sequence_accuracy')} of runs. In a chain with no residual path everything "
-                 f"passes through each layer, so this shows only that the hooks work.")
-    return lines
 
 
 def _against_random(share, random_split):

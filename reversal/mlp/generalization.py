@@ -13,7 +13,7 @@ import itertools
 
 import torch
 
-from ..core.common import letters
+from ..report.result import Finding, Result
 from ..report.wording import plural
 from ..core.data import make_targets
 from ..core.limits import DEMO_SAMPLES
@@ -52,59 +52,94 @@ def missing_pairs(sequence, seen):
     return missing
 
 
-def explain_accuracy(model, data, train_accuracy, heldout_accuracy):
-    """How well it reverses sequences it never saw, what that shows and what not, and, if some fail, what is missing.
+class Generalization(Result):
+    """What generalization measured; finding() says what it shows and what not, and, if some fail, what is missing.
+    "Drawn" means drawn at least once as a training sample: with long sequences most training sequences are not."""
 
-    Every number comes from the data and the model at hand; "seen" means drawn at least once as a training sample
-    (with long sequences most training sequences are never drawn).
+    def finding(self):
+        n_train, n_heldout, n_seen, n_samples = (self[key] for key in ("train_sequences", "heldout_sequences",
+                                                                       "drawn_sequences", "samples"))
+        train_accuracy, heldout_accuracy, fit = self["train_accuracy"], self["heldout_accuracy"], self["drawn_accuracy"]
+        right, heldout = round(heldout_accuracy * n_heldout), plural(n_heldout, "held-out sequence")
+        share = f"all {heldout}" if right == n_heldout else f"{right} of the {heldout}"
+        if fit < 1.0:
+            verdict = "it has not even learned the sequences it was trained on"
+        elif heldout_accuracy == 1.0:
+            verdict = "it is more than a lookup table of the sequences it saw"
+        else:
+            verdict = "it fits its training sequences but has not generalized to every new combination"
+        trained_on = (f"{train_accuracy:.1%} of its training sequences" if n_seen == n_train else
+                      f"{fit:.1%} of the {n_seen} training sequences it was shown")
+        headline = f"The model reverses {share} it never saw and {trained_on}: {verdict}."
+        numbers = {"train_accuracy": train_accuracy, "heldout_accuracy": heldout_accuracy,
+                   "heldout_sequences": n_heldout, "drawn_accuracy": fit}
+        drawn = "all of them" if n_seen == n_train else f"{n_seen} of them"
+        on_drawn = "" if n_seen == n_train else f" ({fit:.1%} on the {n_seen} drawn)"
+        evidence = [f"  Sequences: there are {n_train + n_heldout} distinct ones; {n_heldout} held out, never trained "
+                    f"on; the {n_samples} training samples are drawn, with repeats, from the other {n_train} ({drawn} "
+                    f"drawn at least once).",
+                    f"  Exact-match accuracy: training sequences {train_accuracy:.1%}{on_drawn}, held-out sequences "
+                    f"{heldout_accuracy:.1%}."]
+        samples = "" if n_samples == DEMO_SAMPLES else f" --samples {n_samples}"  # demo.py's default
+        caveats = [f"  This rests on {plural(n_heldout, 'held-out sequence')}, and --seed picks which sequences are "
+                   f"held out, and the starting weights: `python demo.py{samples} --seeds N` shows the spread over N "
+                   f"seeds."]
+        if fit < 1.0:
+            evidence.append("  It has not even learned all the sequences it was trained on, so it has NOT learned to "
+                            "reverse: train it longer (--epochs, --samples) or wider (--hidden).")
+            return Finding(headline, numbers, evidence)
+        if heldout_accuracy == 1.0:
+            n_new_letter = self["new_letter_sequences"]
+            if n_new_letter == 0:
+                evidence.append(f"  It reverses all {plural(n_heldout, 'held-out sequence')}, which it never saw, so "
+                                f"it is more than a lookup table of whole training sequences. Each is a new "
+                                f"combination of letters that training did show at each position (every held-out "
+                                f"letter occurs at its position in some training sample): it generalizes to unseen "
+                                f"combinations of seen (position, letter) pairs.")
+            else:
+                evidence.append(f"  It reverses all {plural(n_heldout, 'held-out sequence')}, which it never saw, so "
+                                f"it is more than a lookup table of whole training sequences; {n_new_letter} of them "
+                                f"even have a letter at a position where no training sample had that letter.")
+            return Finding(headline, numbers, evidence, caveats)
+        advice = ("Try another --seed, a wider --hidden, or a longer --seq-len (more distinct sequences to learn from)."
+                  if n_seen == n_train else f"More --samples would show it more of its {n_train} training sequences.")
+        evidence.append(f"  It fits every sequence it was trained on but gets {self['wrong_sequences']} of "
+                        f"{plural(n_heldout, 'held-out sequence')} wrong: it has not generalized to every new "
+                        f"combination. {advice}")
+        for sequence, gaps in zip(self["wrong"], self["missing_pairs"]):
+            if gaps:
+                gap_text = "; ".join(f"{sequence[i]!r} at position {i + 1} with {sequence[j]!r} at position {j + 1}"
+                                     for i, j in gaps)
+                evidence.append(f"    {''.join(sequence)!r}: no training sample had {gap_text}.")
+            else:
+                evidence.append(f"    {''.join(sequence)!r}: every pair of its letters occurs together in some "
+                                f"training sample, yet it fails.")
+        return Finding(headline, numbers, evidence, caveats)
+
+
+def generalization(run, train_accuracy, heldout_accuracy):
+    """How well run.model reverses the sequences it was trained on and the held-out ones, what the held-out ones have
+    in common with the training samples, and, for the first five it gets wrong, which letter pairs training never
+    showed together.
+
+    Returns a Generalization: {"train_accuracy", "heldout_accuracy": as given, "drawn_accuracy": on the training
+    sequences drawn at least once, "train_sequences", "heldout_sequences", "samples", "drawn_sequences": counts,
+    "new_letter_sequences": held-out sequences with a letter at a position where no training sample had it,
+    "wrong_sequences": held-out sequences it gets wrong}; and arrays "wrong": the first five of those, as lists of
+    tokens, "missing_pairs": for each of them, the position pairs (i, j) whose letters no training sample had
+    together.
     """
-    vocab, heldout = data.vocab, data.heldout_sequences
-    n_train, n_heldout = len(data.train_sequences), len(heldout)
-    seen = distinct_rows(data.samples, len(vocab.letters))  # (D, L) the sequences training actually showed
+    model, data, vocab = run.model, run.data, run.vocab
+    heldout, n_train = data.heldout_sequences, len(data.train_sequences)
+    n_letters = len(vocab.letters)
+    seen = distinct_rows(data.samples, n_letters)  # (D, L) the sequences training actually showed
     # with long sequences most training sequences are never drawn: fitting the drawn ones is what training asks for
     fit = sequence_accuracy(model, seen, vocab.eos_id) if len(seen) < n_train else train_accuracy
-    drawn = "all of them" if len(seen) == n_train else f"{len(seen)} of them"
-    on_drawn = "" if len(seen) == n_train else f" ({fit:.1%} on the {len(seen)} drawn)"
-    lines = [f"Sequences: there are {n_train + n_heldout} distinct ones; {n_heldout} held out, never trained on; the "
-             f"{len(data.samples)} training samples are drawn, with repeats, from the other {n_train} ({drawn} "
-             f"drawn at least once).",
-             f"Exact-match accuracy: training sequences {train_accuracy:.1%}{on_drawn}, held-out sequences "
-             f"{heldout_accuracy:.1%}."]
-    samples = "" if len(data.samples) == DEMO_SAMPLES else f" --samples {len(data.samples)}"  # demo.py's default
-    seed_note = (f"This rests on {plural(n_heldout, 'held-out sequence')}, and --seed picks which sequences are held "
-                 f"out, and the starting weights: `python demo.py{samples} --seeds N` shows the spread over N seeds.")
-    if fit < 1.0:
-        lines.append("It has not even learned all the sequences it was trained on, so it has NOT learned to reverse: "
-                     "train it longer (--epochs, --samples) or wider (--hidden).")
-        return lines
-    if heldout_accuracy == 1.0:
-        n_new_letter = int(unseen_letters(heldout, seen, len(vocab.letters)).sum())
-        if n_new_letter == 0:
-            lines.append(f"It reverses all {plural(n_heldout, 'held-out sequence')}, which it never saw, so it is "
-                         f"more than a lookup table of whole training sequences. Each is a new combination of letters "
-                         f"that training did show at each position (every held-out letter occurs at its position in "
-                         f"some training sample): it generalizes to unseen combinations of seen (position, letter) "
-                         f"pairs.")
-        else:
-            lines.append(f"It reverses all {plural(n_heldout, 'held-out sequence')}, which it never saw, so it is "
-                         f"more than a lookup table of whole training sequences; {n_new_letter} of them even have a "
-                         f"letter at a position where no training sample had that letter.")
-        lines.append(seed_note)
-        return lines
     wrong = heldout[(predict(model, heldout, vocab.eos_id) != make_targets(heldout, vocab.eos_id)).any(1)]
-    advice = ("Try another --seed, a wider --hidden, or a longer --seq-len (more distinct sequences to learn from)."
-              if len(seen) == n_train else f"More --samples would show it more of its {n_train} training sequences.")
-    lines.append(f"It fits every sequence it was trained on but gets {len(wrong)} of "
-                 f"{plural(n_heldout, 'held-out sequence')} wrong: it has not generalized to every new combination. "
-                 f"{advice}")
-    for sequence in wrong[:5]:
-        gaps = missing_pairs(sequence, seen)
-        if gaps:
-            gap_text = "; ".join(f"{vocab.tokens[sequence[i]]!r} at position {i + 1} with "
-                                 f"{vocab.tokens[sequence[j]]!r} at position {j + 1}" for i, j in gaps)
-            lines.append(f"  {letters(sequence, vocab)!r}: no training sample had {gap_text}.")
-        else:
-            lines.append(f"  {letters(sequence, vocab)!r}: every pair of its letters occurs together in some training "
-                         f"sample, yet it fails.")
-    lines.append(seed_note)
-    return lines
+    wrong_tokens = [vocab.decode(sequence.tolist()) for sequence in wrong[:5]]  # the ones the wording names
+    return Generalization(
+        {"train_accuracy": train_accuracy, "heldout_accuracy": heldout_accuracy, "drawn_accuracy": fit,
+         "train_sequences": n_train, "heldout_sequences": len(heldout), "samples": len(data.samples),
+         "drawn_sequences": len(seen), "new_letter_sequences": int(unseen_letters(heldout, seen, n_letters).sum()),
+         "wrong_sequences": len(wrong)},
+        {"wrong": wrong_tokens, "missing_pairs": [missing_pairs(sequence, seen) for sequence in wrong[:5]]})

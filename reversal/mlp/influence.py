@@ -18,17 +18,56 @@ from ..core.common import corruptions, mirror_mask
 from ..core.data import add_eos
 from ..core.model import device_of
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..report.wording import span
 from ..report.plots import heatmap, output_position_labels, positions
 
 
-def position_influence(model, sequences, vocab):
-    """Change the letter at each input position i to every other letter, in one batched forward pass.
+class Influence(Result):
+    """What position_influence measured; finding() says what it means."""
 
-    Returns {"argmax": (L, L), "logit": (L, L)} as lists, row i = input position changed, column j = output:
+    def finding(self):
+        """Both views, from the numbers: the argmax map, then how far the logits move on and off the anti-diagonal."""
+        changes, shifts = np.array(self["argmax"]), np.array(self["logit"])
+        seq_len = len(changes)
+        mirror = mirror_mask(seq_len)
+        on, off = changes[mirror], changes[~mirror]
+        on_shift, off_shift = shifts[mirror], shifts[~mirror]
+        largest_off = off.max() if off.size else 0.0
+        others = "never any other output letter" if largest_off == 0 else \
+            f"any other output letter in at most {largest_off:.0%}"
+        headline = (f"Behaviour: changing one input letter changes the mirrored output letter (input i -> output "
+                    f"{seq_len + 1}-i) in {span(on, '.0%')} of cases, the anti-diagonal, and {others}.")
+        numbers = {"mirrored_lowest": float(on.min()), "others_highest": float(largest_off),
+                   "mirrored_logit_lowest": float(on_shift.min()),
+                   "others_logit_highest": float(off_shift.max()) if off.size else 0.0}
+        evidence = [f"  In logits: the predicted letter's logit moves by {span(on_shift, '.1f')} on average at the "
+                    f"mirrored output" + (f", by {span(off_shift, '.1f')} at the others." if off.size else ".")]
+        if on.min() >= 0.99 and largest_off <= 0.01:
+            if off.size and off_shift.max() > 0.01 * on_shift.min():
+                evidence.append(f"  Each output's predicted letter depends only on the mirrored input; its logits "
+                                f"also move, by much less ({off_shift.max() / on_shift.min():.0%} of the smallest "
+                                f"mirrored move at most), with the other inputs.")
+            else:
+                evidence.append("  Each output depends only on the mirrored input, in its predicted letter and its "
+                                "logits.")
+        else:
+            evidence.append("  The map is not a clean reversal: some outputs depend on the wrong inputs, or not enough "
+                            "on the right one.")
+        return Finding(headline, numbers, evidence)
+
+
+def position_influence(run):
+    """Change the letter at each input position i of run.sequences to every other letter, in one batched forward
+    pass of run.model.
+
+    Returns an Influence: {"argmax": (L, L), "logit": (L, L)} as lists, row i = input position changed, column j =
+    output:
         argmax[i][j]  fraction of the changes that change the predicted letter at output j
         logit[i][j]   mean |change| of output j's logit for the letter it originally predicted
+    Works for the MLP and the transformer alike: it reads only the logits.
     """
+    sequences, vocab, model = run.sequences, run.vocab, run.model
     seq_len, n_letters, n = sequences.shape[1], len(vocab.letters), len(sequences)
     changed = torch.cat([corruptions(sequences, i, n_letters) for i in range(seq_len)])  # (L*(V-1)*N, L)
     device = device_of(model)
@@ -39,34 +78,7 @@ def position_influence(model, sequences, vocab):
     moved = changed.argmax(-1) != answer  # (L, V-1, N, L)
     answer_logit = changed.gather(-1, answer.expand(changed.shape[:-1])[..., None])[..., 0]  # (L, V-1, N, L)
     shift = (answer_logit - clean.gather(-1, answer[..., None])[..., 0]).abs()  # (L, V-1, N, L)
-    return {"argmax": moved.float().mean((1, 2)).tolist(), "logit": shift.mean((1, 2)).tolist()}
-
-
-def explain_influence(influence):
-    """Both views, from the numbers: the argmax map, then how far the logits move on and off the anti-diagonal."""
-    changes, shifts = np.array(influence["argmax"]), np.array(influence["logit"])
-    seq_len = len(changes)
-    mirror = mirror_mask(seq_len)
-    on, off = changes[mirror], changes[~mirror]
-    on_shift, off_shift = shifts[mirror], shifts[~mirror]
-    largest_off = off.max() if off.size else 0.0
-    others = "never any other output letter" if largest_off == 0 else \
-        f"any other output letter in at most {largest_off:.0%}"
-    lines = [f"Behaviour: changing one input letter changes the mirrored output letter (input i -> output "
-             f"{seq_len + 1}-i) in {span(on, '.0%')} of cases, the anti-diagonal, and {others}.",
-             f"  In logits: the predicted letter's logit moves by {span(on_shift, '.1f')} on average at the "
-             f"mirrored output" + (f", by {span(off_shift, '.1f')} at the others." if off.size else ".")]
-    if on.min() >= 0.99 and largest_off <= 0.01:
-        if off.size and off_shift.max() > 0.01 * on_shift.min():
-            lines.append(f"  Each output's predicted letter depends only on the mirrored input; its logits also move, "
-                         f"by much less ({off_shift.max() / on_shift.min():.0%} of the smallest mirrored move at "
-                         f"most), with the other inputs.")
-        else:
-            lines.append("  Each output depends only on the mirrored input, in its predicted letter and its logits.")
-    else:
-        lines.append("  The map is not a clean reversal: some outputs depend on the wrong inputs, or not enough on "
-                     "the right one.")
-    return lines
+    return Influence({"argmax": moved.float().mean((1, 2)).tolist(), "logit": shift.mean((1, 2)).tolist()})
 
 
 def plot_influence(influence, path):

@@ -23,7 +23,8 @@ from matplotlib.colors import TwoSlopeNorm
 from ..core.common import corruptions, patch_gain, patch_share, replace_each
 from ..core.data import add_eos
 from ..report.files import save_figure
-from ..report.wording import numbers
+from ..report.result import Finding, Result
+from ..report.wording import numbers, span
 from ..core.model import run_with_cache, run_with_hooks
 from ..report.plots import label_neuron_panels, panel_grid
 
@@ -55,17 +56,91 @@ def _patching_setup(model, sequences, vocab, device, j):
     return runs, logit_diff
 
 
-def activation_patching(model, sequences, vocab, device):
-    """Denoising and noising, for each whole hidden layer and each single neuron, at every output position j
-    (corrupting the input it copies, L-1-j).
+class Patching(Result):
+    """What activation_patching measured; finding() says what it means: both directions, the sums that make single
+    shares small, and where noising and denoising agree."""
 
-    Returns [direction][layer] = {"whole_layer": (L,), "neurons": (H, L), "neuron_sum": (L,)}, with direction
-    "denoising" or "noising" and every value a share as in the module docstring; "neuron_sum" adds up the single
-    neurons' shares (1 in hidden2, exactly, up to rounding). And "largest_pair_gap": {layer: the largest difference,
-    in logits, between one pair's noising and denoising gain for one neuron}, and "pairs_both_ways": True when every
-    corrupted sequence is also a clean one. Then every pair is run both ways round and the two directions agree when
-    summed over the pairs (see explain_patching); pair by pair they need not.
+    def finding(self):
+        hidden2 = np.array(self["denoising"]["hidden2"]["neurons"])  # (H, L)
+        ranked = -np.sort(-hidden2, axis=0)  # (H, L) each output's shares, largest first
+        needed = (ranked.cumsum(0) < 0.5).sum(0) + 1  # (L,) neurons, largest first, to reach half the answer
+        width = len(hidden2)
+        wholes = np.array([self[d][l]["whole_layer"] for d in DIRECTIONS for l in LAYERS])  # (2 * layers, L)
+        whole = ("all of it" if np.abs(wholes - 1).max() < 0.005 else
+                 f"{span(wholes.ravel(), '.2f')} of it, not the 1 it must: check the hooks")
+        if needed.min() >= 2:
+            alone = (f"a hidden2 neuron carries at most {hidden2.max():.2f} of the answer from a clean run into a "
+                     f"corrupted one; it takes {_count_range(needed)} of the {width} to carry half")
+        else:
+            alone = (f"one hidden2 neuron carries half of the answer or more at {(needed == 1).sum()} of "
+                     f"{len(needed)} outputs, from a clean run into a corrupted one")
+        headline = f"Patched alone, {alone}, and a whole layer carries {whole}."
+        key_numbers = {"hidden2_largest_share": float(hidden2.max()), "neurons_for_half": int(needed.min()),
+                       "whole_layer_lowest": float(wholes.min()),
+                       "largest_pair_gap_hidden1": self["largest_pair_gap"]["hidden1"]}
+        evidence = ["  Patching (corrupt the input an output copies; LD = the clean letter's logit minus the corrupted "
+                    "letter's, at that output; a share of 1 = the part carries all of LD_clean - LD_corrupted; a "
+                    "whole layer must give 1, since in a chain everything passes through it: a sanity check):"]
+        for direction, meaning in (("denoising", "clean part into the corrupted run, share restored: sufficiency"),
+                                   ("noising", "corrupted part into the clean run, share lost: necessity")):
+            evidence.append(f"  {direction} ({meaning}):")
+            for layer in LAYERS:
+                entry = self[direction][layer]
+                neurons = np.array(entry["neurons"])  # (H, L)
+                evidence.append(f"    {layer}: whole layer {numbers(entry['whole_layer'])} per output; single "
+                                f"neurons {_signed(neurons.min())} to {_signed(neurons.max())}, summing to "
+                                f"{numbers(entry['neuron_sum'], 3)}.")
+        sums = np.array(self["denoising"]["hidden2"]["neuron_sum"])
+        evidence.append(f"  hidden2 feeds a linear readout, so a neuron's share there is exactly its direct logit "
+                        f"attribution, and the shares add up to the whole layer's: {numbers(sums, 3)}.")
+        if needed.min() >= 2:
+            # "many" only where it is a large part of the layer: 3 of 16 neurons carrying half is a small group
+            spread = ("the answer is spread over many of the layer's neurons" if needed.min() > width / 3 else
+                      f"no single neuron carries it, but a small part of the layer (at most {needed.max() / width:.0%} "
+                      f"of its neurons) carries half")
+            evidence.append(f"  In hidden2 the largest single share is {hidden2.max():.2f}, and it takes "
+                            f"{_count_range(needed)} of the {width} neurons at an output (the largest, ranked for that "
+                            f"output) to reach half of its answer: {spread}. That the shares add up to 1 is "
+                            f"arithmetic; how evenly they split is the finding.")
+        else:
+            evidence.append(f"  In hidden2 one neuron alone carries half of the answer or more at "
+                            f"{(needed == 1).sum()} of {len(needed)} outputs: with this few neurons sharing it, a "
+                            f"single share can be large.")
+        lowest = min(np.array(self[d][l]["neurons"]).min() for d in DIRECTIONS for l in LAYERS)
+        if lowest <= -0.005:
+            evidence.append(f"  A negative share (down to {lowest:.2f}) means that neuron alone pushes toward the "
+                            f"corrupted letter.")
+        pair_gap = self["largest_pair_gap"]
+        gaps = f"{pair_gap['hidden1']:.2f} in hidden1 ({pair_gap['hidden2']:.2f} in hidden2, whose readout is linear)"
+        gap = max(np.abs(np.array(self["denoising"][layer]["neurons"])
+                         - np.array(self["noising"][layer]["neurons"])).max() for layer in LAYERS)
+        if self["pairs_both_ways"]:
+            caveats = [f"  Noising and denoising give the same shares here (to {gap:.0e}), by construction: every "
+                       f"corrupted sequence is also a clean one, so the noising run of the pair (clean x, corrupted "
+                       f"y) is the denoising run of the pair (clean y, corrupted x), with LD's sign flipped. Pair by "
+                       f"pair they differ: for one pair and one neuron, the two gains in LD differ by up to {gaps}. "
+                       f"They part ways when the clean and corrupted inputs come from different sets, as they often "
+                       f"do in language models."]
+        else:
+            caveats = [f"  Noising and denoising differ by at most {gap:.3f} in share, though for one pair and one "
+                       f"neuron the two gains in LD differ by up to {gaps}. The sequences here are a sample, so not "
+                       f"every pair is also run the other way round; but a pair drawn at random is as likely to come "
+                       f"either way round, so the two directions agree on average."]
+        return Finding(headline, key_numbers, evidence, caveats)
+
+
+def activation_patching(run):
+    """Denoising and noising in run.model, for each whole hidden layer and each single neuron, at every output
+    position j (corrupting the input it copies, L-1-j), on run.sequences.
+
+    Returns a Patching: [direction][layer] = {"whole_layer": (L,), "neurons": (H, L), "neuron_sum": (L,)}, with
+    direction "denoising" or "noising" and every value a share as in the module docstring; "neuron_sum" adds up the
+    single neurons' shares (1 in hidden2, exactly, up to rounding). And "largest_pair_gap": {layer: the largest
+    difference, in logits, between one pair's noising and denoising gain for one neuron}, and "pairs_both_ways": True
+    when every corrupted sequence is also a clean one. Then every pair is run both ways round and the two directions
+    agree when summed over the pairs (see Patching.finding); pair by pair they need not.
     """
+    model, sequences, vocab, device = run.model, run.sequences, run.vocab, run.device
     seq_len = sequences.shape[1]
     result = {direction: {layer: {"whole_layer": [], "neurons": []} for layer in LAYERS} for direction in DIRECTIONS}
     result["largest_pair_gap"] = {layer: 0.0 for layer in LAYERS}
@@ -95,7 +170,7 @@ def activation_patching(model, sequences, vocab, device):
             entry = result[direction][layer]
             entry["neurons"] = np.array(entry["neurons"]).T.tolist()  # (L, H) -> (H, L)
             entry["neuron_sum"] = np.array(entry["neurons"]).sum(0).tolist()
-    return result
+    return Patching(result)
 
 
 def patch_neurons(model, sequences, vocab, device, layer, neurons, direction="denoising"):
@@ -113,62 +188,6 @@ def patch_neurons(model, sequences, vocab, device, layer, neurons, direction="de
         logits = run_with_hooks(model, runs[target]["tokens"], {layer: patch})
         shares.append(patch_share(patch_gain(direction, logit_diff(logits), runs), runs).item())
     return shares
-
-
-def explain_patching(patching):
-    """Both directions, the sums that make single shares small, and where noising and denoising agree."""
-    lines = ["Patching (corrupt the input an output copies; LD = the clean letter's logit minus the corrupted "
-             "letter's, at that output; a share of 1 = the part carries all of LD_clean - LD_corrupted; a whole "
-             "layer must give 1, since in a chain everything passes through it: a sanity check):"]
-    for direction, meaning in (("denoising", "clean part into the corrupted run, share restored: sufficiency"),
-                               ("noising", "corrupted part into the clean run, share lost: necessity")):
-        lines.append(f"  {direction} ({meaning}):")
-        for layer in LAYERS:
-            entry = patching[direction][layer]
-            neurons = np.array(entry["neurons"])  # (H, L)
-            lines.append(f"    {layer}: whole layer {numbers(entry['whole_layer'])} per output; single neurons "
-                         f"{_signed(neurons.min())} to {_signed(neurons.max())}, summing to "
-                         f"{numbers(entry['neuron_sum'], 3)}.")
-    sums = np.array(patching["denoising"]["hidden2"]["neuron_sum"])
-    lines.append(f"  hidden2 feeds a linear readout, so a neuron's share there is exactly its direct logit "
-                 f"attribution, and the shares add up to the whole layer's: {numbers(sums, 3)}.")
-    pair_gap = patching["largest_pair_gap"]
-    gaps = f"{pair_gap['hidden1']:.2f} in hidden1 ({pair_gap['hidden2']:.2f} in hidden2, whose readout is linear)"
-    gap = max(np.abs(np.array(patching["denoising"][layer]["neurons"])
-                     - np.array(patching["noising"][layer]["neurons"])).max() for layer in LAYERS)
-    if patching["pairs_both_ways"]:
-        lines.append(f"  Noising and denoising give the same shares here (to {gap:.0e}), by construction: every "
-                     f"corrupted sequence is also a clean one, so the noising run of the pair (clean x, corrupted y) "
-                     f"is the denoising run of the pair (clean y, corrupted x), with LD's sign flipped. Pair by pair "
-                     f"they differ: for one pair and one neuron, the two gains in LD differ by up to {gaps}. They "
-                     f"part ways when the clean and corrupted inputs come from different sets, as they often do in "
-                     f"language models.")
-    else:
-        lines.append(f"  Noising and denoising differ by at most {gap:.3f} in share, though for one pair and one "
-                     f"neuron the two gains in LD differ by up to {gaps}. The sequences here are a sample, so not "
-                     f"every pair is also run the other way round; but a pair drawn at random is as likely to come "
-                     f"either way round, so the two directions agree on average.")
-    hidden2 = np.array(patching["denoising"]["hidden2"]["neurons"])  # (H, L)
-    ranked = -np.sort(-hidden2, axis=0)  # (H, L) each output's shares, largest first
-    needed = (ranked.cumsum(0) < 0.5).sum(0) + 1  # (L,) neurons, largest first, to reach half the answer
-    width = len(hidden2)
-    if needed.min() >= 2:
-        # "many" only where it is a large part of the layer: 3 of 16 neurons carrying half is a small group
-        spread = ("the answer is spread over many of the layer's neurons" if needed.min() > width / 3 else
-                  f"no single neuron carries it, but a small part of the layer (at most {needed.max() / width:.0%} of "
-                  f"its neurons) carries half")
-        lines.append(f"  In hidden2 the largest single share is {hidden2.max():.2f}, and it takes "
-                     f"{_count_range(needed)} of the {width} neurons at an output (the largest, ranked for that "
-                     f"output) to reach half of its answer: {spread}. That the shares add up to 1 is "
-                     f"arithmetic; how evenly they split is the finding.")
-    else:
-        lines.append(f"  In hidden2 one neuron alone carries half of the answer or more at {(needed == 1).sum()} of "
-                     f"{len(needed)} outputs: with this few neurons sharing it, a single share can be large.")
-    lowest = min(np.array(patching[d][l]["neurons"]).min() for d in DIRECTIONS for l in LAYERS)
-    if lowest <= -0.005:
-        lines.append(f"  A negative share (down to {lowest:.2f}) means that neuron alone pushes toward the corrupted "
-                     f"letter.")
-    return lines
 
 
 def _signed(value):

@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 
 from ..core.common import layer_features
 from ..report.files import save_figure
+from ..report.result import Finding, Result
+from ..report.wording import listing
 from ..report.plots import heatmap, neuron_ticks, positions
 
 LAYERS = ("hidden1", "hidden2")
@@ -64,11 +66,77 @@ def selectivity_counts(eta, acts, threshold):
             "no_position": int(((positions == 0) & ~dead).sum())}
 
 
-def neuron_selectivity(model, sequences, vocab, device, control, seed):
-    """eta squared per neuron and input position in each hidden layer of `model` and of `control` (the untrained
-    network), against a cut-off from a permutation null (seeded with `seed`).
+class Selectivity(Result):
+    """What neuron_selectivity measured; finding() says what it means. The untrained network's numbers are under
+    "control", the key metrics.json has always kept them under."""
 
-    Returns {"threshold": the cut-off used, max(SELECTIVE, the null's), "floor": SELECTIVE, "sequences": N,
+    def finding(self):
+        null, threshold = self["null"], self["threshold"]
+        informative = null["informative"]
+        live = {name: sum(self[name]["counts"].values()) - self[name]["counts"]["dead"] for name in LAYERS}
+        one = {name: self[name]["counts"]["one_position"] for name in LAYERS}
+        untrained_one = {name: self["control"][name]["counts"]["one_position"] for name in LAYERS}
+        numbers = {"threshold": threshold, "null_eta_squared": null["eta_squared"],
+                   **{f"median_top_eta_{name}": self[name]["median_top_eta"] for name in LAYERS}}
+        if informative:
+            counted = listing(f"{one[name]} of {live[name]} {name}" for name in LAYERS)
+            headline = (f"By eta squared (at least {threshold:.2f}, beyond chance), {counted} live neurons depend on "
+                        f"the letter at one input position alone, against {listing(map(str, untrained_one.values()))} "
+                        f"in the untrained network.")
+            numbers.update({f"one_position_{name}": one[name] for name in LAYERS})
+            numbers.update({f"untrained_one_position_{name}": untrained_one[name] for name in LAYERS})
+        else:
+            headline = (f"With only {self['sequences']} sequences, shuffled data reach eta squared "
+                        f"{null['eta_squared']:.2f} too, so no neuron's dependence on an input position can be told "
+                        f"from chance.")
+        reason = (f"the null's {null['quantile']:.0%} point, above the {self['floor']:.0%} floor, which chance "
+                  f"alone would pass" if null["eta_squared"] > self["floor"] else
+                  f"the {self['floor']:.0%} floor; the null alone would allow {null['eta_squared']:.2f}")
+        shuffled = f"  Permutation null: with the sequences shuffled {null['permutations']} times, eta squared"
+        if informative:
+            null_line = (f"{shuffled} exceeds {null['eta_squared']:.2f} in {1 - null['quantile']:.0%} of (neuron, "
+                         f"position) pairs. So 'depends on' means >= {threshold:.2f} here ({reason}).")
+        else:
+            null_line = (f"{shuffled} still reaches {null['eta_squared']:.2f} in {1 - null['quantile']:.0%} of "
+                         f"(neuron, position) pairs: with only {self['sequences']} sequences, chance alone explains "
+                         f"nearly all of a neuron's variance, so no dependence can be told from chance, and the "
+                         f"counts of selective neurons are left out.")
+        evidence = ["  Selectivity (eta squared: the share of a neuron's variance explained by the letter at one input "
+                    "position):", null_line]
+        for name in LAYERS:
+            layer, control = self[name], self["control"][name]
+            counts, untrained = layer["counts"], control["counts"]
+            if not informative:
+                evidence.append(f"  {name}: median top eta squared {layer['median_top_eta']:.2f} trained, "
+                                f"{control['median_top_eta']:.2f} untrained; dead: {counts['dead']} "
+                                f"({untrained['dead']} untrained).")
+                continue
+            evidence.append(f"  {name}: median top eta squared {layer['median_top_eta']:.2f} trained, "
+                            f"{control['median_top_eta']:.2f} untrained. Neurons depending on one position: "
+                            f"{counts['one_position']} ({untrained['one_position']} untrained), on several: "
+                            f"{counts['several_positions']} ({untrained['several_positions']}), on none alone: "
+                            f"{counts['no_position']} ({untrained['no_position']}), dead: {counts['dead']} "
+                            f"({untrained['dead']}).")
+        top = max(self["hidden1"]["top_eta"])
+        evidence.append(f"  The most selective hidden1 neuron takes {top:.2f} of its variance from one position (1 "
+                        f"would be a pure one-position unit).")
+        caveats = []
+        counts, untrained = self["hidden1"]["counts"], self["control"]["hidden1"]["counts"]
+        if informative and counts["several_positions"] > (sum(counts.values()) - counts["dead"]) / 2:
+            evidence.append("  At this cut-off most live hidden1 neurons mix several positions: they are not "
+                            "one-letter-slot units.")
+            if untrained["several_positions"] > (sum(untrained.values()) - untrained["dead"]) / 2:
+                caveats.append("  So do the untrained network's: a ReLU of a sum over all positions mixes them before "
+                               "any training, so the mixing itself is not something the network learned.")
+        return Finding(headline, numbers, evidence, caveats)
+
+
+def neuron_selectivity(run):
+    """eta squared per neuron and input position in each hidden layer of run.model and of run.untrained, on
+    run.sequences, against a cut-off from a permutation null (seeded with run.seed).
+
+    Returns a Selectivity: {"threshold": the cut-off used, max(SELECTIVE, the null's), "floor": SELECTIVE,
+             "sequences": N,
              "null": {"permutations", "quantile", "eta_squared": the null's quantile, "informative": False where
                       that quantile reaches UNINFORMATIVE (a handful of sequences), and the counts mean nothing},
              "hidden1" and "hidden2": {"eta": (H, L), "counts": {"one_position", "several_positions",
@@ -76,17 +144,18 @@ def neuron_selectivity(model, sequences, vocab, device, control, seed):
                  live neurons},
              "control": {"hidden1", "hidden2"}: the same for the untrained network}
     """
-    features = {network: layer_features(net, sequences, vocab, device, LAYERS)
-                for network, net in (("trained", model), ("untrained", control))}
+    sequences = run.sequences
+    features = {network: layer_features(net, sequences, run.vocab, run.device, LAYERS)
+                for network, net in (("trained", run.model), ("untrained", run.untrained))}
     every_neuron = torch.cat([acts for layers in features.values() for acts in layers.values()], 1)  # (N, 4H)
-    cutoff = null_cutoff(every_neuron, sequences, torch.Generator().manual_seed(seed))
+    cutoff = null_cutoff(every_neuron, sequences, torch.Generator().manual_seed(run.seed))
     threshold = max(SELECTIVE, cutoff)
     summary = {network: {name: _layer_selectivity(acts, sequences, threshold) for name, acts in layers.items()}
                for network, layers in features.items()}
-    return {"threshold": threshold, "floor": SELECTIVE, "sequences": len(sequences),
-            "null": {"permutations": NULL_PERMUTATIONS, "quantile": NULL_QUANTILE, "eta_squared": cutoff,
-                     "informative": cutoff < UNINFORMATIVE},
-            **summary["trained"], "control": summary["untrained"]}
+    return Selectivity({"threshold": threshold, "floor": SELECTIVE, "sequences": len(sequences),
+                        "null": {"permutations": NULL_PERMUTATIONS, "quantile": NULL_QUANTILE, "eta_squared": cutoff,
+                                 "informative": cutoff < UNINFORMATIVE},
+                        **summary["trained"], "control": summary["untrained"]})
 
 
 def _layer_selectivity(acts, sequences, threshold):
@@ -95,51 +164,6 @@ def _layer_selectivity(acts, sequences, threshold):
     live = acts.numpy().std(0) > 0
     return {"eta": eta.tolist(), "counts": selectivity_counts(eta, acts.numpy(), threshold), "top_eta": top.tolist(),
             "median_top_eta": float(np.median(top[live])) if live.any() else 0.0}
-
-
-def explain_selectivity(selectivity):
-    null, threshold = selectivity["null"], selectivity["threshold"]
-    reason = (f"the null's {null['quantile']:.0%} point, above the {selectivity['floor']:.0%} floor, which chance "
-              f"alone would pass" if null["eta_squared"] > selectivity["floor"] else
-              f"the {selectivity['floor']:.0%} floor; the null alone would allow {null['eta_squared']:.2f}")
-    lines = ["Selectivity (eta squared: the share of a neuron's variance explained by the letter at one input "
-             "position):",
-             f"  Permutation null: with the sequences shuffled {null['permutations']} times, eta squared exceeds "
-             f"{null['eta_squared']:.2f} in {1 - null['quantile']:.0%} of (neuron, position) pairs."]
-    informative = null.get("informative", True)
-    if informative:
-        lines[-1] += f" So 'depends on' means >= {threshold:.2f} here ({reason})."
-    else:
-        n = selectivity.get("sequences", "so few")
-        lines[-1] = (f"  Permutation null: with the sequences shuffled {null['permutations']} times, eta squared still "
-                     f"reaches {null['eta_squared']:.2f} in {1 - null['quantile']:.0%} of (neuron, position) pairs: "
-                     f"with only {n} sequences, chance alone explains nearly all of a neuron's variance, so no "
-                     f"dependence can be told from chance, and the counts of selective neurons are left out.")
-    for name in LAYERS:
-        layer, control = selectivity[name], selectivity["control"][name]
-        counts, untrained = layer["counts"], control["counts"]
-        if not informative:
-            lines.append(f"  {name}: median top eta squared {layer['median_top_eta']:.2f} trained, "
-                         f"{control['median_top_eta']:.2f} untrained; dead: {counts['dead']} ({untrained['dead']} "
-                         f"untrained).")
-            continue
-        lines.append(f"  {name}: median top eta squared {layer['median_top_eta']:.2f} trained, "
-                     f"{control['median_top_eta']:.2f} untrained. Neurons depending on one position: "
-                     f"{counts['one_position']} ({untrained['one_position']} untrained), on several: "
-                     f"{counts['several_positions']} ({untrained['several_positions']}), on none alone: "
-                     f"{counts['no_position']} ({untrained['no_position']}), dead: {counts['dead']} "
-                     f"({untrained['dead']}).")
-    top = max(selectivity["hidden1"]["top_eta"])
-    lines.append(f"  The most selective hidden1 neuron takes {top:.2f} of its variance from one position (1 would be a "
-                 f"pure one-position unit).")
-    counts, untrained = selectivity["hidden1"]["counts"], selectivity["control"]["hidden1"]["counts"]
-    if informative and counts["several_positions"] > (sum(counts.values()) - counts["dead"]) / 2:
-        lines.append("  At this cut-off most live hidden1 neurons mix several positions: they are not one-letter-slot "
-                     "units.")
-        if untrained["several_positions"] > (sum(untrained.values()) - untrained["dead"]) / 2:
-            lines.append("  So do the untrained network's: a ReLU of a sum over all positions mixes them before any "
-                         "training, so the mixing itself is not something the network learned.")
-    return lines
 
 
 def neuron_figure(n_neurons, width, n_panels, title_lines=2):

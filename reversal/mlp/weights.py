@@ -15,6 +15,7 @@ import torch
 
 from ..core.data import add_eos
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..core.model import run_with_cache
 from ..report.plots import heatmap
 from .selectivity import eta_squared, neuron_axes, neuron_figure
@@ -40,18 +41,50 @@ def agreement(shares, eta):
     return {"correlation": correlation, "top_position_agrees": agree, "live_neurons": int(live.sum())}
 
 
-def first_layer_weights(model, control, sequences, vocab, device):
-    """The weights' prediction of hidden1's selectivity, in `model` and in `control` (the untrained network).
+class FirstLayerWeights(Result):
+    """What first_layer_weights measured; finding() says what it means. The untrained network's numbers are under
+    "control", the key metrics.json has always kept them under."""
 
-    Returns {"shares": (H, L) from letter_variance_shares, "eta": (H, L) hidden1's measured eta squared (after the
-    ReLU), "correlation", "top_position_agrees", "live_neurons": from agreement(shares, eta),
+    def finding(self):
+        trained, control = self, self["control"]
+        headline = (f"The first layer's weights predict which input positions each hidden1 neuron depends on with r = "
+                    f"{trained['correlation']:.2f} trained and {control['correlation']:.2f} untrained; before the ReLU "
+                    f"the match is r = {trained['preactivation_correlation']:.2f}, arithmetic true of any weights.")
+        numbers = {"correlation": trained["correlation"], "untrained_correlation": control["correlation"],
+                   "preactivation_correlation": trained["preactivation_correlation"],
+                   "top_position_agrees": trained["top_position_agrees"], "live_neurons": trained["live_neurons"]}
+        gap = control["correlation"] - trained["correlation"]
+        compared = ("about as well as" if abs(gap) <= 0.05 else "better than" if gap > 0 else "less well than")
+        evidence = [f"  First-layer weights: the share of each position in the variance over letters of W_p E_x (the "
+                    f"weight block times the letter's embedding: what that letter adds to a hidden1 neuron before its "
+                    f"ReLU) predicts hidden1's eta squared at r = {trained['correlation']:.2f} trained and r = "
+                    f"{control['correlation']:.2f} untrained; the top position agrees for "
+                    f"{trained['top_position_agrees']} of {trained['live_neurons']} live neurons "
+                    f"({control['top_position_agrees']} of {control['live_neurons']} untrained).",
+                    f"  After the ReLU the untrained network agrees {compared} the trained one; its ReLU zeroes "
+                    f"{control['zeroed']:.0%} of its live hidden1 values, the trained network's "
+                    f"{trained['zeroed']:.0%}."]
+        caveats = [f"  Before the ReLU the match is r = {trained['preactivation_correlation']:.2f} trained and "
+                   f"{control['preactivation_correlation']:.2f} untrained (exactly 1 over all sequences, where a sum "
+                   f"over positions splits its variance by position; a sample comes close). So the link is "
+                   f"arithmetic, true of any weights, not something training created; only the ReLU, which cuts off "
+                   f"part of each neuron's range, loosens it."]
+        return Finding(headline, numbers, evidence, caveats)
+
+
+def first_layer_weights(run):
+    """The weights' prediction of hidden1's selectivity on run.sequences, in run.model and in run.untrained.
+
+    Returns a FirstLayerWeights: {"shares": (H, L) from letter_variance_shares, "eta": (H, L) hidden1's measured eta
+    squared (after the ReLU), "correlation", "top_position_agrees", "live_neurons": from agreement(shares, eta),
     "preactivation_correlation": the same correlation against eta squared before the ReLU (1 over all sequences),
     "zeroed": the fraction of the live neurons' values that the ReLU sets to 0,
     "control": the same keys for the untrained network}
     """
-    tokens = add_eos(sequences, vocab.eos_id).to(device)
+    sequences, vocab = run.sequences, run.vocab
+    tokens = add_eos(sequences, vocab.eos_id).to(run.device)
     result = {}
-    for network, net in (("trained", model), ("control", control)):
+    for network, net in (("trained", run.model), ("control", run.untrained)):
         _, cache = run_with_cache(net, tokens, ("linear1", "hidden1"))  # linear1's output: hidden1 before the ReLU
         shares = letter_variance_shares(net, len(vocab.letters))
         eta = eta_squared(cache["hidden1"].cpu(), sequences)
@@ -60,25 +93,7 @@ def first_layer_weights(model, control, sequences, vocab, device):
         result[network] = {"shares": shares.tolist(), "eta": eta.tolist(), **agreement(shares, eta),
                            "preactivation_correlation": float(np.corrcoef(shares.ravel(), before_relu.ravel())[0, 1]),
                            "zeroed": float((cache["hidden1"][:, live] == 0).float().mean())}
-    return {**result["trained"], "control": result["control"]}
-
-
-def explain_weights(weights):
-    trained, control = weights, weights["control"]
-    gap = control["correlation"] - trained["correlation"]
-    compared = ("about as well as" if abs(gap) <= 0.05 else "better than" if gap > 0 else "less well than")
-    return [f"First-layer weights: the share of each position in the variance over letters of W_p E_x (the weight "
-            f"block times the letter's embedding: what that letter adds to a hidden1 neuron before its ReLU) predicts "
-            f"hidden1's eta squared at r = {trained['correlation']:.2f} trained and r = {control['correlation']:.2f} "
-            f"untrained; the top position agrees for {trained['top_position_agrees']} of {trained['live_neurons']} "
-            f"live neurons ({control['top_position_agrees']} of {control['live_neurons']} untrained).",
-            f"  Before the ReLU the match is r = {trained['preactivation_correlation']:.2f} trained and "
-            f"{control['preactivation_correlation']:.2f} untrained (exactly 1 over all sequences, where a sum over "
-            f"positions splits its variance by position; a sample comes close). So the link is arithmetic, true of "
-            f"any weights, not something training created; only the ReLU, which cuts off part of each neuron's "
-            f"range, loosens it.",
-            f"  After the ReLU the untrained network agrees {compared} the trained one; its ReLU zeroes "
-            f"{control['zeroed']:.0%} of its live hidden1 values, the trained network's {trained['zeroed']:.0%}."]
+    return FirstLayerWeights({**result["trained"], "control": result["control"]})
 
 
 def plot_first_layer_weights(weights, path):

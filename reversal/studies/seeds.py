@@ -127,7 +127,7 @@ MLP_HEADLINES = {
 
 def mlp_headline_numbers(run):
     """The MLP_HEADLINES for one trained MLP: the mechanism, the worst single neuron, the probe control."""
-    model, untrained, data, cfg, sequences = run.model, run.untrained, run.data, run.cfg, run.sequences
+    model, untrained, data, cfg = run.model, run.untrained, run.data, run.cfg
     mechanism = find_mechanism(model, untrained, data, cfg)
     k = min(mechanism["needed_directions"], cfg.hidden)
     patch = {name: mirror_split(mechanism["subspace_patching"][name]) for name in ("hidden1", "hidden2")}
@@ -135,7 +135,7 @@ def mlp_headline_numbers(run):
     # the other outputs' accuracy after a removal, against their own unablated accuracy (a failing seed starts < 100%)
     change = np.array(mechanism["subspace_ablation"]["hidden1"]) - np.array(mechanism["baseline_accuracy"])[None, :]
     _, others_change = mirror_split(change)
-    ablation = neuron_ablation(model, sequences, data.vocab, cfg.device, reference=data.train_sequences, seed=cfg.seed)
+    ablation = neuron_ablation(run)
     probes = probe_accuracy(run)
     random_labels = [a for layer in probes["trained"]["random_labels"].values() for a in layer]
     return {
