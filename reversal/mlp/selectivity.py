@@ -68,14 +68,14 @@ def selectivity_counts(eta, acts, threshold):
 
 class Selectivity(Result):
     """What neuron_selectivity measured; finding() says what it means. The untrained network's numbers are under
-    "control", the key metrics.json has always kept them under."""
+    "untrained"."""
 
     def finding(self):
         null, threshold = self["null"], self["threshold"]
         informative = null["informative"]
         live = {name: sum(self[name]["counts"].values()) - self[name]["counts"]["dead"] for name in LAYERS}
         one = {name: self[name]["counts"]["one_position"] for name in LAYERS}
-        untrained_one = {name: self["control"][name]["counts"]["one_position"] for name in LAYERS}
+        untrained_one = {name: self["untrained"][name]["counts"]["one_position"] for name in LAYERS}
         numbers = {"threshold": threshold, "null_eta_squared": null["eta_squared"],
                    **{f"median_top_eta_{name}": self[name]["median_top_eta"] for name in LAYERS}}
         if informative:
@@ -104,7 +104,7 @@ class Selectivity(Result):
         evidence = ["  Selectivity (eta squared: the share of a neuron's variance explained by the letter at one input "
                     "position):", null_line]
         for name in LAYERS:
-            layer, control = self[name], self["control"][name]
+            layer, control = self[name], self["untrained"][name]
             counts, untrained = layer["counts"], control["counts"]
             if not informative:
                 evidence.append(f"  {name}: median top eta squared {layer['median_top_eta']:.2f} trained, "
@@ -121,7 +121,7 @@ class Selectivity(Result):
         evidence.append(f"  The most selective hidden1 neuron takes {top:.2f} of its variance from one position (1 "
                         f"would be a pure one-position unit).")
         caveats = []
-        counts, untrained = self["hidden1"]["counts"], self["control"]["hidden1"]["counts"]
+        counts, untrained = self["hidden1"]["counts"], self["untrained"]["hidden1"]["counts"]
         if informative and counts["several_positions"] > (sum(counts.values()) - counts["dead"]) / 2:
             evidence.append("  At this cut-off most live hidden1 neurons mix several positions: they are not "
                             "one-letter-slot units.")
@@ -142,7 +142,7 @@ def neuron_selectivity(run):
              "hidden1" and "hidden2": {"eta": (H, L), "counts": {"one_position", "several_positions",
                  "no_position", "dead"}, "top_eta": [each neuron's largest eta squared], "median_top_eta": over the
                  live neurons},
-             "control": {"hidden1", "hidden2"}: the same for the untrained network}
+             "untrained": {"hidden1", "hidden2"}: the same for the untrained network}
     """
     sequences = run.sequences
     features = {network: layer_features(net, sequences, run.vocab, run.device, LAYERS)
@@ -155,7 +155,7 @@ def neuron_selectivity(run):
     return Selectivity({"threshold": threshold, "floor": SELECTIVE, "sequences": len(sequences),
                         "null": {"permutations": NULL_PERMUTATIONS, "quantile": NULL_QUANTILE, "eta_squared": cutoff,
                                  "informative": cutoff < UNINFORMATIVE},
-                        **summary["trained"], "control": summary["untrained"]})
+                        **summary["trained"], "untrained": summary["untrained"]})
 
 
 def _layer_selectivity(acts, sequences, threshold):
@@ -199,7 +199,7 @@ def plot_selectivity(selectivity, path):
     ax = axes[2]
     jitter = np.random.default_rng(0).uniform(-0.15, 0.15, n_neurons)  # fixed spread so dots do not hide each other
     for x, (network, name) in enumerate([(n, l) for l in LAYERS for n in ("trained", "untrained")]):
-        layer = selectivity[name] if network == "trained" else selectivity["control"][name]
+        layer = selectivity[name] if network == "trained" else selectivity["untrained"][name]
         top = np.array(layer["top_eta"])
         live = top > 0
         ax.scatter(x + jitter[live], top[live], s=12, alpha=0.7,

@@ -43,10 +43,10 @@ def agreement(shares, eta):
 
 class FirstLayerWeights(Result):
     """What first_layer_weights measured; finding() says what it means. The untrained network's numbers are under
-    "control", the key metrics.json has always kept them under."""
+    "untrained"."""
 
     def finding(self):
-        trained, control = self, self["control"]
+        trained, control = self, self["untrained"]
         headline = (f"The first layer's weights predict which input positions each hidden1 neuron depends on with r = "
                     f"{trained['correlation']:.2f} trained and {control['correlation']:.2f} untrained; before the ReLU "
                     f"the match is r = {trained['preactivation_correlation']:.2f}, arithmetic true of any weights.")
@@ -79,12 +79,12 @@ def first_layer_weights(run):
     squared (after the ReLU), "correlation", "top_position_agrees", "live_neurons": from agreement(shares, eta),
     "preactivation_correlation": the same correlation against eta squared before the ReLU (1 over all sequences),
     "zeroed": the fraction of the live neurons' values that the ReLU sets to 0,
-    "control": the same keys for the untrained network}
+    "untrained": the same keys for the untrained network}
     """
     sequences, vocab = run.sequences, run.vocab
     tokens = add_eos(sequences, vocab.eos_id).to(run.device)
     result = {}
-    for network, net in (("trained", run.model), ("control", run.untrained)):
+    for network, net in (("trained", run.model), ("untrained", run.untrained)):
         _, cache = run_with_cache(net, tokens, ("linear1", "hidden1"))  # linear1's output: hidden1 before the ReLU
         shares = letter_variance_shares(net, len(vocab.letters))
         eta = eta_squared(cache["hidden1"].cpu(), sequences)
@@ -93,7 +93,7 @@ def first_layer_weights(run):
         result[network] = {"shares": shares.tolist(), "eta": eta.tolist(), **agreement(shares, eta),
                            "preactivation_correlation": float(np.corrcoef(shares.ravel(), before_relu.ravel())[0, 1]),
                            "zeroed": float((cache["hidden1"][:, live] == 0).float().mean())}
-    return FirstLayerWeights({**result["trained"], "control": result["control"]})
+    return FirstLayerWeights({**result["trained"], "untrained": result["untrained"]})
 
 
 def plot_first_layer_weights(weights, path):
@@ -108,8 +108,8 @@ def plot_first_layer_weights(weights, path):
     middle.set_title("measured: hidden1's eta squared\n(after the ReLU)", fontsize=9)
     for ax in (left, middle):
         neuron_axes(ax, n_neurons, seq_len, "hidden1 neuron")
-    for network, color in (("control", "tab:orange"), ("trained", "tab:blue")):
-        result = weights if network == "trained" else weights["control"]
+    for network, color in (("untrained", "tab:orange"), ("trained", "tab:blue")):
+        result = weights if network == "trained" else weights["untrained"]
         live = np.asarray(result["eta"]).sum(1) > 0
         right.scatter(np.asarray(result["shares"])[live].ravel(), np.asarray(result["eta"])[live].ravel(), s=10,
                       alpha=0.6, color=color, label=f"{'trained' if network == 'trained' else 'untrained'}: "
