@@ -31,7 +31,7 @@ ANALYSES = {
     "neuron_ablation": lambda t, seqs: neuron_ablation(t.model, seqs, t.data.vocab, t.cfg.device,
                                                        reference=t.data.train_sequences, seed=t.cfg.seed),
     "activation_patching": lambda t, seqs: activation_patching(t.model, seqs, t.data.vocab, t.cfg.device),
-    "find_mechanism": lambda t, seqs: find_mechanism(t.model, copy.deepcopy(t.model), t.data, t.cfg),
+    "find_mechanism": lambda t, seqs: find_mechanism(as_run(t)),
     "capture_all": lambda t, seqs: capture_all(t.model, t.data, t.cfg),
 }
 
