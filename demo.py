@@ -69,16 +69,15 @@ from reversal.attention.patterns import attention_experiments, plot_patterns
 from reversal.core.common import SEED_NOTE
 from reversal.core.run import start_run
 from reversal.core.train import reverse_text, sequence_accuracy, train
-from reversal.features.sae import explain_sae, plot_sae, sae_experiment, sae_metrics
-from reversal.features.steering import explain_steering, plot_steering, steering_experiment, steering_metrics
-from reversal.features.superposition import (explain_superposition, plot_superposition, superposition_metrics,
-                                             superposition_report)
+from reversal.features.sae import plot_sae, sae_experiment
+from reversal.features.steering import plot_steering, steering_experiment
+from reversal.features.superposition import plot_superposition, superposition_report
 from reversal.mlp.ablation import neuron_ablation, plot_ablation
 from reversal.mlp.activations import capture_all, plot_activations
 from reversal.mlp.dimensionality import plot_dimensionality
 from reversal.mlp.generalization import generalization
 from reversal.mlp.influence import plot_influence, position_influence
-from reversal.mlp.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
+from reversal.mlp.mechanism import find_mechanism, plot_subspace_interventions
 from reversal.mlp.patching import activation_patching, plot_patching
 from reversal.mlp.probes import plot_probes, probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity, plot_selectivity
@@ -126,10 +125,10 @@ def main(args, cfg):
             results["interpretability"]["capacity_sweep"] = sweep
 
         if args.sae:  # opt-in: a sparse autoencoder on hidden1, scored against the features the network must carry
-            sae = sae_experiment(model, data, cfg)
-            print("\n" + "\n".join(explain_sae(sae)))
+            sae = sae_experiment(run)
+            print("\n" + str(sae.finding()))
             figures.draw(plot_sae, sae, out("sae.png"))
-            results.setdefault("features", {})["sae"] = sae_metrics(sae)
+            results.setdefault("features", {})["sae"] = sae
 
         if args.seeds:  # opt-in: one seed is an anecdote; train N and report each headline number's spread
             results["across_seeds"] = across_seeds(cfg, args.seeds)  # the headline numbers of the model's kind
@@ -156,10 +155,9 @@ def main(args, cfg):
 def mlp_experiments(run, figures, out):
     """The MLP's lesson: hooks, behaviour, probes, selectivity, weights, ablation, patching, then the mechanism.
     Prints what each found, queues its figure, and returns what metrics.json keeps."""
-    model, untrained, data, cfg = run.model, run.untrained, run.data, run.cfg
     # forward hooks capture both hidden layers for every distinct sequence
     capture = capture_all(run)
-    figures.draw(plot_activations, capture, out("activation_heatmaps.png"), 64, cfg.seed)
+    figures.draw(plot_activations, capture, out("activation_heatmaps.png"), 64, run.seed)
     print("\nhidden layers, captured with forward hooks:")
     print(capture.finding())
 
@@ -177,36 +175,34 @@ def mlp_experiments(run, figures, out):
     patching = activation_patching(run)
     figures.draw(plot_patching, patching, out("patching.png"))
     # the mechanism: letters live in per-position directions, and each output reads its mirrored input's
-    mechanism = find_mechanism(model, untrained, data, cfg)
+    mechanism = find_mechanism(run)
     figures.draw(plot_dimensionality, mechanism, out("dimensionality.png"))
     figures.draw(plot_subspace_interventions, mechanism, out("subspace_interventions.png"))
     # features: steer along the letter directions, and count directions against neurons (superposition?)
-    steering = steering_experiment(model, data, cfg)
+    steering = steering_experiment(run)
     figures.draw(plot_steering, steering, out("steering.png"))
-    superposition = superposition_report(model, data, cfg)
+    superposition = superposition_report(run)
     figures.draw(plot_superposition, superposition, out("superposition.png"))
 
     print("\nexperiments on the trained model:")
     for result in [influence, probes, selectivity, weights, ablation, patching]:
         print(result.finding())
     print(f"  ({SEED_NOTE}.)")
-    print("\n" + "\n".join(explain_mechanism(mechanism)))
-    print("\n" + "\n".join(explain_steering(steering)))
-    print("\n".join(explain_superposition(superposition)))
+    print("\n" + str(mechanism.finding()))
+    print("\n" + str(steering.finding()))
+    print(superposition.finding())
     return {"activations": capture,
             "interpretability": {"position_influence": influence, "probe_accuracy": probes,
                                  "neuron_selectivity": selectivity, "first_layer_weights": weights,
                                  "neuron_ablation": ablation, "patching": patching},
             "mechanism": mechanism,
-            "features": {"steering": steering_metrics(steering),
-                         "superposition": superposition_metrics(superposition)}}
+            "features": {"steering": steering, "superposition": superposition}}
 
 
 def transformer_experiments(run, figures, out):
     """The transformer's lesson: behaviour, probes on its residual stream, then its attention pattern, the QK and OV
     circuits read from the weights, interventions on the head, whether this seed's circuit is the clean one, and
     steering along the residual stream's letter directions."""
-    model, data, cfg = run.model, run.data, run.cfg
     influence = position_influence(run)
     figures.draw(plot_influence, influence, out("position_influence.png"))
     # the same probes as the MLP's, on the residual stream before and after the attention layer
@@ -214,18 +210,18 @@ def transformer_experiments(run, figures, out):
     figures.draw(plot_probes, probes, out("probe_accuracy.png"))
     attention = attention_experiments(run)
     # steering the residual stream along class-mean directions, at the input's position and at its mirror's
-    steering = steering_experiment(model, data, cfg)
+    steering = steering_experiment(run)
     figures.draw(plot_steering, steering, out("steering.png"))
     figures.draw(plot_patterns, attention["patterns"], out("attention_patterns.png"))
-    figures.draw(plot_circuits, attention["qk"], attention["ov"], data.vocab, out("circuits.png"))
+    figures.draw(plot_circuits, attention["qk"], attention["ov"], run.vocab, out("circuits.png"))
     figures.draw(plot_interventions, attention["interventions"], out("attention_interventions.png"))
     print("\nexperiments on the trained transformer:")
     print(influence.finding())
     print(probes.finding())
     print(attention.finding())
-    print("\n" + "\n".join(explain_steering(steering)))
+    print("\n" + str(steering.finding()))
     return {"interpretability": {"position_influence": influence, "probe_accuracy": probes},
-            "attention": attention, "features": {"steering": steering_metrics(steering)}}
+            "attention": attention, "features": {"steering": steering}}
 
 
 if __name__ == "__main__":

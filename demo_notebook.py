@@ -86,19 +86,19 @@ from reversal.attention.head_interventions import plot_interventions
 from reversal.attention.patterns import attention_experiments, plot_circuit_comparison, plot_patterns
 from reversal.core.common import layer_features, letters
 from reversal.core.data import add_eos, make_targets
+from reversal.core.directions import class_means
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
 from reversal.core.run import Run, start_run
 from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
-from reversal.features.sae import (FOUND, best_correlation, explain_sae, ground_truth, plot_sae, sae_experiment,
-                                   train_sae)
-from reversal.features.steering import explain_steering, plot_steering, steering_experiment
-from reversal.features.superposition import explain_superposition, plot_superposition, superposition_report
+from reversal.features.sae import FOUND, best_correlation, ground_truth, plot_sae, sae_experiment, train_sae
+from reversal.features.steering import plot_steering, steering_experiment
+from reversal.features.superposition import plot_superposition, superposition_report
 from reversal.mlp.ablation import neuron_ablation, output_metrics, plot_ablation
 from reversal.mlp.activations import capture_all, plot_activations
 from reversal.mlp.dimensionality import plot_dimensionality
 from reversal.mlp.generalization import generalization
 from reversal.mlp.influence import plot_influence, position_influence
-from reversal.mlp.mechanism import explain_mechanism, find_mechanism, in_short, plot_subspace_interventions
+from reversal.mlp.mechanism import find_mechanism, in_short, plot_subspace_interventions
 from reversal.mlp.patching import activation_patching, patch_neurons, plot_patching
 from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity, null_cutoff, plot_selectivity
@@ -473,8 +473,8 @@ pause(PAUSE)
 
 # %%
 tell()
-mechanism = find_mechanism(model, untrained, data, cfg)
-print("\n".join(explain_mechanism(mechanism)))
+mechanism = find_mechanism(run)
+print(mechanism.finding())
 figure(plot_dimensionality, mechanism, out("notebook_dimensionality.png"))
 figure(plot_subspace_interventions, mechanism, out("notebook_subspace_interventions.png"))
 
@@ -501,6 +501,9 @@ features = layer_features(model, data.train_sequences, vocab, cfg.device, ("hidd
 having = lambda letter: data.train_sequences[:, POSITION] == letter
 old = test[0, POSITION].item()
 steer = features[having(vocab.index[NEW_LETTER])].mean(0) - features[having(old)].mean(0)  # (H,) one direction
+means = class_means(features, data.train_sequences, len(vocab.letters))  # (L, V, H): what the package steers with
+assert torch.allclose(steer.double(), means[POSITION, vocab.index[NEW_LETTER]] - means[POSITION, old], atol=1e-5), \
+    "steer differs from core.directions.class_means: is it averaged over the same sequences, at the same position?"
 # clamp at 0: hidden1 comes out of a ReLU, and no real input makes it negative
 logits = run_with_hooks(model, add_eos(test, vocab.eos_id).to(cfg.device),
                         {"hidden1": lambda out: (out + steer.to(out.device)).clamp(min=0)})
@@ -546,6 +549,8 @@ tell()
 transformer_cfg = dataclasses.replace(cfg, model="transformer", lr=DEFAULT_LR["transformer"])
 transformer = make_model(transformer_cfg, vocab)
 transformer_history = train(transformer, data, transformer_cfg)
+transformer_untrained = make_model(transformer_cfg, vocab)  # same seed, same starting weights, never trained
+transformer_run = Run(transformer, transformer_untrained, data, transformer_cfg)  # what chapters 3 and 4 take
 print(transformer)
 print(f"{transformer.parameter_count():,} parameters; trained in {transformer_history.seconds:.2f} s; held-out "
       f"sequences right: {sequence_accuracy(transformer, data.heldout_sequences, vocab.eos_id):.0%}")
@@ -564,8 +569,6 @@ pause(PAUSE)
 
 # %%
 tell()
-transformer_untrained = make_model(transformer_cfg, vocab)  # same seed, same starting weights, never trained
-transformer_run = Run(transformer, transformer_untrained, data, transformer_cfg)
 transformer_probes = probe_accuracy(transformer_run)
 print(transformer_probes.finding())
 folds = fold_masks(len(sequences), N_FOLDS, torch.Generator().manual_seed(cfg.seed))
@@ -743,8 +746,8 @@ pause(PAUSE)
 
 # %%
 tell()
-steering = steering_experiment(model, data, cfg)
-print("\n".join(explain_steering(steering)))
+steering = steering_experiment(run)
+print(steering.finding())
 figure(plot_steering, steering, out("notebook_steering.png"))
 
 # %% [markdown]
@@ -759,7 +762,7 @@ figure(plot_steering, steering, out("notebook_steering.png"))
 
 # %%
 tell()
-print("\n".join(line for line in explain_steering(steering_experiment(model, data, cfg, clamp=False))[1:]
+print("\n".join(line for line in steering_experiment(run, clamp=False).finding().evidence
                 if line.startswith("  hidden")))  # one line per layer
 pause(PAUSE)
 
@@ -778,8 +781,8 @@ pause(PAUSE)
 
 # %%
 tell()
-transformer_steering = steering_experiment(transformer, data, transformer_cfg)
-print("\n".join(explain_steering(transformer_steering)))
+transformer_steering = steering_experiment(transformer_run)
+print(transformer_steering.finding())
 figure(plot_steering, transformer_steering, out("notebook_transformer_steering.png"))
 
 # %% [markdown]
@@ -830,8 +833,8 @@ pause(PAUSE)
 
 # %%
 tell()
-superposition = superposition_report(model, data, cfg)
-print("\n".join(explain_superposition(superposition)))
+superposition = superposition_report(run)
+print(superposition.finding())
 figure(plot_superposition, superposition, out("notebook_superposition.png"))
 pause(PAUSE)
 
@@ -859,8 +862,8 @@ pause(PAUSE)
 
 # %%
 tell()
-sae = sae_experiment(model, data, cfg, seeds=(0,), steps=SAE_STEPS)
-print("\n".join(explain_sae(sae)))
+sae = sae_experiment(run, seeds=(0,), steps=SAE_STEPS)
+print(sae.finding())
 figure(plot_sae, sae, out("notebook_sae.png"))
 
 # %% [markdown]
@@ -903,14 +906,13 @@ pause(PAUSE)
 tell()
 if args.crowded:
     crowded_cfg = dataclasses.replace(cfg, seq_len=6, vocab="abcd", hidden=16, input="")
-    crowded_data = make_data(crowded_cfg)
-    crowded = make_model(crowded_cfg, crowded_data.vocab)
-    train(crowded, crowded_data, crowded_cfg)
-    crowded_superposition = superposition_report(crowded, crowded_data, crowded_cfg)
-    print("\n".join(explain_superposition(crowded_superposition)))
+    crowded = start_run(crowded_cfg)  # its own data, model and untrained twin
+    train(crowded.model, crowded.data, crowded_cfg)
+    crowded_superposition = superposition_report(crowded)
+    print(crowded_superposition.finding())
     figure(plot_superposition, crowded_superposition, out("notebook_superposition_crowded.png"))
-    crowded_sae = sae_experiment(crowded, crowded_data, crowded_cfg, seeds=(0,), steps=SAE_STEPS)
-    print("\n".join(explain_sae(crowded_sae)))
+    crowded_sae = sae_experiment(crowded, seeds=(0,), steps=SAE_STEPS)
+    print(crowded_sae.finding())
     figure(plot_sae, crowded_sae, out("notebook_sae_crowded.png"))
 else:
     print("Not run: add --crowded (python demo_notebook.py --crowded, or --chapter features --crowded to start at "
@@ -934,8 +936,8 @@ else:
 # %%
 tell()
 if args.crowded:
-    more = sae_experiment(crowded, crowded_data, crowded_cfg, seeds=(1, 2), steps=SAE_STEPS, progress=False)
-    print("\n".join(line for line in explain_sae(more) if line.startswith("  SAE seed")))
+    more = sae_experiment(crowded, seeds=(1, 2), steps=SAE_STEPS, progress=False)
+    print("\n".join(line for line in more.finding().evidence if line.startswith("  SAE seed")))
 pause(PAUSE)
 
 # %% [markdown]

@@ -168,7 +168,7 @@ def test_demo_writes_the_mechanism_to_metrics(demo_run):
         assert key in mechanism, f"metrics.json's mechanism lacks {key!r}"
     assert mechanism["needed_directions"] == 3 * 2, "L x (V-1) = 3 x 2 with the defaults"
     assert len(mechanism["subspace_patching"]["hidden1"]) == 3, "expected an L x L matrix per layer"
-    assert "statement" not in mechanism, "metrics.json keeps numbers; the sentences are explain_mechanism's"
+    assert "statement" not in mechanism, "metrics.json keeps numbers; the sentences are the result's finding()'s"
     text = (out / "metrics.json").read_text()
     assert json.loads(text)["schema_version"] == 2
     assert len(text.encode()) < 100_000, f"metrics.json is {len(text.encode()):,} bytes at the defaults"

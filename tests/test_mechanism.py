@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_png, train_model
+from conftest import assert_finding, assert_png, train_model
 from reversal.core.common import mirror_split
 from reversal.core.data import all_sequences
+from reversal.core.run import Run
 from reversal.core.train import make_model
 from reversal.mlp.additive import fit_additive, r_squared
 from reversal.mlp.dimensionality import plot_dimensionality
-from reversal.mlp.mechanism import explain_mechanism, find_mechanism, plot_subspace_interventions
+from reversal.mlp.mechanism import find_mechanism, plot_subspace_interventions
 from reversal.mlp.subspaces import letter_subspaces
 
 LAYERS = ("hidden1", "hidden2")
@@ -20,8 +21,8 @@ OTHER_SETTINGS = {"seed 1": {"seed": 1}, "seed 2": {"seed": 2}, "seq-len 5": {"s
 
 
 @pytest.fixture(scope="module")
-def mechanism(trained, untrained):
-    return find_mechanism(trained.model, untrained, trained.data, trained.cfg)
+def mechanism(run):
+    return find_mechanism(run)
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,8 @@ def other_mechanisms():
     """Three more trained models (about 4 s together): the dimension claim must not rest on one seed."""
     found = {}
     for name, settings in OTHER_SETTINGS.items():
-        run = train_model(**settings)
-        found[name] = find_mechanism(run.model, make_model(run.cfg, run.data.vocab), run.data, run.cfg)
+        t = train_model(**settings)
+        found[name] = find_mechanism(Run(t.model, make_model(t.cfg, t.data.vocab), t.data, t.cfg))
     return found
 
 
@@ -135,16 +136,16 @@ def test_an_exactly_additive_layer_splits_into_one_part_per_letter():
 def test_the_statement_says_when_hidden2_falls_short(mechanism):
     doctored = copy.deepcopy(mechanism)
     doctored["subspace_patching"]["hidden2"] = (0.6 * np.array(doctored["subspace_patching"]["hidden2"])).tolist()
-    text = "\n".join(explain_mechanism(doctored))
+    text = str(doctored.finding())
     assert "In hidden2 it holds only in part" in text and "misses the clean picture" in text, (
         f"hidden2 restoring 60% at the mirror must be stated as a shortfall, got:\n{text}")
 
 
 def test_the_statement_allows_superposition_only_beyond_the_width(mechanism):
-    text = "\n".join(explain_mechanism(mechanism))
+    text = str(mechanism.finding())
     narrow = copy.deepcopy(mechanism)
-    narrow["width"] = mechanism["needed_directions"] - 1
-    assert "nothing forces it" in text and "it is possible" in "\n".join(explain_mechanism(narrow)), (
+    narrow.values["width"] = mechanism["needed_directions"] - 1
+    assert "nothing forces it" in text and "it is possible" in str(narrow.finding()), (
         "superposition is possible only when the needed directions exceed the width; the statement must follow that")
 
 
@@ -158,12 +159,12 @@ def test_plots_draw_pngs(mechanism, tmp_path):
 def test_removal_is_measured_against_the_models_own_accuracy(mechanism):
     # --seed 6: the unablated model gets 89% at outputs 1 and 3; a removal that leaves them at 89% costs nothing
     doctored = copy.deepcopy(mechanism)
-    doctored["baseline_accuracy"] = [8 / 9, 1.0, 8 / 9]
+    doctored.values["baseline_accuracy"] = [8 / 9, 1.0, 8 / 9]
     for name in LAYERS:
         ablated = np.array(doctored["subspace_ablation"][name])
         ablated[:, [0, 2]] = np.minimum(ablated[:, [0, 2]], 8 / 9)
         doctored["subspace_ablation"][name] = ablated.tolist()
-    text = "\n".join(explain_mechanism(doctored))
+    text = str(doctored.finding())
     assert "lose nothing against their unablated accuracy" in text and "costs other outputs too" not in text, (
         f"outputs that stay at their unablated 89% lose nothing; is the removal compared with 100% instead of "
         f"mechanism['baseline_accuracy']? Got:\n{text}")
@@ -172,7 +173,7 @@ def test_removal_is_measured_against_the_models_own_accuracy(mechanism):
 def test_a_variance_check_that_misses_is_named_in_short_and_below(mechanism):
     doctored = copy.deepcopy(mechanism)
     doctored["pca_variance_explained"]["hidden2"][doctored["needed_directions"] - 1] = 0.989
-    text = "\n".join(explain_mechanism(doctored))
+    text = str(doctored.finding())
     in_short_line = text.splitlines()[1]
     assert "hidden2's top 6 principal components hold 98.9%" in in_short_line and "1.1% of its variance lies " \
         "outside the top 6" in text, f"a layer at 98.9% must be named, in the In short line too; got:\n{text}"
@@ -182,3 +183,7 @@ def test_r_squared_of_a_single_sequence_is_none_not_minus_infinity():
     logits = torch.randn(1, 3, 4)
     assert r_squared(logits.double(), logits) is None, \
         "one sequence has no variance to explain: R^2 must be None (metrics.json holds no -inf or NaN)"
+
+
+def test_the_mechanism_finding_is_layered(mechanism):
+    assert_finding(mechanism)

@@ -3,11 +3,13 @@
 import pytest
 import torch
 
-from conftest import assert_png, train_model
+from conftest import assert_finding, assert_png, train_model
 from reversal.core.common import analysis_sequences, layer_features
-from reversal.features.sae import (FOUND, ON_A_LINE, best_correlation, explain_sae, explain_toward_middle, fve,
-                                   ground_truth, letters_on_a_line, plot_sae, random_rotation, sae_experiment,
-                                   steer_toward_middle, train_sae)
+from reversal.core.directions import class_means
+from reversal.core.run import Run
+from reversal.core.train import make_model
+from reversal.features.sae import (FOUND, ON_A_LINE, best_correlation, fve, ground_truth, letters_on_a_line,
+                                   plot_sae, random_rotation, sae_experiment, steer_toward_middle, train_sae)
 
 AT_LEAST_FOUND = 7  # measured: SAE seed 0 finds 8 of 9 at the defaults (seeds 1, 2: 8, 7); one of margin
 
@@ -18,9 +20,9 @@ def hidden1(trained, sequences):
 
 
 @pytest.fixture(scope="module")
-def results(trained):
+def results(run):
     """One SAE seed at the defaults (about 2 s)."""
-    return sae_experiment(trained.model, trained.data, trained.cfg, seeds=(0,), progress=False)
+    return sae_experiment(run, seeds=(0,), progress=False)
 
 
 def test_decoder_columns_have_unit_norm_after_training(hidden1):
@@ -76,7 +78,7 @@ def test_the_reconstruction_keeps_the_model_right(results):
 
 @pytest.mark.slow
 def test_explain_and_plot(results, tmp_path):
-    text = "\n".join(explain_sae(results))
+    text = str(results.finding())
     assert f"SAE {results['found']['sae']} of 9" in text, text
     plot_sae(results, tmp_path / "sae.png")
     assert_png(tmp_path / "sae.png")
@@ -86,16 +88,31 @@ def test_explain_and_plot(results, tmp_path):
 def test_steering_toward_a_middle_letter_overshoots_to_the_far_end():
     # measured at --seq-len 5, seed 42: positions 2 to 5 put 93-99% of their class means on a line, c - b - a
     five = train_model(seq_len=5)
+    run = Run(five.model, make_model(five.cfg, five.data.vocab), five.data, five.cfg)
     sequences = analysis_sequences(five.cfg)
     acts = layer_features(five.model, sequences, five.data.vocab, five.cfg.device, ("hidden1",))["hidden1"]
     lines = [line for line in letters_on_a_line(acts.double(), sequences, 3, five.data.vocab.letters)
              if line["share"] >= ON_A_LINE]
     assert lines, "no position's letters lie on a line at --seq-len 5"
-    train_acts = layer_features(five.model, five.data.train_sequences, five.data.vocab, five.cfg.device,
-                                ("hidden1",))["hidden1"].double()
-    steer = steer_toward_middle(five.model, five.data, five.cfg, sequences, lines[0], train_acts)
+    steer = steer_toward_middle(run, lines[0])
     first_middle = next(a for a, share in zip(steer["alphas"], steer["says_middle"]) if share >= 0.9)
     first_far = next(a for a, share in zip(steer["alphas"], steer["says_far"]) if share >= 0.5)
     assert steer["says_far"][0] == 0, "unsteered, no sequence says the far letter at the mirror"
     assert first_middle < first_far, "a small push writes the middle letter, a larger one overshoots past it"
-    assert "overshoot" in explain_toward_middle(steer)
+    assert "overshoot" in str(steer.finding())
+    assert_finding(steer)
+
+
+@pytest.mark.slow
+def test_the_sae_finding_is_layered(results):
+    assert_finding(results)
+    assert "correlation" not in results.to_json() and "correlation" in results, \
+        "metrics.json keeps no correlation matrix; plot_sae reads it from the arrays"
+
+
+def test_letters_on_a_line_reads_the_shared_class_means(hidden1, sequences):
+    # the share on one direction, recomputed from core.directions.class_means: the same quantity, not a copy of it
+    lines = letters_on_a_line(hidden1.double(), sequences, 3, ["a", "b", "c"])
+    for p, means in enumerate(class_means(hidden1, sequences, 3)):
+        values = torch.linalg.svdvals(means - means.mean(0)) ** 2
+        assert abs(lines[p]["share"] - (values[0] / values.sum()).item()) < 1e-12

@@ -28,7 +28,7 @@ ANALYSES = {  # seqs is as_run(t).sequences; the techniques that take no sequenc
     "first_layer_weights": lambda t, seqs: first_layer_weights(as_run(t)),
     "neuron_ablation": lambda t, seqs: neuron_ablation(as_run(t)),
     "activation_patching": lambda t, seqs: activation_patching(as_run(t)),
-    "find_mechanism": lambda t, seqs: find_mechanism(t.model, copy.deepcopy(t.model), t.data, t.cfg),
+    "find_mechanism": lambda t, seqs: find_mechanism(as_run(t)),
     "capture_all": lambda t, seqs: capture_all(as_run(t)),
 }
 

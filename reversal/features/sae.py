@@ -12,8 +12,8 @@ its activation over all sequences correlates with each indicator. Beside it, the
 every principal component, and for one linear+ReLU readout fitted to each indicator (a ceiling: what one ReLU
 feature on this layer could reach at best).
 
-    results = sae_experiment(model, data, cfg)  # dict, see its docstring
-    print("\\n".join(explain_sae(results)))
+    results = sae_experiment(run)  # an SaeScores, see its docstring
+    print(results.finding())
     plot_sae(results, "sae.png")
 """
 
@@ -26,10 +26,12 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from ..core.common import analysis_sequences, layer_features
+from ..core.common import layer_features
 from ..core.data import add_eos, make_targets
+from ..core.directions import class_means
 from ..core.pca import principal_axes
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..core.model import run_with_hooks
 from .steering import class_mean_vector
 from ..core.progress import watching
@@ -41,7 +43,7 @@ LR = 3e-3  # full-batch Adam
 # 20,000 (longer is not better here); --seq-len 5 finds 10, 11, 10 of 15 and 10, 10, 10. About 1.6 s a seed.
 STEPS = 5000
 FOUND = 0.9  # a ground-truth feature is "found" by a method when one of its units correlates with it at >= 0.9
-ON_A_LINE = 0.9  # a position's letters "lie on a line" when one direction holds this share of their class means' variance
+ON_A_LINE = 0.9  # a position's letters "lie on a line": one direction holds this share of their class means' variance
 SEEDS = (0, 1, 2)  # SAE seeds sae_experiment trains; the model's seed is cfg.seed, apart
 TOWARD_MIDDLE_ALPHAS = np.round(np.arange(0, 4.0001, 0.25), 2)  # steering toward a line's middle letter
 
@@ -171,8 +173,8 @@ def unmatched(truth, features, matched, names):
                    ("conjunction", conj[:, k], lambda i: f"{names[pairs[i][0]]} and {names[pairs[i][1]]}"),
                    ("mixture", mix[:, k], lambda i: f"{names[pairs[i][0]]} or {names[pairs[i][1]]}")]
         kind, values, name = max(options, key=lambda option: option[1].max().item())
-        described.append({"feature": k, "kind": kind, "best": values.max().item(), "match": name(values.argmax().item()),
-                          "best_single": single[:, k].max().item()})
+        described.append({"feature": k, "kind": kind, "best": values.max().item(),
+                          "match": name(values.argmax().item()), "best_single": single[:, k].max().item()})
     return described
 
 
@@ -180,8 +182,7 @@ def letters_on_a_line(acts, sequences, n_letters, letters):
     """Per position: the share of its letters' class-mean variance along one direction, and which letter's mean
     lies between the others on that direction (the middle one)."""
     lines = []
-    for p in range(sequences.shape[1]):
-        means = torch.stack([acts[sequences[:, p] == x].double().mean(0) for x in range(n_letters)])  # (V, H)
+    for p, means in enumerate(class_means(acts, sequences, n_letters)):  # means: (V, H), one row a letter
         centred, s, vh = principal_axes(means)
         along = (centred @ vh[0]).tolist()  # (V,) where each letter's mean sits on the main direction
         order = np.argsort(along)
@@ -190,26 +191,51 @@ def letters_on_a_line(acts, sequences, n_letters, letters):
     return lines
 
 
+class TowardMiddle(Result):
+    """What steer_toward_middle measured; finding() says where the push writes the middle letter, and where it
+    overshoots to the far end."""
+
+    def finding(self):
+        alphas, middle, far = self["alphas"], self["middle"], self["far"]
+        hit = [a for a, share in zip(alphas, self["says_middle"]) if share >= 0.9]
+        past = next((a for a, share in zip(alphas, self["says_far"]) if share >= 0.5), None)
+        headline = (f"Steering input {self['position']} from {self['start']} toward the middle letter {middle} along "
+                    f"the class-mean vector (hidden1, {self['steered']} sequences): output {self['output']} says "
+                    f"{middle} for at least 90% of them "
+                    + (f"from alpha {min(hit):g} to {max(hit):g}." if hit else "at no alpha."))
+        numbers = {"steered": self["steered"], "says_middle_most": max(self["says_middle"]),
+                   "says_far_most": max(self["says_far"])}
+        if past is None:
+            return Finding(headline, numbers, [f"  Up to alpha {alphas[-1]:g} it never says {far} for half of them."])
+        stays = all(share >= 0.5 for a, share in zip(alphas, self["says_far"]) if a >= past)
+        numbers["alpha_says_far"] = past
+        return Finding(headline, numbers, [
+            f"  {'From' if stays else 'At'} alpha {past:g}{' on' if stays else ''}, half or more say {far}: pushed "
+            f"along the line, past {middle} lies {far}, the overshoot of the line code."])
+
+
 @torch.no_grad()
-def steer_toward_middle(model, data, cfg, sequences, line, train_acts):
+def steer_toward_middle(run, line):
     """Steer hidden1 from the letter at one end of a position's line toward the middle letter, along the class-mean
-    vector (steering.py's, clamped at 0), and read the mirrored output: for each alpha, the share of the steered
-    sequences that says the middle letter, and the share that says the letter at the other end.
-    train_acts: hidden1 on data.train_sequences, (N_train, H), where the class means come from."""
-    vocab, p = data.vocab, line["position"] - 1
+    vector (steering.py's, from the training sequences, clamped at 0), and read the mirrored output on
+    run.sequences: for each alpha, the share of the steered sequences that says the middle letter, and the share
+    that says the letter at the other end. Returns a TowardMiddle."""
+    data, vocab, device, p = run.data, run.vocab, run.device, line["position"] - 1
+    train_acts = layer_features(run.model, data.train_sequences, vocab, device, (LAYER,))[LAYER].double()  # (N, H)
     start, middle, far = (vocab.index[letter] for letter in (line["order"][0], line["middle"][0], line["order"][-1]))
-    vector = class_mean_vector(train_acts, data.train_sequences, p, start, middle).float().to(cfg.device)  # (H,)
-    tokens = add_eos(sequences[sequences[:, p] == start], vocab.eos_id).to(cfg.device)  # the sequences to steer
-    mirror = cfg.seq_len - 1 - p
+    vector = class_mean_vector(train_acts, data.train_sequences, p, start, middle).float().to(device)  # (H,)
+    sequences = run.sequences
+    tokens = add_eos(sequences[sequences[:, p] == start], vocab.eos_id).to(device)  # the sequences to steer
+    mirror = run.cfg.seq_len - 1 - p
     says = {"says_middle": [], "says_far": []}
     for alpha in TOWARD_MIDDLE_ALPHAS:
         push = lambda out: (out + float(alpha) * vector).clamp(min=0)
-        answer = run_with_hooks(model, tokens, {LAYER: push}).argmax(-1)[:, mirror].cpu()  # (n,)
+        answer = run_with_hooks(run.model, tokens, {LAYER: push}).argmax(-1)[:, mirror].cpu()  # (n,)
         says["says_middle"].append((answer == middle).double().mean().item())
         says["says_far"].append((answer == far).double().mean().item())
-    return {"position": line["position"], "start": line["order"][0], "middle": line["middle"][0],
-            "far": line["order"][-1], "output": mirror + 1, "alphas": TOWARD_MIDDLE_ALPHAS.tolist(),
-            "steered": len(tokens), **says}
+    return TowardMiddle({"position": line["position"], "start": line["order"][0], "middle": line["middle"][0],
+                         "far": line["order"][-1], "output": mirror + 1, "alphas": TOWARD_MIDDLE_ALPHAS.tolist(),
+                         "steered": len(tokens), **says})
 
 
 def score(model, acts, features, reconstruction, truth, sequences, vocab, device, replace):
@@ -218,14 +244,14 @@ def score(model, acts, features, reconstruction, truth, sequences, vocab, device
             "best_correlation": best_correlation(truth, features)}
 
 
-def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
-    """Train one SAE per seed on hidden1 over every analysis sequence, and score it against the ground truth.
+def sae_experiment(run, seeds=SEEDS, steps=STEPS, progress=True):
+    """Train one SAE per seed on hidden1 over run.sequences, and score it against the ground truth.
 
-    Returns a dict:
+    Returns an SaeScores, whose values are:
       settings: layer, n_features (L x V), l1, lr, steps, seeds, sequences, found_at
       names: the ground-truth features, "a@1" ...
-      per_seed: for each SAE seed: fve, l0, accuracy_with_reconstruction, best_correlation (list of G), found,
-                unmatched (what the SAE features that match no ground-truth feature are), seconds,
+      per_seed: for each SAE seed: fve, l0, accuracy_with_reconstruction, best_correlation (list of G), seconds,
+                found, unmatched (what the SAE features that match no ground-truth feature are),
                 rotated: the same SAE with its features mixed by a random rotation (fve, found)
       fve, l0, accuracy_with_reconstruction: the first seed's (as in per_seed[0])
       best_correlation: {sae (first seed), neurons, pca, readout}: each a list of G numbers
@@ -234,16 +260,16 @@ def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
       baseline_accuracy: the model's own accuracy on the sequences
       lines: letters_on_a_line per position
       toward_middle: for each position whose letters lie on a line, steer_toward_middle
-      correlation: (G, F) |r| of ground truth with the first seed's features, for plot_sae
+    and its one array, "correlation": (G, F) |r| of ground truth with the first seed's features, for plot_sae.
     """
-    vocab, device = data.vocab, cfg.device
-    sequences = analysis_sequences(cfg)  # (N, L): all 27 with the defaults
+    model, vocab, device = run.model, run.vocab, run.device
+    sequences = run.sequences  # (N, L): all 27 with the defaults
     acts = layer_features(model, sequences, vocab, device, (LAYER,))[LAYER].double()  # (N, H)
     n_letters = len(vocab.letters)
     truth = ground_truth(sequences, n_letters)  # (N, G)
-    names = feature_names(cfg.seq_len, vocab.letters)
+    names = feature_names(run.cfg.seq_len, vocab.letters)
     n_features = truth.shape[1]
-    per_seed = []
+    per_seed, correlation = [], None
     for seed in seeds:
         start = time.perf_counter()
         sae, _ = train_sae(acts, n_features, seed, steps=steps, progress=progress)
@@ -263,16 +289,15 @@ def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
             result["rotated"] = {"fve": fve(acts, (mixed @ rotation.T @ sae.W_d.double().T + sae.b_d.double())
                                             * sae.scale.double()),
                                  "found": sum(v >= FOUND for v in best_correlation(truth, mixed))}
-        result["correlation"] = r.tolist()
+        correlation = r.tolist() if correlation is None else correlation  # the first seed's, for the figure
         per_seed.append(result)
     lines = letters_on_a_line(acts, sequences, n_letters, vocab.letters)
-    train_acts = layer_features(model, data.train_sequences, vocab, device, (LAYER,))[LAYER].double()
     neurons = best_correlation(truth, acts)
     pca = best_correlation(truth, pca_projections(acts))
     readout = best_correlation(truth, readout_fit(acts, truth))
     first = per_seed[0]
     best = {"sae": first["best_correlation"], "neurons": neurons, "pca": pca, "readout": readout}
-    return {
+    return SaeScores({
         "settings": {"layer": LAYER, "n_features": n_features, "l1": L1, "lr": LR, "steps": steps,
                      "seeds": list(seeds), "sequences": len(sequences), "found_at": FOUND},
         "names": names, "per_seed": per_seed,
@@ -282,87 +307,87 @@ def sae_experiment(model, data, cfg, seeds=SEEDS, steps=STEPS, progress=True):
         "found_by_seed": [result["found"] for result in per_seed],
         "baseline_accuracy": accuracy_with(model, sequences, vocab, device, lambda out: out),
         "lines": lines,
-        "toward_middle": [steer_toward_middle(model, data, cfg, sequences, line, train_acts) for line in lines
+        "toward_middle": [steer_toward_middle(run, line) for line in lines
                           if line["share"] >= ON_A_LINE and line["middle"]],
-        "correlation": first["correlation"],
-    }
+    }, {"correlation": correlation})
 
 
-def explain_sae(results):
-    """The findings as printed lines, every number computed from `results`."""
-    s, names = results["settings"], results["names"]
-    g = len(names)
-    seeds = results["per_seed"]
-    lines = [f"SAE on {s['layer']}: {s['n_features']} features (L x V, chosen with the ground truth in hand), "
-             f"L1 {s['l1']:g}, Adam lr {s['lr']:g}, {s['steps']:,} full-batch steps on {s['sequences']} sequences"]
-    for seed, r in zip(s["seeds"], seeds):
-        lines.append(f"  SAE seed {seed}: FVE {r['fve']:.4f}, L0 {r['l0']:.2f} active features a sequence, accuracy "
-                     f"with hidden1 replaced by the reconstruction {r['accuracy_with_reconstruction']:.0%} "
-                     f"(model alone {results['baseline_accuracy']:.0%}), ground-truth features found "
-                     f"{r['found']} of {g} ({r['seconds']:.1f} s)")
-    found = results["found"]
-    lines.append(f"Ground-truth features found at |r| >= {s['found_at']} (SAE seed {s['seeds'][0]}): SAE "
-                 f"{found['sae']} of {g}, any single neuron {found['neurons']}, any principal component "
-                 f"{found['pca']}, a fitted linear+ReLU readout (ceiling) {found['readout']}")
-    best = results["best_correlation"]
-    missed = [i for i, v in enumerate(best["sae"]) if v < s["found_at"]]
-    if missed:
-        lines.append("  the SAE missed " + ", ".join(
-            f"{names[i]} (best SAE |r| {best['sae'][i]:.2f}, readout {best['readout'][i]:.2f})" for i in missed))
-    for u in seeds[0]["unmatched"]:
-        if u["kind"] == "dead":
-            lines.append(f"  SAE feature {u['feature']} matches no ground-truth feature: it is dead (never active)")
-        elif u["best_single"] >= s["found_at"]:
-            lines.append(f"  SAE feature {u['feature']} is a second, weaker copy of {u['match']} (|r| {u['best']:.2f})")
-        else:
-            fits = "fits" if u["best"] >= s["found_at"] else "comes closest, but no simple description fits"
-            lines.append(f"  SAE feature {u['feature']} matches no ground-truth feature (best single indicator |r| "
-                         f"{u['best_single']:.2f}); a {u['kind']}, {u['match']}, {fits} (|r| {u['best']:.2f})")
-    for line in results["lines"]:
-        on_line = line["share"] >= ON_A_LINE
-        text = (f"  position {line['position']}: one direction holds {line['share']:.0%} of the variance of its "
-                f"letters' class means")
-        if on_line and line["middle"]:
-            middle = line["middle"][0]
-            index = names.index(f"{middle}@{line['position']}")
-            text += (f": they lie on a line, {' - '.join(line['order'])}, so '{middle}' is 'neither "
-                     f"{line['order'][0]} nor {line['order'][-1]}' along it, and no single ReLU of that direction "
-                     f"fires for {middle} alone: the middle letter has no feature of its own there (best SAE |r| for "
-                     f"{middle}@{line['position']}: {best['sae'][index]:.2f}; the fitted readout, free to use every direction of "
-                     f"the layer: {best['readout'][index]:.2f})")
-        else:
-            text += f" (below {ON_A_LINE:.0%}: not on a line)"
-        lines.append(text)
-    for steer in results.get("toward_middle", []):
-        lines.append("  " + explain_toward_middle(steer))
-    rotated = seeds[0]["rotated"]
-    lines.append(f"Lesson: the same SAE with its features mixed by a random rotation reconstructs just as well "
-                 f"(FVE {rotated['fve']:.4f}) yet finds {rotated['found']} of {g}: a near-perfect reconstruction "
-                 f"is not the same as having found the features.")
-    found = [r["found"] for r in seeds]
-    if len(seeds) > 1 and min(found) < max(found):  # with one seed, or all alike, there is nothing to tell apart
-        lines.append(f"Lesson: over SAE seeds, FVE {min(r['fve'] for r in seeds):.4f} to "
-                     f"{max(r['fve'] for r in seeds):.4f} while found ranges {min(found)} to {max(found)} of {g}: "
-                     f"reconstruction scores cannot tell these SAEs apart by what they found.")
-    lines.append(f"Lesson: the dictionary size, {s['n_features']}, was set from the ground truth; real SAE work has no "
-                 f"such number to choose it by.")
-    return lines
+class SaeScores(Result):
+    """What sae_experiment measured; finding() says what the SAE found, beside neurons and the readout ceiling."""
 
+    def finding(self):
+        s, names, found = self["settings"], self["names"], self["found"]
+        g, rotated = len(names), self["per_seed"][0]["rotated"]
+        headline = (f"A sparse autoencoder on {s['layer']} finds {found['sae']} of {g} ground-truth features (|r| >= "
+                    f"{s['found_at']}), single neurons {found['neurons']}, a fitted readout {found['readout']}; mixed "
+                    f"by a random rotation, its features still reconstruct the layer (FVE {rotated['fve']:.4f}) but "
+                    f"match {rotated['found']}.")
+        numbers = {"sae_found": found["sae"], "neurons_found": found["neurons"], "readout_found": found["readout"],
+                   "ground_truth_features": g, "fve": self["fve"]}
+        return Finding(headline, numbers, *self._lines())
 
-def explain_toward_middle(steer):
-    """One sentence: where steering toward the middle letter works, and where it overshoots to the far end."""
-    alphas, middle, far = steer["alphas"], steer["middle"], steer["far"]
-    p, start = steer["position"], steer["start"]
-    hit = [a for a, share in zip(alphas, steer["says_middle"]) if share >= 0.9]
-    past = next((a for a, share in zip(alphas, steer["says_far"]) if share >= 0.5), None)
-    text = (f"steering input {p} from {start} toward the middle letter {middle} along the class-mean vector (hidden1, "
-            f"{steer['steered']} sequences): output {steer['output']} says {middle} for at least 90% of them "
-            + (f"from alpha {min(hit):g} to {max(hit):g}" if hit else "at no alpha"))
-    if past is None:
-        return text + f"; up to alpha {alphas[-1]:g} it never says {far} for half of them."
-    stays = all(share >= 0.5 for a, share in zip(alphas, steer["says_far"]) if a >= past)
-    return text + (f"; {'from' if stays else 'at'} alpha {past:g}{' on' if stays else ''}, half or more say {far}: "
-                   f"pushed along the line, past {middle} lies {far}, the overshoot of the line code.")
+    def _lines(self):
+        """The findings as printed lines, every number computed from the values: (evidence, caveats)."""
+        s, names = self["settings"], self["names"]
+        g = len(names)
+        seeds = self["per_seed"]
+        lines = [f"  SAE on {s['layer']}: {s['n_features']} features (L x V, chosen with the ground truth in hand), "
+                 f"L1 {s['l1']:g}, Adam lr {s['lr']:g}, {s['steps']:,} full-batch steps on {s['sequences']} "
+                 f"sequences"]
+        for seed, r in zip(s["seeds"], seeds):
+            lines.append(f"  SAE seed {seed}: FVE {r['fve']:.4f}, L0 {r['l0']:.2f} active features a sequence, "
+                         f"accuracy with hidden1 replaced by the reconstruction "
+                         f"{r['accuracy_with_reconstruction']:.0%} (model alone {self['baseline_accuracy']:.0%}), "
+                         f"ground-truth features found {r['found']} of {g} ({r['seconds']:.1f} s)")
+        found = self["found"]
+        lines.append(f"  Ground-truth features found at |r| >= {s['found_at']} (SAE seed {s['seeds'][0]}): SAE "
+                     f"{found['sae']} of {g}, any single neuron {found['neurons']}, any principal component "
+                     f"{found['pca']}, a fitted linear+ReLU readout (ceiling) {found['readout']}")
+        best = self["best_correlation"]
+        missed = [i for i, v in enumerate(best["sae"]) if v < s["found_at"]]
+        if missed:
+            lines.append("  the SAE missed " + ", ".join(
+                f"{names[i]} (best SAE |r| {best['sae'][i]:.2f}, readout {best['readout'][i]:.2f})" for i in missed))
+        for u in seeds[0]["unmatched"]:
+            if u["kind"] == "dead":
+                lines.append(f"  SAE feature {u['feature']} matches no ground-truth feature: it is dead (never active)")
+            elif u["best_single"] >= s["found_at"]:
+                lines.append(f"  SAE feature {u['feature']} is a second, weaker copy of {u['match']} (|r| "
+                             f"{u['best']:.2f})")
+            else:
+                fits = "fits" if u["best"] >= s["found_at"] else "comes closest, but no simple description fits"
+                lines.append(f"  SAE feature {u['feature']} matches no ground-truth feature (best single indicator "
+                             f"|r| {u['best_single']:.2f}); a {u['kind']}, {u['match']}, {fits} (|r| {u['best']:.2f})")
+        for line in self["lines"]:
+            on_line = line["share"] >= ON_A_LINE
+            text = (f"  position {line['position']}: one direction holds {line['share']:.0%} of the variance of its "
+                    f"letters' class means")
+            if on_line and line["middle"]:
+                middle = line["middle"][0]
+                index = names.index(f"{middle}@{line['position']}")
+                text += (f": they lie on a line, {' - '.join(line['order'])}, so '{middle}' is 'neither "
+                         f"{line['order'][0]} nor {line['order'][-1]}' along it, and no single ReLU of that direction "
+                         f"fires for {middle} alone: the middle letter has no feature of its own there (best SAE |r| "
+                         f"for {middle}@{line['position']}: {best['sae'][index]:.2f}; the fitted readout, free to use "
+                         f"every direction of the layer: {best['readout'][index]:.2f})")
+            else:
+                text += f" (below {ON_A_LINE:.0%}: not on a line)"
+            lines.append(text)
+        for steer in self["toward_middle"]:
+            told = steer.finding()
+            lines += ["  " + told.headline] + ["  " + line for line in told.evidence]
+        rotated = seeds[0]["rotated"]
+        caveats = [f"  Lesson: the same SAE with its features mixed by a random rotation reconstructs just as well "
+                   f"(FVE {rotated['fve']:.4f}) yet finds {rotated['found']} of {g}: a near-perfect reconstruction "
+                   f"is not the same as having found the features."]
+        found = [r["found"] for r in seeds]
+        if len(seeds) > 1 and min(found) < max(found):  # with one seed, or all alike, there is nothing to tell apart
+            caveats.append(f"  Lesson: over SAE seeds, FVE {min(r['fve'] for r in seeds):.4f} to "
+                           f"{max(r['fve'] for r in seeds):.4f} while found ranges {min(found)} to {max(found)} of "
+                           f"{g}: reconstruction scores cannot tell these SAEs apart by what they found.")
+        caveats.append(f"  Lesson: the dictionary size, {s['n_features']}, was set from the ground truth; real SAE "
+                       f"work has no such number to choose it by.")
+        return lines, caveats
 
 
 def plot_sae(results, path):
@@ -390,11 +415,3 @@ def plot_sae(results, path):
                  f"FVE {results['fve']:.4f}, found {found['sae']} of {g} at |r| >= {results['settings']['found_at']}"
                  f" (neurons {found['neurons']}, readout ceiling {found['readout']})", fontsize=10)
     save_figure(fig, path)
-
-
-def sae_metrics(results):
-    """What metrics.json keeps of sae_experiment: everything but the (ground truth x feature) correlation matrices."""
-    kept = {key: value for key, value in results.items() if key != "correlation"}
-    kept["per_seed"] = [{key: value for key, value in seed.items() if key != "correlation"}
-                        for seed in results["per_seed"]]
-    return kept

@@ -32,9 +32,12 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..core.common import analysis_sequences, layer_features
+from ..core.common import layer_features
 from ..core.data import add_eos
+from ..core.directions import class_mean
 from ..report.files import save_figure
+from ..report.result import Finding, Result
+from ..report.wording import listing
 from ..core.model import run_with_hooks
 
 # where each model is steered: a hook point, and which token position of it (None: the whole layer, as in the MLP;
@@ -53,9 +56,9 @@ def steering_triples(seq_len, n_letters):
 
 
 def class_mean_vector(activations, sequences, position, source, target):
-    """Mean activation over the sequences with `target` at `position`, minus the mean over those with `source`."""
-    at = sequences[:, position]
-    return activations[at == target].mean(0) - activations[at == source].mean(0)  # (H,)
+    """Mean activation over the sequences with `target` at `position`, minus the mean over those with `source`: (H,).
+    Two class means (core.directions) and not two letter directions: the overall mean would cancel anyway."""
+    return class_mean(activations, sequences, position, target) - class_mean(activations, sequences, position, source)
 
 
 def most_correlated_neuron(activations, sequences, position, letter):
@@ -135,30 +138,37 @@ def steer_layer(model, layer, directions, triples, sequences, vocab, device, alp
     return per_triple(flipped), per_triple(changed), per_triple(difference)
 
 
-def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
-    """Steer every (position, from, to) at both hidden layers with the class-mean vector and its two controls.
+def steering_experiment(run, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
+    """Steer every (position, from, to) at both sites of run.kind's SITES with the class-mean vector and its two
+    controls.
 
-    The vectors and the neuron correlations come from the training sequences; they are applied to every analysis
-    sequence (all 27 with the defaults, held-out ones too) that has the from-letter at the position. `chosen`
-    (position, from, to) picks the triple the figure shows: (0, 0, 1) is input position 1, a -> b. In the returned
-    dict positions count from 0, as in the code; the printed text and the figure count from 1, as the lesson does.
+    The vectors and the neuron correlations come from the training sequences; they are applied to every sequence of
+    run.sequences (all 27 with the defaults, held-out ones too) that has the from-letter at the position. `chosen`
+    (position, from, to) picks the triple the figure shows: (0, 0, 1) is input position 1, a -> b. In the result
+    positions count from 0, as in the code; the printed text and the figure count from 1, as the lesson does.
+    Returns a Steering: metrics.json keeps its values (the windows, counts and controls, and each measure's mean
+    over triples at alpha 0 and 1); its arrays hold the whole sweep, "alpha_grid" (A,) and "sweep": {site: {"flip",
+    "side_effects", "logit_diff": each (methods, alphas, triples)}}.
     """
-    vocab, sequences = data.vocab, analysis_sequences(cfg)
+    model, data, cfg, vocab, sequences = run.model, run.data, run.cfg, run.vocab, run.sequences
     n_letters, seq_len = len(cfg.vocab), cfg.seq_len
     triples = steering_triples(seq_len, n_letters)
-    generator = torch.Generator().manual_seed(cfg.seed)
-    sites = SITES[cfg.model]
-    clamp = clamp and cfg.model == "mlp"  # only the MLP's layers come out of a ReLU
-    result = {"model": cfg.model, "alphas": [float(a) for a in alphas], "clamp": clamp, "methods": list(METHODS),
-              "layers": list(sites), "sites": dict(sites),
+    generator = torch.Generator().manual_seed(run.seed)
+    sites = SITES[run.kind]
+    clamp = clamp and run.kind == "mlp"  # only the MLP's layers come out of a ReLU
+    # where mean_over_triples reads the sweep: the alphas nearest 0 and 1
+    at = {f"alpha_{alpha:g}": int(np.argmin(np.abs(np.asarray(alphas) - alpha))) for alpha in (0.0, 1.0)}
+    values = {"model": run.kind, "alphas": {"first": float(alphas[0]), "last": float(alphas[-1]), "count": len(alphas)},
+              "clamp": clamp, "methods": list(METHODS), "layers": list(sites), "sites": dict(sites),
               "triples": [[p, cfg.vocab[x], cfg.vocab[y]] for p, x, y in triples],
               "chosen": [chosen[0], cfg.vocab[chosen[1]], cfg.vocab[chosen[2]]],
               "steered_sequences": round(sum(int((sequences[:, p] == x).sum()) for p, x, _ in triples) / len(triples)),
               "analysis_sequences": len(sequences),
               "all_sequences": len(sequences) == n_letters ** seq_len,
               "seq_len": seq_len, "clean_flip": CLEAN_FLIP, "clean_side_effects": CLEAN_SIDE_EFFECTS}
+    arrays = {"alpha_grid": [float(a) for a in alphas], "sweep": {}}
     train = data.train_sequences
-    train_acts = layer_features(model, train, vocab, cfg.device, list(sites))
+    train_acts = layer_features(model, train, vocab, run.device, list(sites))
     for layer, where in sites.items():
         acts = train_acts[layer].double()  # (N_train, H); the transformer's (N_train, T*d), flattened
         parts = [site_slice(where, p, seq_len, acts.shape[1]) for p, _, _ in triples]  # what each triple moves
@@ -174,27 +184,30 @@ def steering_experiment(model, data, cfg, chosen=(0, 0, 1), alphas=ALPHAS, clamp
             single[t, part.start + neuron] = sign * norm  # the same norm, all on one neuron (or dimension)
         norms = vectors.norm(dim=1, keepdim=True)  # (T, 1)
         directions = torch.stack([vectors, random, single])  # (M, T, H)
-        flip, side, logit_diff = steer_layer(model, layer, directions, triples, sequences, vocab, cfg.device, alphas,
+        flip, side, logit_diff = steer_layer(model, layer, directions, triples, sequences, vocab, run.device, alphas,
                                              clamp)
         clean = (flip >= CLEAN_FLIP) & (side <= CLEAN_SIDE_EFFECTS)  # (M, A, T)
         index = triples.index(tuple(chosen))
-        result[layer] = {
-            "flip": flip.numpy(), "side_effects": side.numpy(), "logit_diff": logit_diff.numpy(),  # (M, A, T)
+        sweep = {"flip": flip.numpy(), "side_effects": side.numpy(), "logit_diff": logit_diff.numpy()}  # (M, A, T)
+        arrays["sweep"][layer] = sweep
+        found = values[layer] = {
             "vector_norm": norms[:, 0].tolist(), "neuron": neurons,
             # the alphas at which every triple is clean, for each method
             "clean_window": {m: clean_intervals(alphas, clean[i].all(-1).tolist()) for i, m in enumerate(METHODS)},
             "triples_ever_clean": {m: int(clean[i].any(0).sum()) for i, m in enumerate(METHODS)},
             "chosen_clean": {m: clean_intervals(alphas, clean[i, :, index].tolist()) for i, m in enumerate(METHODS)},
         }
-        result[layer]["control_at_window"] = _controls_inside(clean[0].all(-1), flip, side)
+        found["control_at_window"] = _controls_inside(clean[0].all(-1), flip, side)
         if where == "input":  # resid_pre = W_E[token] + W_pos: two class means differ by W_E[y] - W_E[x] alone
             W_E = model.embed.W_E.detach().cpu().double()  # (V, d)
-            result[layer]["largest_gap_to_embedding_difference"] = max(
+            found["largest_gap_to_embedding_difference"] = max(
                 (vectors[t, part] - (W_E[y] - W_E[x])).abs().max().item()
                 for t, ((_, x, y), part) in enumerate(zip(triples, parts)))
-            result[layer]["past_window"] = _past_window(result[layer]["clean_window"]["class means"], flip, side,
-                                                        alphas)
-    return result
+            found["past_window"] = _past_window(found["clean_window"]["class means"], flip, side, alphas)
+        found["mean_over_triples"] = {  # the sweep in two numbers a measure and method: at alpha 0 and at 1
+            name: {method: {label: float(np.mean(sweep[name][m, i])) for label, i in at.items()}
+                   for m, method in enumerate(METHODS)} for name in sweep}
+    return Steering(values, arrays)
 
 
 def _controls_inside(window, flip, side):
@@ -234,72 +247,102 @@ def neuron_name(steering):
     return "neuron" if steering["model"] == "mlp" else "dimension"
 
 
-def explain_steering(steering):
-    """The sweep in sentences, each computed from the numbers above."""
-    s, n = steering, len(steering["triples"])
-    flip, side = s["clean_flip"], s["clean_side_effects"]
-    alphas = s["alphas"]
-    mlp = s["model"] == "mlp"
-    unit = neuron_name(s)
-    where = ("one hidden layer" if mlp else "one position of the residual stream (at blocks.0.hook_resid_pre, the "
-             "steered input's position; at blocks.0.hook_resid_post, the mirrored output's)")
-    clamp = ("clamped at 0 as after a ReLU" if s["clamp"] else
-             "not clamped" + ("" if mlp else ": no ReLU makes the residual stream"))
-    lines = [f"Steering (h + alpha v at {where}, v = mean over training sequences with letter y at position "
-             f"p minus the mean over those with x there; applied to the {s['steered_sequences']} sequences with x at "
-             f"p{'' if s['all_sequences'] else ' (on average, of a sample)'}, {clamp}; alpha {alphas[0]:g} to "
-             f"{alphas[-1]:g} in steps of {alphas[1] - alphas[0]:.2g}). Clean means the mirrored output says y for at "
-             f"least {flip:.0%} of them and every other output is unchanged for all but at most {side:.0%}:"]
-    for layer in s["layers"]:
-        found = s[layer]
-        window = found["clean_window"]["class means"]
-        if window:
-            line = f"  {layer}: all {n} (p, x, y) triples are clean {_window(window)}"
-            for method, name in (("random", "at those alphas a random direction"),
-                                 ("neuron", f"the most correlated {unit}")):
-                c = found["control_at_window"][method]
-                most = c["most_triples_clean"]
-                line += (f"; {name} of the same norm is clean for " + ("none of them" if most == 0 else
-                         f"at most {most} of {n} at once") + f" (mean flip {c['mean_flip']:.0%}, mean side effects "
-                         f"{c['mean_side_effects']:.0%})")
-            lines.append(line + ".")
+class Steering(Result):
+    """What steering_experiment measured; finding() says what it means."""
+
+    def finding(self):
+        s, n, unit = self, len(self["triples"]), neuron_name(self)
+        steered = [layer for layer in s["layers"] if s[layer]["clean_window"]["class means"]]
+        missed = [layer for layer in s["layers"] if layer not in steered]
+        numbers = {"triples": n}
+        if steered:
+            controls = [c["most_triples_clean"] for layer in steered for c in s[layer]["control_at_window"].values()]
+            headline = (f"Steering {listing(steered)} along the class-mean direction (x to y at p) makes the output "
+                        f"copying p say y, leaving the others alone, for all {n} triples at once"
+                        + (f" (not in {listing(missed)})" if missed else "")
+                        + ("; a same-norm control does too." if max(controls) == n else
+                           f"; same-norm random or single-{unit} pushes do not."))
+            for layer in steered:
+                window = s[layer]["clean_window"]["class means"]
+                numbers.update({f"{layer}_clean_from_alpha": window[0][0], f"{layer}_clean_to_alpha": window[-1][1]})
+            numbers["control_most_triples_clean"] = max(controls)
         else:
-            ever = found["triples_ever_clean"]["class means"]
-            lines.append(f"  {layer}: no alpha is clean for all {n} triples at once; {ever} of {n} "
-                         f"{'is' if ever == 1 else 'are'} clean at some alpha.")
-        lines.append(_logit_line(s, found, unit))
-        lines.append(f"    Triples clean at some alpha: class means {found['triples_ever_clean']['class means']}, "
-                     f"random {found['triples_ever_clean']['random']}, {unit} {found['triples_ever_clean']['neuron']}"
-                     f" of {n}.")
-        lines += _transformer_notes(s, layer)
-    if not mlp:
-        lines.append("  The residual stream has no privileged basis (no ReLU or MLP reads it in this model), so the "
-                     "single-dimension control moves an arbitrary axis: unlike the MLP's neuron, it is not a unit the "
-                     "model computes with.")
-    p, x, y = s["chosen"]
-    lines.append(f"  The figure's triple, input {p + 1}, {x} -> {y} (read at output {s['seq_len'] - p}): "
-                 + "; ".join(f"{layer}: class means clean {_window(s[layer]['chosen_clean']['class means'])}, random "
-                             f"{_window(s[layer]['chosen_clean']['random'])}, {unit} "
-                             f"{_window(s[layer]['chosen_clean']['neuron'])}" for layer in s["layers"]) + ".")
-    return lines
+            ever = max(s[layer]["triples_ever_clean"]["class means"] for layer in s["layers"])
+            headline = (f"No alpha of the class-mean direction steers all {n} triples cleanly at once (the output "
+                        f"copying p says y, the others stay) at any site; at most {ever} of {n} "
+                        f"{'is' if ever == 1 else 'are'} clean at some alpha.")
+            numbers["most_triples_ever_clean"] = ever
+        return Finding(headline, numbers, *self._lines())
+
+    def _lines(self):
+        """The sweep in sentences, each computed from the numbers: (evidence, caveats)."""
+        s, n = self, len(self["triples"])
+        flip, side = s["clean_flip"], s["clean_side_effects"]
+        alphas = s["alpha_grid"]
+        mlp = s["model"] == "mlp"
+        unit = neuron_name(s)
+        where = ("one hidden layer" if mlp else "one position of the residual stream (at blocks.0.hook_resid_pre, the "
+                 "steered input's position; at blocks.0.hook_resid_post, the mirrored output's)")
+        clamp = ("clamped at 0 as after a ReLU" if s["clamp"] else
+                 "not clamped" + ("" if mlp else ": no ReLU makes the residual stream"))
+        lines = [f"  Steering (h + alpha v at {where}, v = mean over training sequences with letter y at position "
+                 f"p minus the mean over those with x there; applied to the {s['steered_sequences']} sequences with x "
+                 f"at p{'' if s['all_sequences'] else ' (on average, of a sample)'}, {clamp}; alpha {alphas[0]:g} to "
+                 f"{alphas[-1]:g} in steps of {alphas[1] - alphas[0]:.2g}). Clean means the mirrored output says y for "
+                 f"at least {flip:.0%} of them and every other output is unchanged for all but at most {side:.0%}:"]
+        caveats = []
+        for layer in s["layers"]:
+            found = s[layer]
+            window = found["clean_window"]["class means"]
+            if window:
+                line = f"  {layer}: all {n} (p, x, y) triples are clean {_window(window)}"
+                for method, name in (("random", "at those alphas a random direction"),
+                                     ("neuron", f"the most correlated {unit}")):
+                    c = found["control_at_window"][method]
+                    most = c["most_triples_clean"]
+                    line += (f"; {name} of the same norm is clean for " + ("none of them" if most == 0 else
+                             f"at most {most} of {n} at once") + f" (mean flip {c['mean_flip']:.0%}, mean side "
+                             f"effects {c['mean_side_effects']:.0%})")
+                lines.append(line + ".")
+            else:
+                ever = found["triples_ever_clean"]["class means"]
+                lines.append(f"  {layer}: no alpha is clean for all {n} triples at once; {ever} of {n} "
+                             f"{'is' if ever == 1 else 'are'} clean at some alpha.")
+            lines.append(_logit_line(s, layer, unit))
+            lines.append(f"    Triples clean at some alpha: class means {found['triples_ever_clean']['class means']}, "
+                         f"random {found['triples_ever_clean']['random']}, {unit} "
+                         f"{found['triples_ever_clean']['neuron']} of {n}.")
+            notes, limits = _transformer_notes(s, layer)
+            lines += notes
+            caveats += limits
+        if not mlp:
+            caveats.append("  The residual stream has no privileged basis (no ReLU or MLP reads it in this model), so "
+                           "the single-dimension control moves an arbitrary axis: unlike the MLP's neuron, it is not a "
+                           "unit the model computes with.")
+        p, x, y = s["chosen"]
+        lines.append(f"  The figure's triple, input {p + 1}, {x} -> {y} (read at output {s['seq_len'] - p}): "
+                     + "; ".join(f"{layer}: class means clean {_window(s[layer]['chosen_clean']['class means'])}, "
+                                 f"random {_window(s[layer]['chosen_clean']['random'])}, {unit} "
+                                 f"{_window(s[layer]['chosen_clean']['neuron'])}" for layer in s["layers"]) + ".")
+        return lines, caveats
 
 
-def _logit_line(s, found, unit):
+def _logit_line(s, layer, unit):
     """The continuous measure beside the flip rate: the mirror's logit for y minus x at alpha 1 (the class means'
     own step from x to y), for each method, against alpha 0."""
-    one = int(np.argmin(np.abs(np.array(s["alphas"]) - 1.0)))
-    difference = found["logit_diff"]  # (M, A, T)
+    one = int(np.argmin(np.abs(np.array(s["alpha_grid"]) - 1.0)))
+    difference = s["sweep"][layer]["logit_diff"]  # (M, A, T)
     span = lambda values: f"{values.mean():+.1f} ({values.min():+.1f} to {values.max():+.1f})"
     names = {"class means": "class means", "random": "random", "neuron": unit}
     return (f"    The mirror's logit for y minus x, mean over triples (range): unsteered {span(difference[0, 0])}; at "
-            f"alpha {s['alphas'][one]:g}, " + ", ".join(f"{names[m]} {span(difference[i, one])}"
+            f"alpha {s['alpha_grid'][one]:g}, " + ", ".join(f"{names[m]} {span(difference[i, one])}"
                                                        for i, m in enumerate(s["methods"])) + ".")
 
 
 def _transformer_notes(s, layer):
-    """What the transformer's two sites mean, each said only where the numbers show it."""
+    """What the transformer's two sites mean, each said only where the numbers show it: (evidence, caveats)."""
     where, found = s["sites"][layer], s[layer]
-    notes = []
+    notes, caveats = [], []
     if where == "input":
         gap = found["largest_gap_to_embedding_difference"]
         if gap < 1e-4:
@@ -311,12 +354,12 @@ def _transformer_notes(s, layer):
                          f"too.")
         notes += _past_window_note(s, found["past_window"])
     if where == "mirror":
-        largest = float(np.max(found["side_effects"]))
+        largest = float(np.max(s["sweep"][layer]["side_effects"]))
         if largest == 0:
-            notes.append("    No other output changed at any alpha, for any method: after resid_post only the "
-                         "unembedding reads each position, so an edit at the mirrored output's position cannot reach "
-                         "another output. That is arithmetic, not evidence; the flip is the test here.")
-    return notes
+            caveats.append(f"  At {layer}, no other output changed at any alpha, for any method: after resid_post "
+                           "only the unembedding reads each position, so an edit at the mirrored output's position "
+                           "cannot reach another output. That is arithmetic, not evidence; the flip is the test here.")
+    return notes, caveats
 
 
 def _past_window_note(s, past):
@@ -343,13 +386,13 @@ def plot_steering(steering, path):
     s = steering
     p, x, y = s["chosen"]
     index = s["triples"].index([p, x, y])
-    alphas = np.array(s["alphas"])
+    alphas = np.array(s["alpha_grid"])
     colours = {"class means": "tab:blue", "random": "tab:grey", "neuron": "tab:orange"}
     fig = Figure(figsize=(10, 6.4))
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.86, wspace=0.18, hspace=0.3)
     axes = fig.subplots(2, len(s["layers"]), sharex=True, sharey=True)
     for column, layer in enumerate(s["layers"]):
-        found = s[layer]
+        found, sweep = s[layer], s["sweep"][layer]
         for row, (key, label, limit) in enumerate((("flip", f"flip: output {s['seq_len'] - p} says {y}",
                                                     s["clean_flip"]),
                                                    ("side_effects", "side effects: another output changed",
@@ -357,9 +400,9 @@ def plot_steering(steering, path):
             ax = axes[row, column]
             for m, method in enumerate(s["methods"]):
                 name = method if method != "neuron" else f"one {neuron_name(s)}"
-                ax.plot(alphas, found[key][m, :, index], color=colours[method], label=name)
+                ax.plot(alphas, sweep[key][m, :, index], color=colours[method], label=name)
             ax.axhline(limit, color="black", linestyle=":", linewidth=1)
-            if not np.any(found[key][:, :, index]):  # every line lies on 0, hidden under the last one drawn
+            if not np.any(sweep[key][:, :, index]):  # every line lies on 0, hidden under the last one drawn
                 ax.text(0.5, 0.5, "0 for every method at every alpha", transform=ax.transAxes, ha="center",
                         fontsize=9, color="dimgrey")
             for low, high in found["chosen_clean"]["class means"]:
@@ -383,24 +426,3 @@ def plot_steering(steering, path):
                  f"{s['steered_sequences']} sequences with {x} at input {p + 1}"
                  + (", clamped at 0" if s["clamp"] else ""), fontsize=10)
     save_figure(fig, path)
-
-
-def steering_metrics(steering):
-    """What metrics.json keeps: the windows, the counts and the controls, and each measure's mean over triples at
-    alpha 0 and 1; not the (methods, alphas, triples) arrays, which python demo.py --verbose's sentences read."""
-    alphas = np.asarray(steering["alphas"])
-    at = {f"alpha_{alpha:g}": int(np.argmin(np.abs(alphas - alpha))) for alpha in (0.0, 1.0)}
-    arrays = ("flip", "side_effects", "logit_diff")
-    kept = {}
-    for key, entry in steering.items():
-        if key == "alphas":
-            kept[key] = {"first": float(alphas[0]), "last": float(alphas[-1]), "count": len(alphas)}
-        elif key in steering["layers"]:
-            kept[key] = {name: (value.tolist() if isinstance(value, np.ndarray) else value)
-                         for name, value in entry.items() if name not in arrays}
-            kept[key]["mean_over_triples"] = {
-                name: {method: {label: float(np.mean(entry[name][m, i])) for label, i in at.items()}
-                       for m, method in enumerate(steering["methods"])} for name in arrays}
-        else:
-            kept[key] = entry
-    return kept

@@ -26,9 +26,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..core.common import analysis_sequences, layer_features
+from ..core.common import layer_features
+from ..core.directions import letter_directions
 from ..core.pca import singular_values
 from ..report.files import save_figure
+from ..report.result import Finding, Result
 from ..report.plots import heatmap
 from ..core.train import sequence_accuracy
 
@@ -48,15 +50,6 @@ def components_for(activations, share=0.99):
     variances = singular_values(activations) ** 2
     cumulative = variances.cumsum(0) / variances.sum()
     return int((cumulative < share - 1e-12).sum()) + 1
-
-
-def letter_directions(activations, sequences, n_letters):
-    """(L*V, H): for each (position, letter), position-major, the mean activation with that letter there minus the
-    overall mean. Unlike subspaces.letter_subspaces, every letter is kept, so the cosine matrix shows them all."""
-    activations = activations.double()
-    mean = activations.mean(0)
-    return torch.stack([activations[sequences[:, p] == x].mean(0) - mean
-                        for p in range(sequences.shape[1]) for x in range(n_letters)])
 
 
 def line_share(directions, seq_len, n_letters):
@@ -103,67 +96,91 @@ def verdict(needed, width, succeeds):
     return "superposition" if succeeds else "fails"
 
 
-def superposition_report(model, data, cfg):
-    """Needed directions against width, effective dimension, interference and success, for both hidden layers."""
-    sequences = analysis_sequences(cfg)
+def superposition_report(run):
+    """Needed directions against width, effective dimension, interference and success, for both hidden layers.
+    Returns a Superposition; each layer's "cosines" is an (L*V, L*V) array, the rest numbers and short labels."""
+    model, data, cfg, sequences = run.model, run.data, run.cfg, run.sequences
     n_letters, seq_len = len(cfg.vocab), cfg.seq_len
     needed, width = seq_len * (n_letters - 1), cfg.hidden
-    heldout = sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id)
+    heldout = sequence_accuracy(model, data.heldout_sequences, run.vocab.eos_id)
     succeeds = heldout >= SUCCESS
-    features = layer_features(model, sequences, data.vocab, cfg.device, LAYERS)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    features = layer_features(model, sequences, run.vocab, run.device, LAYERS)
+    generator = torch.Generator().manual_seed(run.seed)
     report = {"needed_directions": needed, "width": width, "heldout_accuracy": heldout, "succeeds": succeeds,
               "verdict": verdict(needed, width, succeeds), "seq_len": seq_len, "vocab": cfg.vocab,
               "samples": cfg.samples, "epochs": cfg.epochs, "analysis_sequences": len(sequences),
               "random_max_cross_cos": random_interference(width, seq_len, n_letters, generator)}
     for layer in LAYERS:
         acts = features[layer]  # (N, H)
-        directions = letter_directions(acts, sequences, n_letters)  # (L*V, H)
+        # every letter kept (unlike subspaces.letter_subspaces), so the cosine matrix shows them all
+        directions = letter_directions(acts, sequences, n_letters).reshape(seq_len * n_letters, -1)  # (L*V, H)
         cosines = cosine_matrix(directions)
         largest, mean = largest_cross_position(cosines, seq_len, n_letters)
         report[layer] = {"participation_ratio": participation_ratio(acts), "components_99": components_for(acts),
                          "cosines": cosines.numpy(), "max_cross_cos": largest, "mean_cross_cos": mean,
                          "live_neurons": int((acts.max(0).values > 0).sum()),
                          "line_share": line_share(directions, seq_len, n_letters)}
-    return report
+    return Superposition(report)
 
 
-def explain_superposition(report):
-    """The measures in sentences, and the verdict, each computed from the numbers."""
-    r = report
-    needed, width = r["needed_directions"], r["width"]
-    lines = [f"Superposition: an additive code needs L x (V-1) = {r['seq_len']} x {len(r['vocab']) - 1} = {needed} "
-             f"directions; each hidden layer has {width} neurons. Held-out accuracy {r['heldout_accuracy']:.1%}."]
-    for layer in LAYERS:
-        m = r[layer]
-        lines.append(f"  {layer}: effective dimension {m['participation_ratio']:.1f} (participation ratio of the PCA "
-                     f"variances), {m['components_99']} principal components hold 99% ({m['live_neurons']} of "
-                     f"{width} neurons ever fire); the (position, letter) class-mean directions of different positions "
-                     f"have |cos| up to {m['max_cross_cos']:.2f} (mean {m['mean_cross_cos']:.2f}); random directions "
-                     f"in {width} dimensions: up to {r['random_max_cross_cos']:.2f} (median of {RANDOM_DRAWS} draws).")
-    if r["verdict"] == "superposition":
-        lines.append(f"  {needed} needed directions in {width} neurons, and the model reverses {r['heldout_accuracy']:.1%} "
-                     f"of the held-out sequences: more needed directions than neurons, which superposition requires but "
-                     f"does not prove. If the network kept all {needed} additive directions they could not all be "
-                     f"orthogonal; the |cos| between positions above (against the random baseline) and the lines below "
-                     f"say how much it overlaps them and how much it compresses its letters instead.")
+class Superposition(Result):
+    """What superposition_report measured; finding() says what it means, and gives the verdict."""
+
+    def finding(self):
+        r = self
+        needed, width = r["needed_directions"], r["width"]
+        overlap = max(r[layer]["max_cross_cos"] for layer in LAYERS)
+        numbers = {"needed_directions": needed, "width": width, "heldout_accuracy": r["heldout_accuracy"],
+                   "max_cross_cos": overlap, "random_max_cross_cos": r["random_max_cross_cos"]}
+        if r["verdict"] == "not forced":
+            headline = (f"{needed} needed directions fit in {width} neurons, so nothing forces superposition; "
+                        f"different positions' letter directions overlap at |cos| up to {overlap:.2f}, random "
+                        f"directions at {r['random_max_cross_cos']:.2f}.")
+        elif r["verdict"] == "superposition":
+            headline = (f"{needed} needed directions exceed the {width} neurons and the model still reverses "
+                        f"{r['heldout_accuracy']:.1%} of held-out sequences: superposition is possible here; "
+                        f"different positions' directions overlap at |cos| up to {overlap:.2f}, random directions "
+                        f"at {r['random_max_cross_cos']:.2f}.")
+        else:
+            headline = (f"{needed} needed directions exceed the {width} neurons, but the model reverses only "
+                        f"{r['heldout_accuracy']:.1%} of held-out sequences: there is no superposition to show.")
+        evidence = [f"  Superposition: an additive code needs L x (V-1) = {r['seq_len']} x {len(r['vocab']) - 1} = "
+                    f"{needed} directions; each hidden layer has {width} neurons. Held-out accuracy "
+                    f"{r['heldout_accuracy']:.1%}."]
         for layer in LAYERS:
             m = r[layer]
-            if m["components_99"] < width:
-                lines.append(f"    But {layer} holds 99% of its variance in {m['components_99']} principal components, "
-                             f"fewer than its {width} neurons and the {needed} needed directions: it packs the letters "
-                             f"into fewer directions than the additive count instead of filling its width. A "
-                             f"position's class means put {min(m['line_share']):.0%} to {max(m['line_share']):.0%} "
-                             f"of their variance on one direction (100% would be all its letters on one line).")
-    elif r["verdict"] == "fails":
-        lines.append(f"  {needed} needed directions exceed the {width} neurons, but the model reverses only "
-                     f"{r['heldout_accuracy']:.1%} of the held-out sequences with {r['samples']:,} samples and "
-                     f"{r['epochs']} epochs: no superposition to show. This run does not test whether more training "
-                     f"would fix it, so it does not show a capacity limit either.")
-    else:
-        lines.append(f"  {needed} needed directions fit in {width} neurons: nothing forces superposition; the overlap "
-                     f"between positions above is what training left, not what the width demands.")
-    return lines
+            evidence.append(f"  {layer}: effective dimension {m['participation_ratio']:.1f} (participation ratio of "
+                            f"the PCA variances), {m['components_99']} principal components hold 99% "
+                            f"({m['live_neurons']} of {width} neurons ever fire); the (position, letter) class-mean "
+                            f"directions of different positions have |cos| up to {m['max_cross_cos']:.2f} (mean "
+                            f"{m['mean_cross_cos']:.2f}); random directions in {width} dimensions: up to "
+                            f"{r['random_max_cross_cos']:.2f} (median of {RANDOM_DRAWS} draws).")
+        caveats = []
+        if r["verdict"] == "superposition":
+            caveats.append(f"  {needed} needed directions in {width} neurons, and the model reverses "
+                           f"{r['heldout_accuracy']:.1%} of the held-out sequences: more needed directions than "
+                           f"neurons, which superposition requires but does not prove. If the network kept all "
+                           f"{needed} additive directions they could not all be orthogonal; the |cos| between "
+                           f"positions above (against the random baseline) and the lines below say how much it "
+                           f"overlaps them and how much it compresses its letters instead.")
+            for layer in LAYERS:
+                m = r[layer]
+                if m["components_99"] < width:
+                    caveats.append(f"    But {layer} holds 99% of its variance in {m['components_99']} principal "
+                                   f"components, fewer than its {width} neurons and the {needed} needed directions: "
+                                   f"it packs the letters into fewer directions than the additive count instead of "
+                                   f"filling its width. A position's class means put {min(m['line_share']):.0%} to "
+                                   f"{max(m['line_share']):.0%} of their variance on one direction (100% would be all "
+                                   f"its letters on one line).")
+        elif r["verdict"] == "fails":
+            caveats.append(f"  {needed} needed directions exceed the {width} neurons, but the model reverses only "
+                           f"{r['heldout_accuracy']:.1%} of the held-out sequences with {r['samples']:,} samples and "
+                           f"{r['epochs']} epochs: no superposition to show. This run does not test whether more "
+                           f"training would fix it, so it does not show a capacity limit either.")
+        else:
+            caveats.append(f"  {needed} needed directions fit in {width} neurons: nothing forces superposition; the "
+                           f"overlap between positions above is what training left, not what the width demands.")
+        return Finding(headline, numbers, evidence, caveats)
 
 
 def plot_superposition(report, path):
@@ -193,14 +210,8 @@ def plot_superposition(report, path):
              "not forced": "they fit: nothing forces superposition"}
     fig.suptitle(f"Cosine similarity between the (position, letter) class-mean directions ('2b' = letter b at input 2)"
                  f"\nL x (V-1) = {r['needed_directions']} needed directions in {r['width']} neurons, held-out "
-                 f"accuracy {r['heldout_accuracy']:.0%}: {words[r['verdict']]}.\nBlocks on the diagonal: one position's "
-                 f"letters (they add up to 0, so they point apart); off the blocks: interference between positions",
+                 f"accuracy {r['heldout_accuracy']:.0%}: {words[r['verdict']]}.\nBlocks on the diagonal: one "
+                 f"position's letters (they add up to 0, so they point apart); off the blocks: interference between "
+                 f"positions",
                  fontsize=9)
     save_figure(fig, path)
-
-
-def superposition_metrics(report):
-    """What metrics.json keeps: every number, with each layer's cosine matrix as a nested list."""
-    return {key: ({layer_key: (value.tolist() if isinstance(value, np.ndarray) else value)
-                   for layer_key, value in entry.items()} if isinstance(entry, dict) else entry)
-            for key, entry in report.items()}

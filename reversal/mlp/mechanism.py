@@ -19,16 +19,17 @@ import torch
 from matplotlib.figure import Figure
 
 from .additive import fit_additive, r_squared
-from ..core.common import (MAX_ANALYSIS_SEQUENCES, analysis_sequences, layer_features, mirror_mask, mirror_split,
-                     sample_rows)
+from ..core.common import MAX_ANALYSIS_SEQUENCES, layer_features, mirror_mask, mirror_split, sample_rows
 from ..core.data import add_eos, make_targets
 from .dimensionality import numerical_rank, variance_explained
 from ..report.files import save_figure
-from ..report.wording import plural
+from ..report.result import Finding, Result
+from ..report.wording import listing, plural
 from ..core.model import run_with_cache
 from ..report.plots import heatmap, output_position_labels
-from .subspaces import (LAYERS, accuracy_and_margin, direct_logit_attribution, intervene, largest_overlap,
-                        letter_subspaces, output_margin, random_subspaces, share_restored, shifted, spread_over_neurons)
+from .subspaces import (LAYERS, Corruption, accuracy_and_margin, direct_logit_attribution, intervene,
+                        largest_overlap, letter_subspaces, output_margin, random_subspaces, share_restored, shifted,
+                        spread_over_neurons)
 
 PASS_RESTORED = 0.9  # "restores the answer" means at least this share at the mirrored output ...
 PASS_ELSEWHERE = 0.1  # ... and at most this share, in magnitude, at every other output
@@ -36,29 +37,30 @@ PASS_VARIANCE = 0.99  # "lives in L x (V-1) directions" means they hold at least
 PASS_KEPT = 0.01  # "the positions are separate": removing one costs every other output at most this much accuracy
 
 
-def find_mechanism(model, untrained, data, cfg):
-    """Every number the mechanism statement rests on, in one dict (the `mechanism` key of metrics.json).
+def find_mechanism(run):
+    """Every number the mechanism statement rests on, in one Mechanism (the `mechanism` key of metrics.json).
 
-    Class means and the surrogate are fit on training sequences only; everything is measured on the analysis
-    sequences (common.analysis_sequences: all 27 with the defaults), held-out ones included.
+    Class means and the surrogate are fit on training sequences only; everything is measured on run.sequences
+    (all 27 with the defaults), held-out ones included.
     """
-    vocab, device = data.vocab, cfg.device
+    model, data, cfg, vocab = run.model, run.data, run.cfg, run.vocab
     seq_len, n_letters, width = cfg.seq_len, len(vocab.letters), cfg.hidden
-    generator = torch.Generator().manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(run.seed)
     fit = sample_rows(data.train_sequences, MAX_ANALYSIS_SEQUENCES, generator)  # (F, L) training sequences
     heldout = sample_rows(data.heldout_sequences, MAX_ANALYSIS_SEQUENCES, generator)  # (K, L)
-    sequences = analysis_sequences(cfg)  # (N, L)
+    sequences = run.sequences  # (N, L)
     corrupted = shifted(sequences, n_letters)  # (P, L), P = (V-1) N: every letter changed
     clean = sequences.repeat(n_letters - 1, 1)  # (P, L): row r of `clean` is the clean twin of row r of `corrupted`
 
     # one forward pass for everything the trained model must run unchanged; "linear1" is hidden1 before its ReLU
     batch = torch.cat([fit, heldout, sequences, corrupted])
-    logits, cache = run_with_cache(model, add_eos(batch, vocab.eos_id).to(device), ("linear1",) + LAYERS)
+    logits, cache = run_with_cache(model, add_eos(batch, vocab.eos_id).to(run.device), ("linear1",) + LAYERS)
     sizes = [len(fit), len(heldout), len(sequences), len(corrupted)]
     fit_logits, heldout_logits, logits, corrupt_logits = logits.cpu().split(sizes)
     acts = {name: dict(zip(("fit", "heldout", "all", "corrupted"), cache[name].cpu().split(sizes))) for name in cache}
-    untrained_acts = layer_features(untrained, sequences, vocab, device, ("linear1",) + LAYERS)
+    untrained_acts = layer_features(run.untrained, sequences, vocab, run.device, ("linear1",) + LAYERS)
     clean_logits = logits.repeat(n_letters - 1, 1, 1)  # (P, T, V+1)
+    corruption = Corruption(sequences, clean, corrupted, {name: acts[name]["all"] for name in LAYERS})
 
     mechanism = {
         "needed_directions": seq_len * (n_letters - 1), "width": width, "seq_len": seq_len, "n_letters": n_letters,
@@ -77,19 +79,17 @@ def find_mechanism(model, untrained, data, cfg):
         mechanism["neurons_per_position"][name] = spread_over_neurons(subspaces)
         mechanism["subspace_overlap"][name] = largest_overlap(subspaces)
         bases = random_subspaces(width, n_letters - 1, seq_len, generator)  # (L, H, V-1): one per input position
-        off_range = {}  # how often the interventions push this post-ReLU layer below 0, where no input takes it
-        patched, random_patched, ablated, random_ablated = intervene(
-            model, name, subspaces, bases, acts[name]["all"].repeat(n_letters - 1, 1), clean, corrupted,
-            sequences, vocab, device, record=off_range)
-        mechanism["below_zero"][name] = off_range
-        mechanism["subspace_patching"][name] = share_restored(patched, clean_logits, corrupt_logits, clean,
+        runs = intervene(run, name, subspaces, bases, corruption)
+        # how often the interventions push this post-ReLU layer below 0, where no input takes it
+        mechanism["below_zero"][name] = runs.below_zero
+        mechanism["subspace_patching"][name] = share_restored(runs.patched, clean_logits, corrupt_logits, clean,
                                                               corrupted).tolist()
-        mechanism["random_subspace_patching"][name] = share_restored(random_patched, clean_logits, corrupt_logits,
-                                                                     clean, corrupted).tolist()
-        accuracy, margins = accuracy_and_margin(ablated, sequences)
+        mechanism["random_subspace_patching"][name] = share_restored(runs.random_patched, clean_logits,
+                                                                     corrupt_logits, clean, corrupted).tolist()
+        accuracy, margins = accuracy_and_margin(runs.ablated, sequences)
         mechanism["subspace_ablation"][name] = accuracy.tolist()
         mechanism["subspace_ablation_margin"][name] = margins.tolist()
-        mechanism["random_subspace_ablation"][name] = accuracy_and_margin(random_ablated, sequences)[0].tolist()
+        mechanism["random_subspace_ablation"][name] = accuracy_and_margin(runs.random_ablated, sequences)[0].tolist()
         if name == "hidden2":
             mechanism["direct_logit_attribution"] = direct_logit_attribution(model, logits, acts[name]["all"],
                                                                              sequences, subspaces)
@@ -104,7 +104,7 @@ def find_mechanism(model, untrained, data, cfg):
         "heldout_sequences": len(heldout), "train_sequences": len(fit), "analysis_sequences": len(sequences),
         "heldout_sequences_total": len(data.heldout_sequences), "train_sequences_total": len(data.train_sequences),
     })
-    return mechanism
+    return Mechanism(mechanism)
 
 
 def _share(value):
@@ -209,7 +209,7 @@ def _misses(mechanism, name):
 
 def in_short(mechanism):
     """The mechanism in one sentence, computed: where each letter lives and what reads it, or which checks miss on
-    this run. The checks are the ones explain_mechanism prints (the PASS_* thresholds), so the two agree."""
+    this run. The checks are the ones Mechanism.finding prints (the PASS_* thresholds), so the two agree."""
     m = mechanism
     needed, width, n_letters, seq_len = m["needed_directions"], m["width"], m["n_letters"], m["seq_len"]
     size = plural(n_letters - 1, "direction")
@@ -274,15 +274,43 @@ def _sequences_phrase(used, total, kind):
     return f"a sample of {used:,} of the {total:,} {kind} sequences"
 
 
-def explain_mechanism(mechanism):
-    """The mechanism in sentences, each computed from the numbers; where a number misses what the mechanism
-    predicts (the PASS_* thresholds), the sentence says so instead."""
+def _headline(mechanism):
+    """One sentence: where hidden1 keeps each letter and who reads it, or how many checks miss on this run."""
+    m = mechanism
+    misses = {name: _misses(m, name) for name in LAYERS}
+    if misses["hidden1"]:
+        failing = [name for name in LAYERS if misses[name]]
+        count = sum(len(misses[name]) for name in failing)
+        return (f"On this run the per-position letter directions explain the outputs only in part: {listing(failing)} "
+                f"miss{'es' if len(failing) == 1 else ''} {plural(count, 'check')} of patching and removal (below).")
+    first = _layer_verdict(m, "hidden1")
+    rest = "the same holds in hidden2" if not misses["hidden2"] else "in hidden2 only in part"
+    return (f"Each input letter lives in its own {plural(m['n_letters'] - 1, 'direction')} of hidden1, read only by "
+            f"the output that copies it: patching them restores {_span(first['mirror'])} of its answer and at most "
+            f"{_share(first['elsewhere'])} elsewhere; {rest}.")
+
+
+class Mechanism(Result):
+    """What find_mechanism measured; finding() states the mechanism, each sentence computed from the numbers; where
+    a number misses what the mechanism predicts (the PASS_* thresholds), the sentence says so instead."""
+
+    def finding(self):
+        first = _layer_verdict(self, "hidden1")
+        numbers = {"hidden1_restored_at_mirror": float(first["mirror"].min()),
+                   "hidden1_moved_elsewhere": float(first["elsewhere"]),
+                   "hidden1_random_restored_at_mirror": float(first["random_mirror"].max()),
+                   "hidden1_accuracy_lost_elsewhere": float(first["lost_elsewhere"]) + 0.0}  # + 0.0: no -0.0
+        evidence, caveats = _evidence(self)
+        return Finding(_headline(self), numbers, evidence, caveats)
+
+
+def _evidence(mechanism):
+    """The measurements, layer by layer, then the attribution and the surrogate; and the caveats."""
     m = mechanism
     needed, width, n_letters, seq_len = m["needed_directions"], m["width"], m["n_letters"], m["seq_len"]
     size = plural(n_letters - 1, "direction")
     verdicts = {name: _layer_verdict(m, name) for name in LAYERS}
-    lines = ["Mechanism (computed on this model; the numbers change with --seed and the settings):",
-             f"  In short: {in_short(m)}", _dimensions_line(m)]
+    lines = [f"  In short: {in_short(m)}", _dimensions_line(m)]
 
     for name in LAYERS:
         v = verdicts[name]
@@ -348,24 +376,26 @@ def explain_mechanism(mechanism):
                  f"reverses {m['additive_heldout_accuracy']:.0%} of "
                  f"{_sequences_phrase(n_heldout, m['heldout_sequences_total'], 'held-out')}, the network "
                  f"{heldout:.0%}.")
+    caveats = []
     if heldout == 1 and m["additive_heldout_accuracy"] == 1:
-        lines.append("    An additive function of (position, letter) pairs seen in training extends to unseen "
+        caveats.append("    An additive function of (position, letter) pairs seen in training extends to unseen "
                      "combinations by construction, so a network this close to additive is expected to handle new "
                      "combinations, as this one does. Being close is not a guarantee: on some seeds (try --seed 6) "
                      "neither the network nor its additive fit gets every held-out sequence right.")
     else:
-        lines.append("    Additive pieces extend to unseen combinations, but here not with margin enough to be right "
+        caveats.append("    Additive pieces extend to unseen combinations, but here not with margin enough to be right "
                      "on every held-out sequence: additivity alone does not guarantee generalization.")
 
     if needed <= width:
-        lines.append(f"  Superposition: {needed} needed directions fit in {width} neurons, so nothing forces it. "
-                     f"Neurons mix positions because the positions' directions are rotated against the neuron axes; "
-                     f"the class-mean directions are the change of basis that separates them.")
+        caveats.append(f"  Superposition: {needed} needed directions fit in {width} neurons, so nothing forces it. "
+                       f"Neurons mix positions because the positions' directions are rotated against the neuron "
+                       f"axes; the class-mean directions are the change of basis that separates them.")
     else:
-        lines.append(f"  Superposition: {needed} needed directions exceed the {width} neurons, so it is possible in "
-                     f"this setting (the superposition measures below test it); the split of an activation into positions is "
-                     f"then the smallest of the many that fit.")
-    return lines
+        caveats.append(f"  Superposition: {needed} needed directions exceed the {width} neurons, so it is possible in "
+                       f"this setting (the superposition measures below test it); the split of an activation into "
+                       f"positions is then the smallest of the many that fit.")
+    caveats.append("  All of this is computed on this model; the numbers change with --seed and the settings.")
+    return lines, caveats
 
 
 def _annotate(ax, values, dark, below=None):

@@ -23,6 +23,7 @@ import torch
 
 from ..core.common import margin
 from ..core.data import add_eos
+from ..core.directions import letter_directions
 from ..core.model import run_with_hooks
 
 LAYERS = ("hidden1", "hidden2")
@@ -48,18 +49,14 @@ class LetterSubspaces:
 
 
 def letter_subspaces(activations, sequences, n_letters):
-    """Class-mean directions of one layer, from the activations (N, H) of the training sequences (N, L).
+    """Class-mean directions of one layer (core.directions), from the activations (N, H) of the training sequences
+    (N, L).
 
     Uses V-1 of the V letters (the last one is left out: its direction is minus a weighted sum of the others).
     """
-    activations = activations.double()
-    mean = activations.mean(0)  # (H,)
-    columns = []
-    for position in range(sequences.shape[1]):
-        for letter in range(n_letters - 1):
-            having = sequences[:, position] == letter
-            columns.append(activations[having].mean(0) - mean)  # (H,)
-    directions = torch.stack(columns, dim=1)  # (H, L*(V-1))
+    mean = activations.double().mean(0)  # (H,)
+    kept = letter_directions(activations, sequences, n_letters)[:, :-1]  # (L, V-1, H)
+    directions = kept.reshape(-1, len(mean)).T.contiguous()  # (H, L*(V-1)), position-major columns
     return LetterSubspaces(mean, directions, torch.linalg.pinv(directions), sequences.shape[1])
 
 
@@ -94,25 +91,49 @@ def shifted(sequences, n_letters):
     return torch.cat([(sequences + shift) % n_letters for shift in range(1, n_letters)])
 
 
-def intervene(model, layer, subspaces, basis, clean_acts, clean, corrupted, sequences, vocab, device, record=None):
-    """Patching and ablation on each input position's subspace of `layer`, and on random subspaces of the same size.
+@dataclass(frozen=True)
+class Corruption:
+    """What the interventions compare: the clean sequences, and the same sequences with every letter changed."""
+    sequences: torch.Tensor  # (N, L) the clean sequences
+    clean: torch.Tensor  # (P, L), P = (V-1) N: row r is the clean twin of row r of `corrupted`
+    corrupted: torch.Tensor  # (P, L): shifted(sequences), block s-1 shifted by s
+    activations: dict  # {layer: (N, H)} the clean sequences' activations, as the unhooked model makes them
+
+    def clean_activations(self, layer):
+        """(P, H): the clean twin's activation for every corrupted row."""
+        return self.activations[layer].repeat(len(self.clean) // len(self.sequences), 1)
+
+
+@dataclass(frozen=True)
+class Interventions:
+    """The logits of intervene's four kinds of run, block i of each acting on input position i."""
+    patched: torch.Tensor  # (L, P, T, V): corrupted runs, position i's component replaced by the clean run's
+    random_patched: torch.Tensor  # (L, P, T, V): the same with random subspace i (the control)
+    ablated: torch.Tensor  # (L, N, T, V): clean runs, position i's component removed
+    random_ablated: torch.Tensor  # (L, N, T, V): clean runs, random subspace i held at the training mean
+    below_zero: dict  # {"patched": (fraction of values below 0, the lowest value), "removed": (...)}
+
+
+def intervene(run, layer, subspaces, basis, corruption):
+    """Patching and ablation on each input position's subspace of `layer` in run.model, and on random subspaces of
+    the same size (basis: (L, H, V-1), one orthonormal basis per position). Returns the Interventions.
 
     One batched forward pass. The batch holds, in blocks of rows:
       - L blocks of the corrupted run, block i with position i's component replaced by the clean run's;
       - L blocks of the corrupted run, block i with random subspace i patched the same way (the control);
-      - L blocks of the clean `sequences`, block i with position i's component removed (coefficients set to their
+      - L blocks of the clean sequences, block i with position i's component removed (coefficients set to their
         mean over the training sequences, which is 0, since the directions are measured from that mean);
-      - L blocks of the clean `sequences`, block i with random subspace i held at the training mean.
-    Returns four tensors: patched logits (L, P, T, V), random-patched (L, P, T, V), ablated (L, N, T, V),
-    random-ablated (L, N, T, V).
+      - L blocks of the clean sequences, block i with random subspace i held at the training mean.
 
     The layer comes out of a ReLU, so a real input never makes it negative; adding and subtracting components can.
-    When `record` is a dict, it receives how often that happened: {"patched": (fraction of values below 0, the
-    lowest value), "removed": (...)}.
+    below_zero says how often that happened.
     """
-    seq_len, pairs, n = sequences.shape[1], len(clean), len(sequences)
+    sequences, vocab = corruption.sequences, run.vocab
+    seq_len, pairs, n = sequences.shape[1], len(corruption.clean), len(sequences)
+    clean_acts = corruption.clean_activations(layer)  # (P, H)
     clean_parts = subspaces.components(clean_acts)  # (P, L, H)
     projectors = basis @ basis.transpose(1, 2)  # (L, H, H): orthogonal projection onto random subspace i
+    below_zero = {}
 
     def replace(out):
         device_out, out = out.device, out.double().cpu()  # the subspaces live on the CPU, in double precision
@@ -126,18 +147,16 @@ def intervene(model, layer, subspaces, basis, clean_acts, clean, corrupted, sequ
         ablate = ablate - subspaces.components(ablate[0]).transpose(0, 1)  # block i: position i's part removed
         random_ablate = random_ablate.view(seq_len, n, -1)
         random_ablate = random_ablate - (random_ablate - subspaces.mean) @ projectors
-        if record is not None:
-            for key, values in (("patched", patch), ("removed", ablate)):
-                record[key] = ((values < 0).double().mean().item(), min(values.min().item(), 0.0))
+        for key, values in (("patched", patch), ("removed", ablate)):
+            below_zero[key] = ((values < 0).double().mean().item(), min(values.min().item(), 0.0))
         parts = [part.reshape(-1, out.shape[1]) for part in (patch, random_patch, ablate, random_ablate)]
         return torch.cat(parts).float().to(device_out)
 
-    tokens = torch.cat([add_eos(corrupted, vocab.eos_id).repeat(2 * seq_len, 1),
-                        add_eos(sequences, vocab.eos_id).repeat(2 * seq_len, 1)]).to(device)
-    logits = run_with_hooks(model, tokens, {layer: replace}).cpu()  # (2L(P+N), T, V)
-    patched, random_patched, ablated, random_ablated = logits.split([seq_len * pairs] * 2 + [seq_len * n] * 2)
-    return (patched.view(seq_len, pairs, *logits.shape[1:]), random_patched.view(seq_len, pairs, *logits.shape[1:]),
-            ablated.view(seq_len, n, *logits.shape[1:]), random_ablated.view(seq_len, n, *logits.shape[1:]))
+    tokens = torch.cat([add_eos(corruption.corrupted, vocab.eos_id).repeat(2 * seq_len, 1),
+                        add_eos(sequences, vocab.eos_id).repeat(2 * seq_len, 1)]).to(run.device)
+    logits = run_with_hooks(run.model, tokens, {layer: replace}).cpu()  # (2L(P+N), T, V)
+    blocks = logits.split([seq_len * pairs] * 2 + [seq_len * n] * 2)
+    return Interventions(*(block.view(seq_len, -1, *logits.shape[1:]) for block in blocks), below_zero)
 
 
 def share_restored(patched, clean_logits, corrupt_logits, clean, corrupted):

@@ -127,8 +127,8 @@ MLP_HEADLINES = {
 
 def mlp_headline_numbers(run):
     """The MLP_HEADLINES for one trained MLP: the mechanism, the worst single neuron, the probe control."""
-    model, untrained, data, cfg = run.model, run.untrained, run.data, run.cfg
-    mechanism = find_mechanism(model, untrained, data, cfg)
+    model, data, cfg = run.model, run.data, run.cfg
+    mechanism = find_mechanism(run)
     k = min(mechanism["needed_directions"], cfg.hidden)
     patch = {name: mirror_split(mechanism["subspace_patching"][name]) for name in ("hidden1", "hidden2")}
     ablated_mirror, _ = mirror_split(mechanism["subspace_ablation"]["hidden1"])
