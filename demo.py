@@ -26,7 +26,7 @@ from reversal.support.config import build_parser, integer, resolve
 SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
 SWEEP_WIDTHS = [4, 8, 16, 32]
 MAX_SEEDS = 100
-METRICS_SCHEMA_VERSION = 2  # metrics.json's layout, documented in README.md; 2: no stored prose, steering summarised
+METRICS_SCHEMA_VERSION = 3  # metrics.json's layout, documented in README.md; 3: the untrained twin under "untrained"
 
 
 def settings():
@@ -77,10 +77,11 @@ from reversal.mlp.activations import capture_all, plot_activations
 from reversal.mlp.dimensionality import plot_dimensionality
 from reversal.mlp.generalization import generalization
 from reversal.mlp.influence import plot_influence, position_influence
-from reversal.mlp.mechanism import find_mechanism, plot_subspace_interventions
+from reversal.mlp.mechanism import find_mechanism
 from reversal.mlp.patching import activation_patching, plot_patching
 from reversal.mlp.probes import plot_probes, probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity, plot_selectivity
+from reversal.mlp.subspaces import plot_subspace_interventions
 from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
 from reversal.report.plots import BackgroundFigures, plot_training

@@ -98,10 +98,11 @@ from reversal.mlp.activations import capture_all, plot_activations
 from reversal.mlp.dimensionality import plot_dimensionality
 from reversal.mlp.generalization import generalization
 from reversal.mlp.influence import plot_influence, position_influence
-from reversal.mlp.mechanism import find_mechanism, in_short, plot_subspace_interventions
+from reversal.mlp.mechanism import find_mechanism, in_short
 from reversal.mlp.patching import activation_patching, patch_neurons, plot_patching
 from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity, null_cutoff, plot_selectivity
+from reversal.mlp.subspaces import plot_subspace_interventions
 from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit, stop_quietly_when_the_reader_goes
 from reversal.report.plots import plot_training

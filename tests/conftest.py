@@ -1,12 +1,25 @@
-"""Fixtures shared by the tests: one default model, trained once for the whole session (about a second), its
-untrained twin, the run that bundles them (core.run.Run), and a copy with a neuron switched off on purpose."""
+"""Fixtures shared by the tests: one default model, trained once for the whole session (about 2 s), its
+untrained twin, the run that bundles them (core.run.Run), and a copy with a neuron switched off on purpose; the
+default transformer likewise (about 6 s); and the whole-script runs the slow tests read.
 
-from dataclasses import dataclass
+The machine has 2 cores and pytest uses one. So what takes longest starts at collection, on the other: the
+transformer's training in a forked process, then each whole-script run in turn; the tests that read them run last."""
 
 import copy
+import io
 import json
-
+import multiprocessing
 import numbers
+import os
+import pathlib
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import Future, ProcessPoolExecutor
+from threading import Thread
+from dataclasses import dataclass
 
 import matplotlib.image
 import pytest
@@ -39,11 +52,126 @@ def train_model(**settings):
     return Trained(cfg, data, model, history)
 
 
+TRANSFORMER = {"model": "transformer"}  # the settings of `demo.py --model transformer`
+NEEDS_TRANSFORMER = {"trained_transformer", "transformer_run"}
+background = {}  # what started at collection: the transformer's training, the script runs (Futures)
+folders = []  # the script runs' own folders, removed at the end
+
+
+def train_weights(settings):
+    """In a forked worker: train, and send back the weights (as torch.save bytes) and the history."""
+    trained = train_model(**settings)
+    buffer = io.BytesIO()
+    torch.save(trained.model.state_dict(), buffer)
+    return buffer.getvalue(), trained.history
+
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def viewer_environment(folder):
+    """An environment with a display and a stand-in image viewer that writes down what it was asked to open (in
+    folder/opened), for --show."""
+    viewer = folder / "bin" / "xdg-open"
+    viewer.parent.mkdir()
+    viewer.write_text(f"#!/bin/sh\necho \"$1\" >> {folder / 'opened'}\n")
+    viewer.chmod(viewer.stat().st_mode | stat.S_IEXEC)
+    return {**os.environ, "DISPLAY": ":0", "PATH": f"{viewer.parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+# The whole-script runs the slow tests read, by fixture name, longest first: (script, flags, needs a viewer). Each
+# writes into its own folder, passed as --out; stdin is /dev/null, so a script that waited for a key would hang.
+SCRIPT_RUNS = {
+    "features_notebook_run": ("demo_notebook.py", ["--no-pause", "--chapter", "features", "--show", "--crowded"], True),
+    "notebook_run": ("demo_notebook.py", [], False),
+    "demo_run": ("demo.py", ["--seeds", "3"], False),
+    "transformer_demo_run": ("demo.py", ["--model", "transformer"], False),
+}
+
+
+def run_scripts(names):
+    """Run each named script in turn, in a thread (the scripts are other processes: this thread only waits)."""
+    for name in names:
+        script, flags, viewer = SCRIPT_RUNS[name]
+        folder = pathlib.Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        folders.append(folder)
+        try:
+            result = subprocess.run([sys.executable, script, *flags, "--out", str(folder / "out")], cwd=ROOT,
+                                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
+                                    env=viewer_environment(folder) if viewer else None)
+            background[name].set_result((result, folder / "out", folder))
+        except BaseException as error:  # a timeout, say: the test that reads this run reports it
+            background[name].set_exception(error)
+
+
+def pytest_collection_modifyitems(items):
+    """Start what takes longest now, on the second core, and run the tests that need it last."""
+    uses = lambda item, names: set(names) & set(getattr(item, "fixturenames", ()))
+    scripts = [name for name in SCRIPT_RUNS if any(uses(item, [name]) for item in items)]
+    needing = [item for item in items if uses(item, NEEDS_TRANSFORMER)]
+    if needing and "fork" in multiprocessing.get_all_start_methods():
+        # Training is seeded and on one thread, so the weights are bit-identical to training here.
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        background["transformer"] = (pool, pool.submit(train_weights, TRANSFORMER))
+    for name in scripts:
+        background[name] = Future()
+    if scripts:
+        Thread(target=run_scripts, args=(scripts,), daemon=True).start()
+    # stable: the scripts' readers last, the transformer's before them, the rest in the order collected
+    items.sort(key=lambda item: 2 if uses(item, scripts) else 1 if item in needing else 0)
+
+
+def pytest_unconfigure(config):
+    if "transformer" in background:
+        background["transformer"][0].shutdown(cancel_futures=True)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def script_run(name):
+    """(CompletedProcess, the --out folder, the run's own folder) of SCRIPT_RUNS[name]: started at collection."""
+    if name not in background:  # collected some other way: run it now
+        background[name] = Future()
+        run_scripts([name])
+    return background[name].result()
+
+
+@pytest.fixture(scope="session")
+def demo_run():
+    """`demo.py --seeds 3`, end to end."""
+    return script_run("demo_run")
+
+
+@pytest.fixture(scope="session")
+def transformer_demo_run():
+    """`demo.py --model transformer`, end to end."""
+    return script_run("transformer_demo_run")
+
+
+@pytest.fixture(scope="session")
+def notebook_run():
+    """The whole notebook as a script, pausing as a student's run does, with stdin closed."""
+    return script_run("notebook_run")
+
+
+@pytest.fixture(scope="session")
+def features_notebook_run():
+    """The notebook's chapter 4 alone, with --show (a stand-in viewer) and --crowded."""
+    return script_run("features_notebook_run")
+
+
 @pytest.fixture(scope="session")
 def trained_transformer():
-    """The default transformer of `demo.py --model transformer`: seed 42, lr 3e-3 (about 2.3 s), trained once for
-    every test file that needs it."""
-    return train_model(model="transformer")
+    """The default transformer of `demo.py --model transformer`: seed 42, lr 3e-3, trained once for every test file
+    that needs it (in the background where it can be)."""
+    if "transformer" not in background:
+        return train_model(**TRANSFORMER)
+    weights, history = background["transformer"][1].result()  # waits, if it is still training
+    cfg = Config(**TRANSFORMER)
+    data = make_data(cfg)
+    model = make_model(cfg, data.vocab)
+    model.load_state_dict(torch.load(io.BytesIO(weights)))
+    return Trained(cfg, data, model, history)
 
 
 @pytest.fixture(scope="session")

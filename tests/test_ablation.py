@@ -87,6 +87,7 @@ def test_damage_on_one_output_reads_as_a_one_position_unit():
         f"the worst neuron loses 4 of a margin of 10, got {verdict['worst']['margin_lost']}"
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plot_ablation_draws_a_png(ablation, tmp_path):
     path = tmp_path / "plot_ablation.png"
     plot_ablation(ablation, path)

@@ -138,6 +138,7 @@ def test_the_bundle_tells_every_part_in_order(results):
         f"the transformer's printout should tell pattern, QK, OV, interventions and verdict, in that order:\n{text}"
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 @pytest.mark.parametrize("figure", ["patterns", "circuits", "interventions", "comparison"])
 def test_figures_draw(results, transformer, tmp_path, figure):
     path = tmp_path / f"{figure}.png"

@@ -65,6 +65,7 @@ def test_the_influence_finding_is_layered(influence, transformer_influence, mode
     assert_finding(influence if model == "mlp" else transformer_influence)
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plot_influence_draws_a_png(influence, tmp_path):
     path = tmp_path / "plot_influence.png"
     plot_influence(influence, path)

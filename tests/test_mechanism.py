@@ -13,8 +13,8 @@ from reversal.core.run import Run
 from reversal.core.train import make_model
 from reversal.mlp.additive import fit_additive, r_squared
 from reversal.mlp.dimensionality import plot_dimensionality
-from reversal.mlp.mechanism import find_mechanism, plot_subspace_interventions
-from reversal.mlp.subspaces import letter_subspaces
+from reversal.mlp.mechanism import find_mechanism
+from reversal.mlp.subspaces import letter_subspaces, plot_subspace_interventions
 
 LAYERS = ("hidden1", "hidden2")
 OTHER_SETTINGS = {"seed 1": {"seed": 1}, "seed 2": {"seed": 2}, "seq-len 5": {"seq_len": 5}}
@@ -149,6 +149,7 @@ def test_the_statement_allows_superposition_only_beyond_the_width(mechanism):
         "superposition is possible only when the needed directions exceed the width; the statement must follow that")
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plots_draw_pngs(mechanism, tmp_path):
     for plot, name in ((plot_dimensionality, "dimensionality.png"),
                        (plot_subspace_interventions, "subspace_interventions.png")):

@@ -3,7 +3,6 @@
 import ast
 import os
 import re
-import stat
 import subprocess
 import sys
 
@@ -43,15 +42,8 @@ def test_each_chapter_starts_where_its_heading_is():
 
 
 @pytest.mark.slow
-def test_chapter_features_starts_there_shows_each_figure_and_runs_the_crowded_model(tmp_path):
-    # a stand-in for the image viewer, which writes down what it was asked to open
-    viewer = tmp_path / "bin" / "xdg-open"
-    viewer.parent.mkdir()
-    viewer.write_text(f"#!/bin/sh\necho \"$1\" >> {tmp_path / 'opened'}\n")
-    viewer.chmod(viewer.stat().st_mode | stat.S_IEXEC)
-    env = {**os.environ, "DISPLAY": ":0", "PATH": f"{viewer.parent}{os.pathsep}{os.environ['PATH']}"}
-    out = tmp_path / "out"
-    result = run_notebook("--chapter", "features", "--show", "--crowded", "--out", str(out), env=env)
+def test_chapter_features_starts_there_shows_each_figure_and_runs_the_crowded_model(features_notebook_run):
+    result, out, tmp_path = features_notebook_run  # --chapter features --show --crowded, a stand-in viewer
     assert result.returncode == 0, result.stderr
     assert "Step 21" in result.stdout and "Step 26" in result.stdout
     assert not re.search(r"^Step ([1-9]|1\d|20):", result.stdout, re.MULTILINE), "an earlier step printed its text"

@@ -81,6 +81,7 @@ def test_patch_neurons_with_every_neuron_restores_everything(trained, sequences)
     np.testing.assert_allclose(shares, 1.0, atol=1e-5, err_msg="patching all neurons together is the whole layer")
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plot_patching_draws_a_png(patching, tmp_path):
     path = tmp_path / "plot_patching.png"
     plot_patching(patching, path)

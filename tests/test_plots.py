@@ -13,12 +13,14 @@ from reversal.mlp.influence import plot_influence, position_influence
 from reversal.report.plots import BackgroundFigures, plot_training
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plot_training_draws_a_png(trained, tmp_path):
     path = tmp_path / "plot_training.png"
     plot_training(trained.history, path)
     assert_png(path)
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plot_activations_draws_a_png(run, tmp_path):
     path = tmp_path / "plot_activations.png"
     plot_activations(capture_all(run), path)
@@ -37,6 +39,7 @@ def made_up_capture(n_sequences, width, label_length):
                    layers={name: rng.random((n_sequences, width)) for name in ("hidden1", "hidden2")})
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 @pytest.mark.parametrize("n_sequences, width, label_length", [(9, 4, 2), (4096, 64, 6)])
 def test_activation_figure_keeps_every_label_inside_the_figure(n_sequences, width, label_length):
     fig = activation_figure(made_up_capture(n_sequences, width, label_length))
@@ -64,6 +67,7 @@ def fail_to_draw(path):
     raise ValueError(f"cannot draw {path}")  # module level, so a worker process can unpickle it
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_background_figures_draws_a_file(run, tmp_path):
     path = tmp_path / "influence.png"
     with BackgroundFigures() as figures:

@@ -81,6 +81,7 @@ def test_the_probes_finding_is_layered(probes, transformer_probes, model):
     assert_finding(probes if model == "mlp" else transformer_probes)
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plot_probes_draws_a_png(probes, tmp_path):
     path = tmp_path / "plot_probes.png"
     plot_probes(probes, path)

@@ -80,12 +80,14 @@ def test_the_weights_predict_trained_selectivity(weights):
     assert weights["correlation"] > 0.8, f"weight shares vs eta squared, trained: r = {weights['correlation']:.2f}"
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plot_selectivity_draws_a_png(selectivity, tmp_path):
     path = tmp_path / "plot_selectivity.png"
     plot_selectivity(selectivity, path)
     assert_png(path)
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_plot_first_layer_weights_draws_a_png(weights, tmp_path):
     path = tmp_path / "plot_first_layer_weights.png"
     plot_first_layer_weights(weights, path)

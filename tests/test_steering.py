@@ -46,9 +46,13 @@ def test_alpha_zero_changes_nothing(steering):
             f"must not move post-ReLU values)?")
 
 
-def test_the_explanation_names_the_window_and_the_figure_draws(steering, tmp_path):
+def test_the_finding_names_the_window(steering):
     low, high = steering["hidden1"]["clean_window"]["class means"][0]
     assert f"{low:.2f} to {high:.2f}" in str(steering.finding())
+
+
+@pytest.mark.slow  # renders a figure: about 0.5 s
+def test_the_figure_draws(steering, tmp_path):
     plot_steering(steering, tmp_path / "steering.png")
     assert_png(tmp_path / "steering.png")
 
@@ -79,6 +83,7 @@ def test_resid_post_steering_cannot_reach_another_output(transformer_steering):
     assert transformer_steering["clamp"] is False, "the residual stream is not the output of a ReLU: no clamp"
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_the_transformer_figure_draws(transformer_steering, tmp_path):
     plot_steering(transformer_steering, tmp_path / "steering.png")
     assert_png(tmp_path / "steering.png")

@@ -43,6 +43,7 @@ def test_the_cosine_matrix_has_ones_on_its_diagonal(defaults, layer):
     assert torch.allclose(cosines, cosines.T), "cosine similarity is symmetric"
 
 
+@pytest.mark.slow  # renders a figure: about 0.5 s
 def test_the_figure_draws(defaults, tmp_path):
     plot_superposition(defaults, tmp_path / "superposition.png")
     assert_png(tmp_path / "superposition.png")

@@ -16,17 +16,14 @@ import re
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from .additive import fit_additive, r_squared
 from ..core.common import MAX_ANALYSIS_SEQUENCES, layer_features, mirror_mask, mirror_split, sample_rows
 from ..core.data import add_eos, make_targets
 from .dimensionality import numerical_rank, variance_explained
-from ..report.files import save_figure
 from ..report.result import Finding, Result
 from ..report.wording import listing, plural
 from ..core.model import run_with_cache
-from ..report.plots import heatmap, output_position_labels
 from .subspaces import (LAYERS, Corruption, accuracy_and_margin, direct_logit_attribution, intervene,
                         largest_overlap, letter_subspaces, output_margin, random_subspaces, share_restored, shifted,
                         spread_over_neurons)
@@ -396,57 +393,3 @@ def _evidence(mechanism):
                        f"positions is then the smallest of the many that fit.")
     caveats.append("  All of this is computed on this model; the numbers change with --seed and the settings.")
     return lines, caveats
-
-
-def _annotate(ax, values, dark, below=None):
-    """Write each cell's value (and a second number below it, if given); white text where `dark` says so."""
-    for (row, col), value in np.ndenumerate(values):
-        text = f"{value:.2f}".replace("-0.00", "0.00")  # a tiny negative share rounds to 0, not to "-0"
-        if below is not None:
-            text += f"\n{below[row, col]:+.1f}"
-        ax.text(col, row, text, ha="center", va="center", fontsize=8 if len(values) <= 4 else 7,
-                color="white" if dark[row, col] else "black")
-
-
-def plot_subspace_interventions(mechanism, path):
-    """Per hidden layer: share restored by patching each input position's letter subspace, the same for random
-    subspaces, and accuracy after removing each subspace. Rows = input position i, columns = output position j."""
-    seq_len, n_letters = mechanism["seq_len"], mechanism["n_letters"]
-    shares = [np.array(mechanism[key][name]) for key in ("subspace_patching", "random_subspace_patching")
-              for name in LAYERS]
-    limit = max(1.0, max(np.abs(values).max() for values in shares))  # symmetric: 0 is white, both signs show
-    annotate = seq_len <= 8
-    fig = Figure(figsize=(14, 8.4))
-    fig.subplots_adjust(left=0.07, right=0.96, bottom=0.09, top=0.84, wspace=0.35, hspace=0.6)
-    axes = fig.subplots(2, 3)
-    baseline = mechanism["baseline_accuracy"]  # (L,) the model's own accuracy per output: what a removal starts from
-    unablated = ("unablated: " + (f"{baseline[0]:.2f} at every output" if len(set(baseline)) == 1 else
-                                  " ".join(f"{value:.2f}" for value in baseline) + " by output"))
-    short = seq_len >= 5  # "(copies 5)" under each of 5 or more columns would overlap its neighbours
-    for row, name in zip(axes, LAYERS):
-        panels = [("subspace_patching", f"{name}: patch input i's letter subspace",
-                   "share restored (0 = corrupted, 1 = clean)"),
-                  ("random_subspace_patching", f"{name}: patch a random subspace (control)", "share restored"),
-                  ("subspace_ablation", f"{name}: remove input i's letter subspace\n{unablated}",
-                   f"accuracy (chance {1 / n_letters:.0%}); below: mean margin")]
-        for ax, (key, title, label) in zip(row, panels):
-            values = np.array(mechanism[key][name])
-            if key == "subspace_ablation":  # accuracy, with the mean margin (a continuous measure) below it
-                heatmap(fig, ax, values, "viridis", 0, 1, label)
-                if annotate:
-                    _annotate(ax, values, values < 0.5, np.array(mechanism["subspace_ablation_margin"][name]))
-            else:
-                heatmap(fig, ax, values, "RdBu_r", -limit, limit, label)
-                if annotate:
-                    _annotate(ax, values, np.abs(values) > 0.6 * limit)
-            ax.set_xticks(range(seq_len), output_position_labels(seq_len, short), fontsize=8 if seq_len <= 6 else 6)
-            ax.set_yticks(range(seq_len), [str(i + 1) for i in range(seq_len)])
-            ax.set_xlabel("output position j (\u2190 the input it copies)")
-            ax.set_ylabel("input position i")
-            ax.set_title(title, fontsize=10)
-    size = f"{n_letters - 1} letter direction{'s' if n_letters > 2 else ''}"
-    fig.suptitle(f"The anti-diagonal inside the network: intervene on input position i's {size}, "
-                 f"measure every output j\n(patching: clean into a run with every letter changed; "
-                 f"values outside [0, 1] kept; removing: coefficients set to their training mean;\n"
-                 f"margin = the right letter's logit minus the best wrong one's, averaged)", fontsize=11)
-    save_figure(fig, path)
