@@ -6,6 +6,7 @@ The machine has 2 cores and pytest uses one. So what takes longest starts at col
 transformer's training in a forked process, then each whole-script run in turn; the tests that read them run last."""
 
 import copy
+import functools
 import io
 import json
 import multiprocessing
@@ -50,6 +51,13 @@ def train_model(**settings):
     model = make_model(cfg, data.vocab)
     history = train(model, data, cfg, progress=False)
     return Trained(cfg, data, model, history)
+
+
+@functools.cache
+def shared_model(**settings):
+    """train_model, once a session for each settings: several test files read the models of seeds 1 and 2 and of
+    --seq-len 5. Read them, never change them (copy.deepcopy first)."""
+    return train_model(**settings)
 
 
 TRANSFORMER = {"model": "transformer"}  # the settings of `demo.py --model transformer`

@@ -221,28 +221,23 @@ def test_notebook_finishes_with_stdin_closed(notebook_run):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_writes_nothing(tmp_path):
-    process = subprocess.Popen([sys.executable, "demo.py", "--epochs", "100000", "--out", str(tmp_path)], cwd=ROOT,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell starts a background job (`python -m pytest &`) with Ctrl-C ignored, and a child inherits that, so
+    # demo.py would never see it: give this process a handler for the moment of the start (exec resets a handler,
+    # not an ignore, to the default), so that demo.py starts as it does from a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen([sys.executable, "demo.py", "--epochs", "100000", "--out", str(tmp_path)],
+                                   cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     for line in process.stdout:  # wait until training has started
         if "parameters" in line:
             break
     time.sleep(0.5)
-    # One Ctrl-C stops it. Once in a full test run, on a loaded machine, one went unanswered for 30 s, and it could not
-    # be made to happen again: so a second and third follow, and the count is in the failure message.
-    for sent in range(1, 4):
-        process.send_signal(signal.SIGINT)
-        try:
-            _, err = process.communicate(timeout=10)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    else:
-        status = open(f"/proc/{process.pid}/status").read()
-        debug = [l for l in status.splitlines() if l.startswith(("State", "Sig", "Shd", "Threads"))]
-        process.kill()
-        _, err = process.communicate()
-        pytest.fail(f"demo.py was still training 10 s after each of 3 Ctrl-C's {debug} {err[-2000:]}")
-    assert process.returncode == 130, f"exit status {process.returncode} after {sent} Ctrl-C"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, f"exit status {process.returncode} after Ctrl-C: {err[-500:]}"
     assert "interrupted" in err and "Traceback" not in err
     assert os.listdir(tmp_path) == [], "an interrupted run left files behind"
 

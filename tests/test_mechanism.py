@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_finding, assert_png, train_model
+from conftest import assert_finding, assert_png, shared_model
 from reversal.core.common import mirror_split
 from reversal.core.data import all_sequences
 from reversal.core.run import Run
@@ -30,7 +30,7 @@ def other_mechanisms():
     """Three more trained models (about 4 s together): the dimension claim must not rest on one seed."""
     found = {}
     for name, settings in OTHER_SETTINGS.items():
-        t = train_model(**settings)
+        t = shared_model(**settings)
         found[name] = find_mechanism(Run(t.model, make_model(t.cfg, t.data.vocab), t.data, t.cfg))
     return found
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import assert_finding, assert_png, train_model
+from conftest import assert_finding, assert_png, shared_model
 from reversal.core.common import analysis_sequences, layer_features
 from reversal.core.directions import class_means
 from reversal.core.run import Run
@@ -87,7 +87,7 @@ def test_explain_and_plot(results, tmp_path):
 @pytest.mark.slow
 def test_steering_toward_a_middle_letter_overshoots_to_the_far_end():
     # measured at --seq-len 5, seed 42: positions 2 to 5 put 93-99% of their class means on a line, c - b - a
-    five = train_model(seq_len=5)
+    five = shared_model(seq_len=5)
     run = Run(five.model, make_model(five.cfg, five.data.vocab), five.data, five.cfg)
     sequences = analysis_sequences(five.cfg)
     acts = layer_features(five.model, sequences, five.data.vocab, five.cfg.device, ("hidden1",))["hidden1"]

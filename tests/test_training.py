@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import train_model
+from conftest import shared_model, train_model
 from reversal.core.train import sequence_accuracy
 
 
@@ -14,13 +14,13 @@ def test_default_model_reverses_every_sequence(trained):
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_other_seeds_reverse_every_sequence_including_heldout(seed):
-    run = train_model(seed=seed)
+    run = shared_model(seed=seed)
     assert sequence_accuracy(run.model, run.data.all_sequences, run.data.vocab.eos_id) == 1.0
 
 
 @pytest.mark.slow
 def test_length_5_generalizes_to_heldout_sequences():
-    run = train_model(seq_len=5)
+    run = shared_model(seq_len=5)
     assert len(run.data.heldout_sequences) == round(0.2 * 3**5)
     assert sequence_accuracy(run.model, run.data.heldout_sequences, run.data.vocab.eos_id) >= 0.99
 
