@@ -279,9 +279,9 @@ pause(PAUSE)
 # them. Whether a *linear* probe can read it is what we test. For hidden2 it is guaranteed if the model works: the
 # output layer is itself a linear readout of hidden2.
 # **Experiment.** One logistic-regression probe (L2 penalty) per layer and position, cross-validated over all
-# distinct sequences in 5 seeded folds, so every sequence is scored by a probe that never saw it. Two controls: the
-# same probes on the untrained network, and a random-label task (each sequence labelled with another's letter),
-# which a probe cannot predict for unseen sequences and should score chance.
+# distinct sequences in 5 seeded folds, so every sequence is scored by a probe that never saw it. A control: the
+# same probes on the untrained network. And a leakage check: shuffled labels (each sequence labelled with another's
+# letter), which no probe can predict for a sequence it never saw, so they score chance by construction.
 
 # %%
 tell()
@@ -291,8 +291,8 @@ figure(plot_probes, probes, out("notebook_probe_accuracy.png"))
 
 # %% [markdown]
 # **What it proves, and what not.** A probe shows that information is *present* in a layer, not that the network
-# *uses* it: the untrained network's layers hold much of it too. The random-label control near chance shows the
-# score is not the probe memorizing sequences. A perfect hidden2 score adds nothing beyond "the model works".
+# *uses* it: the untrained network's layers hold much of it too. The shuffled labels near chance show that the
+# folds do not leak: they are a check on the set-up, chance by construction, not a control task. A perfect hidden2 score adds nothing beyond "the model works".
 #
 # **Exercise.** Take the penalty away (`WEIGHT_DECAY = 0.0`), then make it large (1.0). Which network's probes move,
 # the trained or the untrained one?

@@ -41,3 +41,12 @@ def test_split_holds_out_at_least_one_and_depends_only_on_the_seed():
 def test_max_seq_len_is_the_largest_that_fits():
     assert max_seq_len(3) == 12  # 3**12 = 531,441 <= 1,000,000 < 3**13
     assert max_seq_len(26) == 4
+
+
+def test_the_default_input_is_never_a_palindrome():
+    # "abababa" (--vocab ab --seq-len 7) reversed is itself: the printed prediction would show no reversal
+    from reversal.support.config import Config
+    assert Config().input == "abc", "the defaults' input stays a b c"
+    for vocab, seq_len in [("ab", 7), ("ab", 3), ("abc", 5), ("abcd", 9), ("ab", 2)]:
+        text = Config(vocab=vocab, seq_len=seq_len).input
+        assert len(text) == seq_len and text != text[::-1], f"--vocab {vocab} --seq-len {seq_len}: input {text!r}"

@@ -1,5 +1,5 @@
-"""Probes: cross-validated over every distinct sequence, with an untrained network and a random-label task as
-controls."""
+"""Probes: cross-validated over every distinct sequence, with the untrained network as the control and shuffled
+labels as a leakage check."""
 
 import pytest
 import torch
@@ -82,6 +82,14 @@ def test_the_probes_finding_is_layered(probes, transformer_probes, model):
 
 
 @pytest.mark.slow  # renders a figure: about 0.5 s
+def test_the_shuffled_labels_are_called_a_leakage_check_not_a_control_task(probes):
+    # no test sequence is ever trained on, so shuffled labels score chance by construction: not Hewitt and Liang's
+    # control task (random labels per type, shared by test and training items), and no "selectivity" follows
+    text = str(probes.finding())
+    assert "leakage check" in text.lower(), text
+    assert "Hewitt" not in text and "selectivity" not in text.lower(), text
+
+
 def test_plot_probes_draws_a_png(probes, tmp_path):
     path = tmp_path / "plot_probes.png"
     plot_probes(probes, path)

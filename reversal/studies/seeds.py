@@ -121,7 +121,7 @@ MLP_HEADLINES = {
     "ablated_others_hidden1": ("hidden1 subspace removed: accuracy the other outputs lose (largest)", "{:.0%}"),
     "additive_r2": ("additive surrogate R^2", "{:.3f}"),
     "worst_neuron_margin_lost": ("worst single neuron (resample): share of one output's margin lost", "{:.0%}"),
-    "random_label_probe": ("random-label probe control, mean accuracy", "{:.0%}"),
+    "random_label_probe": ("shuffled-label probes (a leakage check), mean accuracy", "{:.0%}"),
 }
 
 

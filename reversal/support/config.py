@@ -38,7 +38,10 @@ class Config:
         if self.lr is None:
             object.__setattr__(self, "lr", DEFAULT_LR[self.model])
         if not self.input:  # default: the vocabulary's letters in order, repeated or cut to seq_len
-            object.__setattr__(self, "input", (self.vocab * self.seq_len)[: self.seq_len])
+            text = (self.vocab * self.seq_len)[: self.seq_len]
+            if text == text[::-1] and len(set(self.vocab)) > 1:  # "abababa" reversed is itself: it would show nothing
+                text = text[:-1] + next(letter for letter in self.vocab if letter != text[0])
+            object.__setattr__(self, "input", text)
 
     def to_dict(self):
         return asdict(self)
