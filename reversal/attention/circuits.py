@@ -110,9 +110,12 @@ class OVCircuit(Result):
                     f"diagonal in {hits} of {n_letters} letter rows: attending to a letter adds {span(diagonal)} to "
                     f"its own logit; the largest entry off the diagonal is {off.max():.1f}"
                     + (", a copying matrix." if hits == n_letters else ": not a pure copying matrix.")]
+        smallest = diagonal.min()
         evidence.append(f"  The direct path W_E W_U (a letter's logits at its own position, without the head) is at "
-                        f"most {direct.max():.1f} in size, {diagonal.min() / direct.max():.0f} times smaller than "
-                        f"OV's smallest diagonal entry.")
+                        f"most {direct.max():.1f} in size, " + (
+                            f"{smallest / direct.max():.0f} times smaller than OV's smallest diagonal entry."
+                            if smallest >= 2 * direct.max() else
+                            f"while OV's smallest diagonal entry is {smallest:+.1f}: not small beside it."))
         push = np.array(self["value_eos_push"][head])
         seq_len = len(push) - 1
         evidence.append("  What attending to a key position does to <eos> (its logit minus the letters' mean, from "

@@ -1,5 +1,7 @@
 """Steering: push a hidden layer along a direction and see whether the output changes its mind, and only where it
-should (activation addition, Turner et al. 2023).
+should. The direction is a difference of class means: mean-difference steering, as in contrastive activation
+addition (CAA, Rimsky et al. 2024) and inference-time intervention (ITI, Li et al. 2023), not the single contrast pair
+of Turner et al.'s activation addition (2023).
 
 Example with the defaults. Take input position 1 and the letters a -> b. Average hidden1 over the training sequences
 with `b` at position 1, and over those with `a` there; the difference v (16 numbers) is the steering vector. Add
@@ -296,7 +298,8 @@ class Steering(Result):
             window = found["clean_window"]["class means"]
             if window:
                 line = f"  {layer}: all {n} (p, x, y) triples are clean {_window(window)}"
-                for method, name in (("random", "at those alphas a random direction"),
+                single = all(low == high for low, high in window)
+                for method, name in (("random", f"at {'that alpha' if single else 'those alphas'} a random direction"),
                                      ("neuron", f"the most correlated {unit}")):
                     c = found["control_at_window"][method]
                     most = c["most_triples_clean"]
