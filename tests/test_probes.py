@@ -82,6 +82,14 @@ def test_the_probes_finding_is_layered(probes, transformer_probes, model):
 
 
 @pytest.mark.slow  # renders a figure: about 0.5 s
+def test_the_headline_says_every_letter_only_where_every_probe_reads_it(probes):
+    assert "read every input letter" in probes.finding().headline, probes.finding().headline
+    values = {**probes.values, "trained": {**probes["trained"], "letters": {
+        name: [0.67] + scores[1:] for name, scores in probes["trained"]["letters"].items()}}}
+    headline = type(probes)(values, probes.arrays).finding().headline
+    assert "every" not in headline and "67%" in headline, headline
+
+
 def test_the_shuffled_labels_are_called_a_leakage_check_not_a_control_task(probes):
     # no test sequence is ever trained on, so shuffled labels score chance by construction: not Hewitt and Liang's
     # control task (random labels per type, shared by test and training items), and no "selectivity" follows

@@ -124,7 +124,8 @@ class ProbeAccuracy(Result):
                   for network in ("trained", "untrained")}
         control = np.array([trained["random_labels"][name] for name in names])
         worst = {network: ", ".join(f"{value:.0%}" for value in values) for network, values in lowest.items()}
-        headline = (f"Linear probes read each input letter from the trained {listing(names)} (worst position per "
+        verb = "read every input letter" if min(lowest["trained"]) >= 0.99 else "name the input letters"
+        headline = (f"Linear probes {verb} from the trained {listing(names)} (worst position per "
                     f"layer: {worst['trained']}) and from the untrained network's ({worst['untrained']}); chance is "
                     f"{chance(self['chance'])}. Present does not mean used.")
         numbers = {"trained_lowest": min(lowest["trained"]), "untrained_lowest": min(lowest["untrained"]),
