@@ -177,6 +177,10 @@ def test_seeds_reports_a_median_and_range_for_each_headline_number(demo_run):
         assert spread["min"] <= spread["median"] <= spread["max"], f"{name}: median outside its range: {spread}"
         assert spread["min"] == min(spread["per_seed"]) and spread["max"] == max(spread["per_seed"]), name
         assert MLP_HEADLINES[name][0] in result.stdout, f"the printout has no line for {name}"
+    heldout_r2 = across["numbers"]["additive_r2_heldout"]["per_seed"][0]  # seed 42, the run's own model
+    mechanism = json.loads((out / "metrics.json").read_text())["mechanism"]
+    assert heldout_r2 == pytest.approx(mechanism["additive_r2_heldout"], abs=1e-6), \
+        "over seeds, the additive surrogate's R^2 is the held-out one the mechanism reports, not the mixed one"
 
 
 @pytest.mark.slow
