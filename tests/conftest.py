@@ -56,13 +56,26 @@ def train_model(**settings):
 @functools.cache
 def shared_model(**settings):
     """train_model, once a session for each settings: several test files read the models of seeds 1 and 2 and of
-    --seq-len 5. Read them, never change them (copy.deepcopy first)."""
-    return train_model(**settings)
+    --seq-len 5. Read them, never change them (copy.deepcopy first). Those in AHEAD train at collection, in the
+    background; this waits for them."""
+    ahead = background.get(frozenset(settings.items()))
+    if ahead is None:
+        return train_model(**settings)
+    weights, history = ahead.result()  # waits, if it is still training
+    cfg = Config(**settings)
+    data = make_data(cfg)
+    model = make_model(cfg, data.vocab)
+    model.load_state_dict(torch.load(io.BytesIO(weights)))
+    return Trained(cfg, data, model, history)
 
 
 TRANSFORMER = {"model": "transformer"}  # the settings of `demo.py --model transformer`
 NEEDS_TRANSFORMER = {"trained_transformer", "transformer_run"}
-background = {}  # what started at collection: the transformer's training, the script runs (Futures)
+# The other models worth training at collection, in the background: each takes seconds, and one slow test reads it.
+# By the test's id, its settings for shared_model.
+AHEAD = {f"test_transformer.py::test_reverses_every_heldout_sequence[{name}]": {**TRANSFORMER, **settings}
+         for name, settings in [("seed1", dict(seed=1)), ("seed2", dict(seed=2)), ("seq_len5", dict(seq_len=5))]}
+background = {}  # what started at collection: the models' training, the script runs (Futures)
 folders = []  # the script runs' own folders, removed at the end
 
 
@@ -112,15 +125,20 @@ def run_scripts(names):
             background[name].set_exception(error)
 
 
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected: start only what the selected tests read
 def pytest_collection_modifyitems(items):
     """Start what takes longest now, on the second core, and run the tests that need it last."""
     uses = lambda item, names: set(names) & set(getattr(item, "fixturenames", ()))
     scripts = [name for name in SCRIPT_RUNS if any(uses(item, [name]) for item in items)]
     needing = [item for item in items if uses(item, NEEDS_TRANSFORMER)]
+    ahead = [AHEAD[item.nodeid.split("/")[-1]] for item in items if item.nodeid.split("/")[-1] in AHEAD]
+    needing += [item for item in items if item.nodeid.split("/")[-1] in AHEAD]
     if needing and "fork" in multiprocessing.get_all_start_methods():
         # Training is seeded and on one thread, so the weights are bit-identical to training here.
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-        background["transformer"] = (pool, pool.submit(train_weights, TRANSFORMER))
+        background["pool"] = pool
+        for settings in [TRANSFORMER] * any(uses(item, NEEDS_TRANSFORMER) for item in items) + ahead:
+            background[frozenset(settings.items())] = pool.submit(train_weights, settings)
     for name in scripts:
         background[name] = Future()
     if scripts:
@@ -130,8 +148,8 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_unconfigure(config):
-    if "transformer" in background:
-        background["transformer"][0].shutdown(cancel_futures=True)
+    if "pool" in background:
+        background["pool"].shutdown(cancel_futures=True)
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -172,14 +190,7 @@ def features_notebook_run():
 def trained_transformer():
     """The default transformer of `demo.py --model transformer`: seed 42, lr 3e-3, trained once for every test file
     that needs it (in the background where it can be)."""
-    if "transformer" not in background:
-        return train_model(**TRANSFORMER)
-    weights, history = background["transformer"][1].result()  # waits, if it is still training
-    cfg = Config(**TRANSFORMER)
-    data = make_data(cfg)
-    model = make_model(cfg, data.vocab)
-    model.load_state_dict(torch.load(io.BytesIO(weights)))
-    return Trained(cfg, data, model, history)
+    return shared_model(**TRANSFORMER)
 
 
 @pytest.fixture(scope="session")

@@ -6,22 +6,14 @@ import math
 import pytest
 import torch
 
+from conftest import shared_model
 from reversal.core.common import analysis_sequences
 from reversal.core.data import add_eos
 from reversal.core.model import hook_count, hooks, run_with_cache
-from reversal.core.train import make_data, make_model, sequence_accuracy, train
+from reversal.core.train import sequence_accuracy
 from reversal.core.transformer import TRANSFORMER_LR, AttentionReverser, HookPoint
-from reversal.support.config import Config
 
 ATTN = "blocks.0.attn"
-
-
-def train_transformer(**settings):
-    cfg = Config(model="transformer", lr=TRANSFORMER_LR, **settings)
-    data = make_data(cfg)
-    model = make_model(cfg, data.vocab)
-    train(model, data, cfg, progress=False)
-    return cfg, data, model
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +85,11 @@ def test_dotted_hooks_are_removed_even_when_the_body_raises(default):
                          ids=["seed42", "seed1", "seed2", "seq_len5"])
 @pytest.mark.slow
 def test_reverses_every_heldout_sequence(default, settings):
-    cfg, data, model = default if settings == dict(seed=42) else train_transformer(**settings)
+    if settings == dict(seed=42):
+        _, data, model = default
+    else:  # trained at collection, in the background (conftest.AHEAD)
+        trained = shared_model(model="transformer", **settings)
+        data, model = trained.data, trained.model
     accuracy = sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id)
     assert accuracy == 1.0, f"held-out accuracy {accuracy:.0%} with {settings}: did the init or TRANSFORMER_LR change?"
 
