@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
-from threading import Thread
+from threading import Event, Thread
 from dataclasses import dataclass
 
 import matplotlib.image
@@ -77,6 +77,8 @@ AHEAD = {f"test_transformer.py::test_reverses_every_heldout_sequence[{name}]": {
          for name, settings in [("seed1", dict(seed=1)), ("seed2", dict(seed=2)), ("seq_len5", dict(seq_len=5))]}
 background = {}  # what started at collection: the models' training, the script runs (Futures)
 folders = []  # the script runs' own folders, removed at the end
+running = []  # the script runs' processes, stopped at the end
+ending = Event()  # set at the end: start no further script run
 
 
 def train_weights(settings):
@@ -113,13 +115,22 @@ SCRIPT_RUNS = {
 def run_scripts(names):
     """Run each named script in turn, in a thread (the scripts are other processes: this thread only waits)."""
     for name in names:
+        if ending.is_set():
+            break
         script, flags, viewer = SCRIPT_RUNS[name]
         folder = pathlib.Path(tempfile.mkdtemp(prefix=f"{name}-"))
         folders.append(folder)
+        command = [sys.executable, script, *flags, "--out", str(folder / "out")]
         try:
-            result = subprocess.run([sys.executable, script, *flags, "--out", str(folder / "out")], cwd=ROOT,
-                                    stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180,
-                                    env=viewer_environment(folder) if viewer else None)
+            with subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env=viewer_environment(folder) if viewer else None) as process:
+                running.append(process)  # so that a session that ends first (-x, Ctrl-C) stops it
+                try:
+                    stdout, stderr = process.communicate(timeout=180)
+                finally:
+                    process.kill()  # a no-op once it has exited
+            result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
             background[name].set_result((result, folder / "out", folder))
         except BaseException as error:  # a timeout, say: the test that reads this run reports it
             background[name].set_exception(error)
@@ -148,6 +159,9 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_unconfigure(config):
+    ending.set()
+    for process in running:
+        process.kill()  # a no-op once it has exited
     if "pool" in background:
         background["pool"].shutdown(cancel_futures=True)
     for folder in folders:
