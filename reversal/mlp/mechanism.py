@@ -127,16 +127,23 @@ def find_mechanism(run):
     return Mechanism(mechanism)
 
 
+def _precise(value, cutoffs, digits, kind="%"):
+    """value with `digits` decimals, or more where that many would print it the same as a cut-off it is compared
+    with: 10.5% for 0.1048 against 10%, not 10%. kind is the format type: "%" or "f"."""
+    while digits < 4 and any(value != cutoff and f"{value:.{digits}{kind}}" == f"{cutoff:.{digits}{kind}}"
+                             for cutoff in cutoffs):
+        digits += 1
+    return f"{value:.{digits}{kind}}"
+
+
 def _share(value, cutoff=None):
     """A share as a percentage, with a decimal where it is small: 3%, but 0.4% rather than 0%, and "under 0.1%"
     for a share that is not 0 but would still print as 0.0%. Given the cut-off a verdict compares it with, enough
-    digits to show the side it falls on: 10.5% for 0.1048 against 10%, not 10%."""
+    digits to show the side it falls on (_precise)."""
     if 0 < abs(value) < 0.0005:
         return "under 0.1%"
-    digits = 0 if abs(value) >= 0.095 else 1
-    while cutoff is not None and value != cutoff and digits < 4 and f"{value:.{digits}%}" == f"{cutoff:.{digits}%}":
-        digits += 1
-    return f"{value:.{digits}%}".replace("-0.0%", "0.0%")
+    text = _precise(value, [] if cutoff is None else [cutoff], 0 if abs(value) >= 0.095 else 1)
+    return text.replace("-0.0%", "0.0%")
 
 
 def _tidy(text):
@@ -164,11 +171,7 @@ def _between(values):
 
 def _points(fraction, cutoff=None):
     """Percentage points: 3.7 points, 11 points; against a cut-off, precise enough to show the side (1.04, not 1.0)."""
-    digits = 1 if fraction < 0.095 else 0
-    while (cutoff is not None and fraction != cutoff and digits < 4
-           and f"{100 * fraction:.{digits}f}" == f"{100 * cutoff:.{digits}f}"):
-        digits += 1
-    return f"{100 * fraction:.{digits}f}"
+    return _precise(100 * fraction, [] if cutoff is None else [100 * cutoff], 1 if fraction < 0.095 else 0, "f")
 
 
 def _below_pass(share):
@@ -367,17 +370,13 @@ def _basis_line(mechanism, name):
     each beside what random subspaces of the same size give; from class means over every analysed sequence."""
     m = mechanism
     size, width, n = plural(m["n_letters"] - 1, "direction"), m["width"], m["analysis_sequences"]
-    sequences = (f"all {n:,} sequences, where every letter is equally often at every position" if n == m["sequences_total"]
-                 else f"a sample of {n:,} of the {m['sequences_total']:,} sequences, where every letter is about "
-                      f"equally often at every position")
+    total = m["sequences_total"]
+    sequences = (f"all {n:,} sequences, where every letter is equally often at every position" if n == total else
+                 f"a sample of {n:,} of the {total:,} sequences, where every letter is about equally often at every "
+                 f"position")
     spread, overlap = m["neurons_per_position_random"][name], m["subspace_overlap"][name]
     chance, draws = m["subspace_overlap_random"][name], m["geometry_draws"]
-    cosine = f"{overlap:.2f}"
-    for edge in ("p95", "p5"):  # enough digits to see which side of the edge it falls
-        digits = 2
-        while overlap != chance[edge] and digits < 4 and f"{overlap:.{digits}f}" == f"{chance[edge]:.{digits}f}":
-            digits += 1
-        cosine = max(cosine, f"{overlap:.{digits}f}", key=len)
+    cosine = _precise(overlap, [chance["p5"], chance["p95"]], 2, "f")  # the verdict compares it with both
     if overlap > chance["p95"]:
         verdict = (f"more than random subspaces of the same size share (median {chance['median']:.2f}, 95th "
                    f"percentile {chance['p95']:.2f}), which is why all positions are solved for together")
@@ -387,7 +386,8 @@ def _basis_line(mechanism, name):
     else:
         verdict = (f"what random subspaces of the same size give (median {chance['median']:.2f}, 5th to 95th "
                    f"percentile {chance['p5']:.2f} to {chance['p95']:.2f}): no more overlap than chance")
-    return (f"    Basis, from class means over {sequences} (the interventions above use the training sequences' class means): "
+    return (f"    Basis, from class means over {sequences} (the interventions above use the training sequences' "
+            f"class means): "
             f"each position's {size} spread over {_span(m['neurons_per_position'][name], '{}')} of the {width} "
             f"neurons (90% of their weight; random subspaces of that size: median {spread['median']:g}, range "
             f"{spread['min']} to {spread['max']}, over {draws} draws); the largest principal cosine between two "
@@ -494,8 +494,8 @@ def _evidence(mechanism):
               if seq_len * min(spread) > width else "")
     if needed <= width and holds:
         caveats.append(f"  Superposition: {needed} needed directions fit in {width} neurons, so nothing forces it."
-                       f"{shared} {'t' if shared else 'T'}he class-mean directions are the change of basis that separates the positions, "
-                       f"as the patching and removal above show.")
+                       f"{shared} {'t' if shared else 'T'}he class-mean directions are the change of basis that "
+                       f"separates the positions, as the patching and removal above show.")
     elif needed <= width:
         caveats.append(f"  Superposition: {needed} needed directions fit in {width} neurons, so nothing forces it. "
                        f"But on this run the checks above miss in hidden1, so the class-mean directions are not "
