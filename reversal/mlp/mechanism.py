@@ -214,9 +214,9 @@ def _control_miss(mechanism, name):
         return None
     i = v["closest"]
     real, control = v["mirror"][i], v["random_p95"][i]
-    return (f"at input {i + 1}'s mirror, random subspaces of the same size restore up to {_share(control, real)} (95th "
-            f"percentile of {mechanism['random_draws']} draws), not less than its letter directions' "
-            f"{_share(real, control)}")
+    return (f"random subspaces of the same size restore as much at input {i + 1}'s mirror ({_share(control, real)} at "
+            f"the 95th percentile of {mechanism['random_draws']} draws, against the letter directions' "
+            f"{_share(real, control)})")
 
 
 def _variance_check(mechanism):
@@ -281,12 +281,12 @@ def in_short(mechanism):
     also += "".join(f" One check misses: {miss} (below)." for miss in variance)
     kept = ("leaves the other outputs' accuracy as it was" if first["lost_elsewhere"] == 0 else
             f"costs the other outputs at most {_points(first['lost_elsewhere'], PASS_KEPT)} points of accuracy")
-    shared = "" if needed <= width else (f" ({needed} needed directions in {width} neurons cannot all be "
-                                         f"independent, so the positions share some)")
+    shared = "" if needed <= width else (f"; {needed} needed directions in {width} neurons cannot all be "
+                                         f"independent, so the positions share some")
     random_spread = m["neurons_per_position_random"]["hidden1"]["median"]
     return (f"each input letter lives in its own {size} of hidden1, spread over "
             f"{_span(m['neurons_per_position']['hidden1'], '{}')} of its {width} neurons (random subspaces of that "
-            f"size: median {random_spread:g}){shared}, and output j reads only the directions of its mirrored input "
+            f"size: median {random_spread:g}{shared}), and output j reads only the directions of its mirrored input "
             f"{seq_len + 1}-j: patching them restores {_share_span(first['mirror'], PASS_RESTORED)} of the answer "
             f"there (random subspaces of the same size: at most {_share(first['random_p95'].max())}, the 95th "
             f"percentile of {m['random_draws']} draws) and at most {_share(first['elsewhere'], PASS_ELSEWHERE)} in "
@@ -376,16 +376,18 @@ def _basis_line(mechanism, name):
                  f"position")
     spread, overlap = m["neurons_per_position_random"][name], m["subspace_overlap"][name]
     chance, draws = m["subspace_overlap_random"][name], m["geometry_draws"]
-    cosine = _precise(overlap, [chance["p5"], chance["p95"]], 2, "f")  # the verdict compares it with both
+    # the verdict compares the overlap with both edges: print each precisely enough to see the side
+    cosine = _precise(overlap, [chance["p5"], chance["p95"]], 2, "f")
+    p5, p95 = (_precise(chance[edge], [overlap], 2, "f") for edge in ("p5", "p95"))
     if overlap > chance["p95"]:
         verdict = (f"more than random subspaces of the same size share (median {chance['median']:.2f}, 95th "
-                   f"percentile {chance['p95']:.2f}), which is why all positions are solved for together")
+                   f"percentile {p95}), which is why all positions are solved for together")
     elif overlap < chance["p5"]:
         verdict = (f"less than random subspaces of the same size share (median {chance['median']:.2f}, 5th "
-                   f"percentile {chance['p5']:.2f}): the positions' subspaces are nearer orthogonal than chance")
+                   f"percentile {p5}): the positions' subspaces are nearer orthogonal than chance")
     else:
         verdict = (f"what random subspaces of the same size give (median {chance['median']:.2f}, 5th to 95th "
-                   f"percentile {chance['p5']:.2f} to {chance['p95']:.2f}): no more overlap than chance")
+                   f"percentile {p5} to {p95}): no more overlap than chance")
     return (f"    Basis, from class means over {sequences} (the interventions above use the training sequences' "
             f"class means): "
             f"each position's {size} spread over {_span(m['neurons_per_position'][name], '{}')} of the {width} "

@@ -80,14 +80,17 @@ def _output_letters(sequences):
 
 
 def logit_difference(logits, good, bad):
-    """logit of `good` minus logit of `bad` at each output position: logits (N, T, V), good/bad (N, L) -> (N, L)."""
-    letter_logits = logits[:, : good.shape[1]].cpu()  # (N, L, V): the letter outputs, <eos> left out
-    return letter_logits.gather(2, good[..., None])[..., 0] - letter_logits.gather(2, bad[..., None])[..., 0]
+    """logit of `good` minus logit of `bad` at each output position: logits (..., N, T, V), good/bad (N, L) ->
+    (..., N, L). Leading dimensions (runs, draws) are kept, so many runs are measured in one go."""
+    letter_logits = logits[..., : good.shape[1], :].cpu()  # (..., N, L, V): the letter outputs, <eos> left out
+    pick = lambda letters: letter_logits.gather(-1, letters.expand(letter_logits.shape[:-1])[..., None])[..., 0]
+    return pick(good) - pick(bad)
 
 
 def output_margin(logits, sequences):
-    """common.margin at each output letter position: (N, T, V) logits -> (N, L). Below 0 = wrong."""
-    return margin(logits[:, : sequences.shape[1]].cpu(), _output_letters(sequences))
+    """common.margin at each output letter position: (..., N, T, V) logits -> (..., N, L). Below 0 = wrong."""
+    letter_logits = logits[..., : sequences.shape[1], :].cpu()  # (..., N, L, V)
+    return margin(letter_logits, _output_letters(sequences).expand(letter_logits.shape[:-1]))
 
 
 def shifted(sequences, n_letters):
@@ -170,7 +173,9 @@ def random_control(run, layer, subspaces, bases, corruption, clean_logits, corru
     sequences, vocab = corruption.sequences, run.vocab
     draws, seq_len, width = bases.shape[:3]
     pairs, n = len(corruption.clean), len(sequences)
-    clean_acts = corruption.clean_activations(layer).double()  # (P, H)
+    # float32 on the model's device: an orthonormal projection needs none of the pseudo-inverse's double precision
+    clean_acts = corruption.clean_activations(layer).float().to(run.device)  # (P, H)
+    mean = subspaces.mean.float().to(run.device)  # (H,)
     rows = seq_len * (pairs + n)  # one draw's batch: L blocks of corrupted runs, then L of clean ones
     tokens = torch.cat([add_eos(corruption.corrupted, vocab.eos_id).repeat(seq_len, 1),
                         add_eos(sequences, vocab.eos_id).repeat(seq_len, 1)])  # (rows, T)
@@ -178,24 +183,22 @@ def random_control(run, layer, subspaces, bases, corruption, clean_logits, corru
     shares, accuracy = [], []
     for start in range(0, draws, step):
         chunk = bases[start:start + step]  # (d, L, H, V-1)
-        projectors = chunk @ chunk.transpose(-1, -2)  # (d, L, H, H): orthogonal projection onto each subspace
+        projectors = (chunk @ chunk.transpose(-1, -2)).float().to(run.device)  # (d, L, H, H): onto each subspace
 
         def replace(out):
-            device_out, out = out.device, out.double().cpu().view(len(chunk), rows, width)
-            patch, hold = out.split([seq_len * pairs, seq_len * n], dim=1)
+            patch, hold = out.view(len(chunk), rows, width).split([seq_len * pairs, seq_len * n], dim=1)
             patch = patch.reshape(len(chunk), seq_len, pairs, width)  # (d, L, P, H) corrupted activations
             patch = patch + (clean_acts - patch) @ projectors  # random subspace i takes the clean run's values
             hold = hold.reshape(len(chunk), seq_len, n, width)  # (d, L, N, H) clean activations
-            hold = hold - (hold - subspaces.mean) @ projectors  # random subspace i held at the training mean
-            return torch.cat([patch.flatten(1, 2), hold.flatten(1, 2)], 1).view(-1, width).float().to(device_out)
+            hold = hold - (hold - mean) @ projectors  # random subspace i held at the training mean
+            return torch.cat([patch.flatten(1, 2), hold.flatten(1, 2)], 1).view(-1, width)
 
         logits = run_with_hooks(run.model, tokens.repeat(len(chunk), 1).to(run.device), {layer: replace}).cpu()
-        logits = logits.view(len(chunk), rows, *logits.shape[1:])  # (d, rows, T, V)
-        for patched, held in zip(*logits.split([seq_len * pairs, seq_len * n], dim=1)):
-            shares.append(share_restored(patched.view(seq_len, pairs, *logits.shape[2:]), clean_logits,
-                                         corrupt_logits, corruption.clean, corruption.corrupted))
-            accuracy.append(accuracy_and_margin(held.view(seq_len, n, *logits.shape[2:]), sequences)[0])
-    return torch.stack(shares), torch.stack(accuracy)
+        patched, held = logits.view(len(chunk), rows, *logits.shape[1:]).split([seq_len * pairs, seq_len * n], 1)
+        shares.append(share_restored(patched.unflatten(1, (seq_len, pairs)), clean_logits, corrupt_logits,
+                                     corruption.clean, corruption.corrupted))  # (d, L, L)
+        accuracy.append(accuracy_and_margin(held.unflatten(1, (seq_len, n)), sequences)[0])  # (d, L, L)
+    return torch.cat(shares), torch.cat(accuracy)
 
 
 def share_restored(patched, clean_logits, corrupt_logits, clean, corrupted):
@@ -203,20 +206,20 @@ def share_restored(patched, clean_logits, corrupt_logits, clean, corrupted):
 
     LD = logit of the clean letter minus logit of the corrupted letter at output j. 0 = corrupted, 1 = clean;
     values outside [0, 1] are kept: below 0 the patch pushes further toward the corrupted letter, above 1 it
-    overshoots the clean run. patched (L, P, T, V) -> (L, L).
+    overshoots the clean run. patched (..., L, P, T, V) -> (..., L, L): leading dimensions (draws) are kept.
     """
     good, bad = _output_letters(clean), _output_letters(corrupted)  # (P, L)
     ld_corrupt = logit_difference(corrupt_logits, good, bad)  # (P, L)
     total = (logit_difference(clean_logits, good, bad) - ld_corrupt).sum(0)  # (L,) one per output position
-    gained = torch.stack([(logit_difference(run, good, bad) - ld_corrupt).sum(0) for run in patched])  # (L, L)
+    gained = (logit_difference(patched, good, bad) - ld_corrupt).sum(-2)  # (..., L patched, L outputs)
     return gained / total
 
 
 def accuracy_and_margin(runs, sequences):
-    """Per run: accuracy and mean margin (correct minus best wrong logit) at each output position. (L, N, T, V) ->
-    two (L, L) tensors, [i][j] = output j with input position i's subspace removed."""
-    margins = torch.stack([output_margin(run, sequences) for run in runs])  # (L, N, L)
-    return (margins > 0).double().mean(1), margins.mean(1)
+    """Per run: accuracy and mean margin (correct minus best wrong logit) at each output position. (..., L, N, T, V)
+    -> two (..., L, L) tensors, [i][j] = output j with input position i's subspace removed."""
+    margins = output_margin(runs, sequences)  # (..., L, N, L)
+    return (margins > 0).double().mean(-2), margins.mean(-2)
 
 
 def direct_logit_attribution(model, logits, hidden2, sequences, subspaces):
