@@ -468,9 +468,11 @@ pause(PAUSE)
 # on the training sequences (mean activation with letter x at position i, minus the overall mean), and split every
 # activation into one part per position, solving for all positions together. (3) Patch only position i's part from
 # a clean run into a run with *every* letter changed, and measure the share of the answer restored at every output
-# j (0 = corrupted, 1 = clean); a random subspace of the same size is the control. Then remove position i's part and
-# measure accuracy at every output. (4) The readout from hidden2 is linear, so split the logit difference exactly
-# into parts. (5) Fit the logits with a model that has no interaction between positions.
+# j (0 = corrupted, 1 = clean); random subspaces of the same size are the control, 20 draws per position, since one
+# draw can restore anything from little to a lot: the mechanism is named only where the letter directions beat the
+# draws' 95th percentile. Then remove position i's part and measure accuracy at every output. (4) The readout from
+# hidden2 is linear, so split the logit difference exactly into parts. (5) Fit the logits with a model that has no
+# interaction between positions.
 
 # %%
 tell()
@@ -485,9 +487,12 @@ figure(plot_subspace_interventions, mechanism, out("notebook_subspace_interventi
 # exactly that output, that is causal evidence for the mechanism, on these corruptions and this seed (the printout
 # above says whether it holds on this run). The dimension count alone proves little: hidden1 before its ReLU is an
 # affine function of the letters, so it has at most L x (V-1) directions for *any* weights, and the untrained network
-# is low-dimensional too. Neurons mix positions here because the directions are rotated against the neuron axes, not
-# because of superposition, wherever L x (V-1) fits in --hidden. Superposition is possible only where L x (V-1)
-# exceeds --hidden (try --hidden 4, or --seq-len 6 --vocab abcd: 18 > 16); steps 23 and 25 measure it. A
+# is low-dimensional too. How much two positions' subspaces overlap, and how many neurons each spreads over, means
+# little without a yardstick: the printout measures both on class means over every sequence (there each letter is
+# equally often at each position) and puts random subspaces of the same size beside them. Where the printout says the
+# picture holds and L x (V-1) fits in --hidden, neurons mix positions because the directions are rotated against the
+# neuron axes, not because of superposition. Superposition is possible only where L x (V-1) exceeds --hidden (try
+# --hidden 4, or --seq-len 6 --vocab abcd: 18 > 16); steps 23 and 25 measure it. A
 # patched share above 100% means the patch overshoots the clean run; a negative one pushes toward the corrupted letter.
 #
 # **Exercise.** If the letter lives in directions, you can *write* a letter by moving along them (activation

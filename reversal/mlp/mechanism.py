@@ -25,20 +25,25 @@ from ..report.result import Finding, Result
 from ..report.wording import listing, plural
 from ..core.model import run_with_cache
 from .subspaces import (LAYERS, Corruption, accuracy_and_margin, direct_logit_attribution, intervene,
-                        largest_overlap, letter_subspaces, output_margin, random_subspaces, share_restored, shifted,
-                        spread_over_neurons)
+                        largest_principal_cosine, letter_subspaces, output_margin, position_bases, random_control,
+                        random_subspaces, share_restored, shifted, spread_over_neurons)
 
 PASS_RESTORED = 0.9  # "restores the answer" means at least this share at the mirrored output ...
 PASS_ELSEWHERE = 0.1  # ... and at most this share, in magnitude, at every other output
 PASS_VARIANCE = 0.99  # "lives in L x (V-1) directions" means they hold at least this much of the variance
 PASS_KEPT = 0.01  # "the positions are separate": removing one costs every other output at most this much accuracy
+RANDOM_DRAWS = 20  # random subspaces per input position in the patching control: enough for a 95th percentile
+GEOMETRY_DRAWS = 200  # random subspaces for the overlap and spread baselines: no forward pass, so many are cheap
 
 
 def find_mechanism(run):
     """Every number the mechanism statement rests on, in one Mechanism (the `mechanism` key of metrics.json).
 
-    Class means and the surrogate are fit on training sequences only; everything is measured on run.sequences
-    (all 27 with the defaults), held-out ones included.
+    The class means the interventions use, and the surrogate, are fit on training sequences only; everything is
+    measured on run.sequences (all 27 with the defaults), held-out ones included. The geometry (how far each
+    position's directions spread over the neurons, and how much two positions' subspaces overlap) uses class means
+    over run.sequences instead: there every letter is (about) equally often at every position, so one position's
+    class means do not pick up another's letters, as they do on an unbalanced training set.
     """
     model, data, cfg, vocab = run.model, run.data, run.cfg, run.vocab
     seq_len, n_letters, width = cfg.seq_len, len(vocab.letters), cfg.hidden
@@ -59,6 +64,10 @@ def find_mechanism(run):
     clean_logits = logits.repeat(n_letters - 1, 1, 1)  # (P, T, V+1)
     corruption = Corruption(sequences, clean, corrupted, {name: acts[name]["all"] for name in LAYERS})
 
+    # the yardstick for the geometry: L random subspaces of V-1 directions each in the same width, many times over
+    random_bases = random_subspaces(width, n_letters - 1, GEOMETRY_DRAWS * seq_len, generator)  # (G L, H, V-1)
+    random_overlap = np.array(largest_principal_cosine(random_bases.view(GEOMETRY_DRAWS, seq_len, width, -1)))
+    random_spread = np.array(spread_over_neurons(random_bases[:GEOMETRY_DRAWS]))  # (G,) one subspace per draw
     mechanism = {
         "needed_directions": seq_len * (n_letters - 1), "width": width, "seq_len": seq_len, "n_letters": n_letters,
         "pca_variance_explained": {name: variance_explained(acts[name]["all"]) for name in LAYERS},
@@ -67,26 +76,39 @@ def find_mechanism(run):
         "hidden1_preactivation_rank_untrained": numerical_rank(untrained_acts["linear1"]),
         "baseline_accuracy": (output_margin(logits, sequences) > 0).double().mean(0).tolist(),
         "baseline_margin": output_margin(logits, sequences).mean(0).tolist(),
+        "random_draws": RANDOM_DRAWS, "geometry_draws": GEOMETRY_DRAWS,
+        "sequences_total": n_letters ** seq_len,
     }
-    for key in ("subspace_patching", "random_subspace_patching", "subspace_ablation", "subspace_ablation_margin",
-                "random_subspace_ablation", "neurons_per_position", "subspace_overlap", "below_zero"):
+    for key in ("subspace_patching", "random_subspace_patching", "random_subspace_patching_p95",
+                "subspace_ablation", "subspace_ablation_margin", "random_subspace_ablation", "neurons_per_position",
+                "neurons_per_position_random", "subspace_overlap", "subspace_overlap_random", "below_zero"):
         mechanism[key] = {}
     for name in LAYERS:
-        subspaces = letter_subspaces(acts[name]["fit"], fit, n_letters)
-        mechanism["neurons_per_position"][name] = spread_over_neurons(subspaces)
-        mechanism["subspace_overlap"][name] = largest_overlap(subspaces)
-        bases = random_subspaces(width, n_letters - 1, seq_len, generator)  # (L, H, V-1): one per input position
-        runs = intervene(run, name, subspaces, bases, corruption)
+        # geometry on balanced class means, over every analysed sequence, beside its random yardstick
+        balanced = position_bases(letter_subspaces(acts[name]["all"], sequences, n_letters))  # (L, H, V-1)
+        mechanism["neurons_per_position"][name] = spread_over_neurons(balanced)
+        mechanism["neurons_per_position_random"][name] = {
+            "median": float(np.median(random_spread)), "min": int(random_spread.min()),
+            "max": int(random_spread.max())}
+        mechanism["subspace_overlap"][name] = largest_principal_cosine(balanced)
+        mechanism["subspace_overlap_random"][name] = {
+            key: float(np.quantile(random_overlap, q)) for key, q in (("median", 0.5), ("p5", 0.05), ("p95", 0.95))}
+
+        subspaces = letter_subspaces(acts[name]["fit"], fit, n_letters)  # the interventions' directions
+        runs = intervene(run, name, subspaces, corruption)
         # how often the interventions push this post-ReLU layer below 0, where no input takes it
         mechanism["below_zero"][name] = runs.below_zero
         mechanism["subspace_patching"][name] = share_restored(runs.patched, clean_logits, corrupt_logits, clean,
                                                               corrupted).tolist()
-        mechanism["random_subspace_patching"][name] = share_restored(runs.random_patched, clean_logits,
-                                                                     corrupt_logits, clean, corrupted).tolist()
         accuracy, margins = accuracy_and_margin(runs.ablated, sequences)
         mechanism["subspace_ablation"][name] = accuracy.tolist()
         mechanism["subspace_ablation_margin"][name] = margins.tolist()
-        mechanism["random_subspace_ablation"][name] = accuracy_and_margin(runs.random_ablated, sequences)[0].tolist()
+        bases = random_subspaces(width, n_letters - 1, RANDOM_DRAWS * seq_len, generator)  # (D L, H, V-1)
+        shares, random_accuracy = random_control(run, name, subspaces, bases.view(RANDOM_DRAWS, seq_len, width, -1),
+                                                 corruption, clean_logits, corrupt_logits)  # each (D, L, L)
+        mechanism["random_subspace_patching"][name] = shares.mean(0).tolist()  # the mean over the draws
+        mechanism["random_subspace_patching_p95"][name] = torch.quantile(shares, 0.95, dim=0).tolist()
+        mechanism["random_subspace_ablation"][name] = random_accuracy.mean(0).tolist()
         if name == "hidden2":
             mechanism["direct_logit_attribution"] = direct_logit_attribution(model, logits, acts[name]["all"],
                                                                              sequences, subspaces)
@@ -105,12 +127,22 @@ def find_mechanism(run):
     return Mechanism(mechanism)
 
 
-def _share(value):
+def _precise(value, cutoffs, digits, kind="%"):
+    """value with `digits` decimals, or more where that many would print it the same as a cut-off it is compared
+    with: 10.5% for 0.1048 against 10%, not 10%. kind is the format type: "%" or "f"."""
+    while digits < 4 and any(value != cutoff and f"{value:.{digits}{kind}}" == f"{cutoff:.{digits}{kind}}"
+                             for cutoff in cutoffs):
+        digits += 1
+    return f"{value:.{digits}{kind}}"
+
+
+def _share(value, cutoff=None):
     """A share as a percentage, with a decimal where it is small: 3%, but 0.4% rather than 0%, and "under 0.1%"
-    for a share that is not 0 but would still print as 0.0%."""
+    for a share that is not 0 but would still print as 0.0%. Given the cut-off a verdict compares it with, enough
+    digits to show the side it falls on (_precise)."""
     if 0 < abs(value) < 0.0005:
         return "under 0.1%"
-    text = f"{value:.0%}" if abs(value) >= 0.095 else f"{value:.1%}"
+    text = _precise(value, [] if cutoff is None else [cutoff], 0 if abs(value) >= 0.095 else 1)
     return text.replace("-0.0%", "0.0%")
 
 
@@ -125,15 +157,21 @@ def _span(values, fmt="{:.0%}"):
     return low if low == high else f"{low} to {high}"
 
 
+def _share_span(values, cutoff):
+    """_span of shares, each end written precisely enough to be seen against `cutoff` (see _share)."""
+    low, high = (_share(value, cutoff) for value in (min(values), max(values)))
+    return low if low == high else f"{low} to {high}"
+
+
 def _between(values):
     """"100%", or "between 11% and 26%": a range that can follow "from" or "to" without a second "to"."""
     low, high = (_tidy(f"{value:.0%}") for value in (min(values), max(values)))
     return low if low == high else f"between {low} and {high}"
 
 
-def _points(fraction):
-    """Percentage points: 3.7 points, 11 points."""
-    return f"{100 * fraction:.1f}" if fraction < 0.095 else f"{100 * fraction:.0f}"
+def _points(fraction, cutoff=None):
+    """Percentage points: 3.7 points, 11 points; against a cut-off, precise enough to show the side (1.04, not 1.0)."""
+    return _precise(100 * fraction, [] if cutoff is None else [100 * cutoff], 1 if fraction < 0.095 else 0, "f")
 
 
 def _below_pass(share):
@@ -147,22 +185,38 @@ def _layer_verdict(mechanism, name):
 
     Accuracy after removing a subspace is compared with the model's own accuracy at that output, unablated, not
     with 100%: with --seed 6 the unablated model gets 89% at outputs 1 and 3, and a removal that leaves them at 89%
-    costs them nothing.
+    costs them nothing. The random control separates the letter directions where, at every input's mirrored output,
+    they restore more than the 95th percentile of the random draws.
     """
     mirror, others = mirror_split(mechanism["subspace_patching"][name])
-    random_mirror, _ = mirror_split(mechanism["random_subspace_patching"][name])
+    random_mirror, _ = mirror_split(mechanism["random_subspace_patching"][name])  # the mean over the draws
+    random_p95, _ = mirror_split(mechanism["random_subspace_patching_p95"][name])
     ablated = np.array(mechanism["subspace_ablation"][name])  # (L inputs, L outputs)
     baseline = np.array(mechanism["baseline_accuracy"])  # (L,) one per output, unablated
     ablated_mirror, _ = mirror_split(ablated)
     _, change = mirror_split(ablated - baseline[None, :])  # accuracy change at the outputs that do not copy input i
     elsewhere = np.abs(others).max() if others.size else 0.0
     lost = max(-change.min(), 0.0) if change.size else 0.0  # the most accuracy any other output loses
-    return {"mirror": mirror, "elsewhere": elsewhere, "random_mirror": random_mirror, "ablated": ablated_mirror,
+    closest = int(np.argmin(mirror - random_p95))  # the input where the control comes nearest the letter directions
+    return {"mirror": mirror, "elsewhere": elsewhere, "random_mirror": random_mirror, "random_p95": random_p95,
+            "closest": closest, "ablated": ablated_mirror,
             "baseline_mirror": baseline[::-1],  # unablated accuracy at input i's mirrored output, in input order
             "lost_elsewhere": lost, "gained_elsewhere": max(change.max(), 0.0) if change.size else 0.0,
             "restores": mirror.min() >= PASS_RESTORED and elsewhere <= PASS_ELSEWHERE,
             "separate": lost <= PASS_KEPT,
-            "control_separates": random_mirror.max() < 0.5 * mirror.min()}
+            "control_separates": bool((mirror > random_p95).all())}
+
+
+def _control_miss(mechanism, name):
+    """The random control as a phrase where it restores as much as the letter directions at some mirror; else None."""
+    v = _layer_verdict(mechanism, name)
+    if v["control_separates"]:
+        return None
+    i = v["closest"]
+    real, control = v["mirror"][i], v["random_p95"][i]
+    return (f"random subspaces of the same size restore as much at input {i + 1}'s mirror ({_share(control, real)} at "
+            f"the 95th percentile of {mechanism['random_draws']} draws, against the letter directions' "
+            f"{_share(real, control)})")
 
 
 def _variance_check(mechanism):
@@ -192,16 +246,20 @@ def _variance_miss(mechanism, name):
 
 def _misses(mechanism, name):
     """Short phrases, one per intervention check of the per-position picture that `name` misses on this run (the
-    patching and removal thresholds); [] if none."""
+    patching and removal thresholds, and the random control); [] if none."""
     v = _layer_verdict(mechanism, name)
     misses = []
     if v["mirror"].min() < PASS_RESTORED:
-        misses.append(f"patching restores as little as {_share(v['mirror'].min())} at the mirrored output")
+        misses.append(f"patching restores as little as {_share(v['mirror'].min(), PASS_RESTORED)} at the mirrored "
+                      f"output")
     if v["elsewhere"] > PASS_ELSEWHERE:
-        misses.append(f"patching moves another output by up to {_share(v['elsewhere'])}")
+        misses.append(f"patching moves another output by up to {_share(v['elsewhere'], PASS_ELSEWHERE)}")
+    control = _control_miss(mechanism, name)
+    if control:
+        misses.append(control)
     if not v["separate"]:
-        misses.append(f"removing a position's directions costs another output up to {_points(v['lost_elsewhere'])} "
-                      f"points of accuracy")
+        misses.append(f"removing a position's directions costs another output up to "
+                      f"{_points(v['lost_elsewhere'], PASS_KEPT)} points of accuracy")
     return misses
 
 
@@ -222,13 +280,16 @@ def in_short(mechanism):
             f" In hidden2 it holds only in part: {', '.join(misses['hidden2'])} (below).")
     also += "".join(f" One check misses: {miss} (below)." for miss in variance)
     kept = ("leaves the other outputs' accuracy as it was" if first["lost_elsewhere"] == 0 else
-            f"costs the other outputs at most {_points(first['lost_elsewhere'])} points of accuracy")
-    shared = "" if needed <= width else (f" ({needed} needed directions in {width} neurons cannot all be "
-                                         f"independent, so the positions share some)")
+            f"costs the other outputs at most {_points(first['lost_elsewhere'], PASS_KEPT)} points of accuracy")
+    shared = "" if needed <= width else (f"; {needed} needed directions in {width} neurons cannot all be "
+                                         f"independent, so the positions share some")
+    random_spread = m["neurons_per_position_random"]["hidden1"]["median"]
     return (f"each input letter lives in its own {size} of hidden1, spread over "
-            f"{_span(m['neurons_per_position']['hidden1'], '{}')} of its {width} neurons{shared}, and output "
-            f"j reads only the directions of its mirrored input {seq_len + 1}-j: patching them restores "
-            f"{_span(first['mirror'])} of the answer there and at most {_share(first['elsewhere'])} in "
+            f"{_span(m['neurons_per_position']['hidden1'], '{}')} of its {width} neurons (random subspaces of that "
+            f"size: median {random_spread:g}{shared}), and output j reads only the directions of its mirrored input "
+            f"{seq_len + 1}-j: patching them restores {_share_span(first['mirror'], PASS_RESTORED)} of the answer "
+            f"there (random subspaces of the same size: at most {_share(first['random_p95'].max())}, the 95th "
+            f"percentile of {m['random_draws']} draws) and at most {_share(first['elsewhere'], PASS_ELSEWHERE)} in "
             f"magnitude anywhere else, and removing them {kept}.{also}")
 
 
@@ -261,8 +322,8 @@ def _dimensions_line(mechanism):
             f"hidden2's.{short}{weak} Untrained: {var0['hidden1']:.1%} and {var0['hidden2']:.1%}. hidden1 before its "
             f"ReLU is affine in the letters, so it spans at most {needed} directions for ANY weights (measured: "
             f"{m['hidden1_preactivation_rank']} trained, {m['hidden1_preactivation_rank_untrained']} untrained): a "
-            f"low dimension comes with the architecture and is no evidence of learning by itself; the evidence that "
-            f"training routed the letters is the patching below.")
+            f"low dimension comes with the architecture and is no evidence of learning by itself; whether training "
+            f"routed the letters is what the patching below tests.")
 
 
 def _sequences_phrase(used, total, kind):
@@ -280,12 +341,13 @@ def _headline(mechanism):
         failing = [name for name in LAYERS if misses[name]]
         count = sum(len(misses[name]) for name in failing)
         return (f"On this run the per-position letter directions explain the outputs only in part: {listing(failing)} "
-                f"miss{'es' if len(failing) == 1 else ''} {plural(count, 'check')} of patching and removal (below).")
+                f"miss{'es' if len(failing) == 1 else ''} {plural(count, 'check')} of patching, its random control "
+                f"and removal (below).")
     first = _layer_verdict(m, "hidden1")
     rest = "the same holds in hidden2" if not misses["hidden2"] else "in hidden2 only in part"
     return (f"Each input letter lives in its own {plural(m['n_letters'] - 1, 'direction')} of hidden1, read only by "
-            f"the output that copies it: patching them restores {_span(first['mirror'])} of its answer and at most "
-            f"{_share(first['elsewhere'])} elsewhere; {rest}.")
+            f"the output that copies it: patching them restores {_share_span(first['mirror'], PASS_RESTORED)} of its "
+            f"answer and at most {_share(first['elsewhere'], PASS_ELSEWHERE)} elsewhere; {rest}.")
 
 
 class Mechanism(Result):
@@ -296,10 +358,42 @@ class Mechanism(Result):
         first = _layer_verdict(self, "hidden1")
         numbers = {"hidden1_restored_at_mirror": float(first["mirror"].min()),
                    "hidden1_moved_elsewhere": float(first["elsewhere"]),
-                   "hidden1_random_restored_at_mirror": float(first["random_mirror"].max()),
+                   "hidden1_random_restored_at_mirror": float(first["random_mirror"].max()),  # mean over draws
+                   "hidden1_random_restored_at_mirror_p95": float(first["random_p95"].max()),
                    "hidden1_accuracy_lost_elsewhere": float(first["lost_elsewhere"]) + 0.0}  # + 0.0: no -0.0
         evidence, caveats = _evidence(self)
         return Finding(_headline(self), numbers, evidence, caveats)
+
+
+def _basis_line(mechanism, name):
+    """How far each position's directions spread over the neurons, and how much two positions' subspaces overlap,
+    each beside what random subspaces of the same size give; from class means over every analysed sequence."""
+    m = mechanism
+    size, width, n = plural(m["n_letters"] - 1, "direction"), m["width"], m["analysis_sequences"]
+    total = m["sequences_total"]
+    sequences = (f"all {n:,} sequences, where every letter is equally often at every position" if n == total else
+                 f"a sample of {n:,} of the {total:,} sequences, where every letter is about equally often at every "
+                 f"position")
+    spread, overlap = m["neurons_per_position_random"][name], m["subspace_overlap"][name]
+    chance, draws = m["subspace_overlap_random"][name], m["geometry_draws"]
+    # the verdict compares the overlap with both edges: print each precisely enough to see the side
+    cosine = _precise(overlap, [chance["p5"], chance["p95"]], 2, "f")
+    p5, p95 = (_precise(chance[edge], [overlap], 2, "f") for edge in ("p5", "p95"))
+    if overlap > chance["p95"]:
+        verdict = (f"more than random subspaces of the same size share (median {chance['median']:.2f}, 95th "
+                   f"percentile {p95}), which is why all positions are solved for together")
+    elif overlap < chance["p5"]:
+        verdict = (f"less than random subspaces of the same size share (median {chance['median']:.2f}, 5th "
+                   f"percentile {p5}): the positions' subspaces are nearer orthogonal than chance")
+    else:
+        verdict = (f"what random subspaces of the same size give (median {chance['median']:.2f}, 5th to 95th "
+                   f"percentile {p5} to {p95}): no more overlap than chance")
+    return (f"    Basis, from class means over {sequences} (the interventions above use the training sequences' "
+            f"class means): "
+            f"each position's {size} spread over {_span(m['neurons_per_position'][name], '{}')} of the {width} "
+            f"neurons (90% of their weight; random subspaces of that size: median {spread['median']:g}, range "
+            f"{spread['min']} to {spread['max']}, over {draws} draws); the largest principal cosine between two "
+            f"positions' subspaces is {cosine}, {verdict}.")
 
 
 def _evidence(mechanism):
@@ -313,19 +407,21 @@ def _evidence(mechanism):
     for name in LAYERS:
         v = verdicts[name]
         lines.append(f"  {name}: patching input i's {size} (clean into a run with every letter changed) restores "
-                     f"{_span(v['mirror'])} of the logit difference at its mirrored output and at most "
-                     f"{_share(v['elsewhere'])} in magnitude elsewhere; a random subspace of the same size restores "
-                     f"{_span(v['random_mirror'])} at the mirror.")
+                     f"{_share_span(v['mirror'], PASS_RESTORED)} of the logit difference at its mirrored output and "
+                     f"at most {_share(v['elsewhere'], PASS_ELSEWHERE)} in magnitude elsewhere; random subspaces of "
+                     f"the same size ({m['random_draws']} draws per input) restore {_span(v['random_mirror'])} at the "
+                     f"mirror on average, {_span(v['random_p95'])} at the 95th percentile.")
         if not v["restores"]:
             lines.append(f"    That misses the clean picture (at least {PASS_RESTORED:.0%} at the mirror, at most "
                          f"{PASS_ELSEWHERE:.0%} elsewhere): in {name}, an output's answer does not sit only in its "
                          f"mirrored position's directions.")
         if not v["control_separates"]:
-            lines.append(f"    The random control restores nearly as much: {size} are a large share of {width} "
-                         f"neurons, so the control cannot tell the subspaces apart here.")
+            lines.append(f"    The random control does not separate them: {_control_miss(m, name)}. Patching cannot "
+                         f"single out these directions from any others of their size here.")
         margins, _ = mirror_split(m["subspace_ablation_margin"][name])
         if v["lost_elsewhere"] > 0:
-            kept = (f"the other outputs lose up to {_points(v['lost_elsewhere'])} points of their unablated accuracy "
+            kept = (f"the other outputs lose up to {_points(v['lost_elsewhere'], PASS_KEPT)} points of their unablated "
+                    f"accuracy "
                     f"({_span(m['baseline_accuracy'])})")
         else:
             gain = ", and some gain" if v["gained_elsewhere"] > 0 else ""
@@ -351,9 +447,7 @@ def _evidence(mechanism):
                          f"edits can: {_share(negative)} of the patched values (down to {lowest:.1f}) and "
                          f"{_share(removed_negative)} of the removed ones (down to {removed_lowest:.1f}) are below 0. "
                          f"Part of any overshoot above 100% may come from there.")
-        lines.append(f"    Basis: each position's {size} spread over {_span(m['neurons_per_position'][name], '{}')} "
-                     f"of the {width} neurons (90% of their weight); two positions' directions meet at a cosine of "
-                     f"up to {m['subspace_overlap'][name]:.2f}, which is why all positions are solved for together.")
+        lines.append(_basis_line(m, name))
 
     dla = m["direct_logit_attribution"]
     mirror, others = mirror_split(dla["per_position"])
@@ -394,10 +488,20 @@ def _evidence(mechanism):
         caveats.append("    Additive pieces extend to unseen combinations, but here not with margin enough to be right "
                      "on every held-out sequence: additivity alone does not guarantee generalization.")
 
-    if needed <= width:
+    holds = not _misses(m, "hidden1")  # patching, its control and removal all pass in hidden1
+    spread = m["neurons_per_position"]["hidden1"]
+    # L positions each on more than width / L neurons cannot all have neurons of their own
+    shared = (f" Each position's directions spread over {_span(spread, '{}')} of hidden1's {width} neurons, and "
+              f"{seq_len} x {min(spread)} > {width}, so some neurons carry several positions;"
+              if seq_len * min(spread) > width else "")
+    if needed <= width and holds:
+        caveats.append(f"  Superposition: {needed} needed directions fit in {width} neurons, so nothing forces it."
+                       f"{shared} {'t' if shared else 'T'}he class-mean directions are the change of basis that "
+                       f"separates the positions, as the patching and removal above show.")
+    elif needed <= width:
         caveats.append(f"  Superposition: {needed} needed directions fit in {width} neurons, so nothing forces it. "
-                       f"Neurons mix positions because the positions' directions are rotated against the neuron "
-                       f"axes; the class-mean directions are the change of basis that separates them.")
+                       f"But on this run the checks above miss in hidden1, so the class-mean directions are not "
+                       f"shown to be a change of basis that separates the positions.")
     else:
         caveats.append(f"  Superposition: {needed} needed directions exceed the {width} neurons, so it is possible in "
                        f"this setting (the superposition measures below test it); the split of an activation into "

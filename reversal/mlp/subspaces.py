@@ -15,6 +15,9 @@ orthogonal to each other, so projecting onto one position's directions alone wou
 others; solving for all of them at once (an oblique projection) does not. Where the needed directions outnumber the
 neurons (L x (V-1) > H), D cannot have independent columns; the pseudo-inverse then gives the smallest coefficients
 that fit, and position p's part D_p c_p is one choice among many.
+
+The control is the same patching and removal on random subspaces of the same size (random_control), many draws per
+position: one draw can restore anything from nothing to a lot, so a verdict reads their spread.
 """
 
 from dataclasses import dataclass
@@ -77,14 +80,17 @@ def _output_letters(sequences):
 
 
 def logit_difference(logits, good, bad):
-    """logit of `good` minus logit of `bad` at each output position: logits (N, T, V), good/bad (N, L) -> (N, L)."""
-    letter_logits = logits[:, : good.shape[1]].cpu()  # (N, L, V): the letter outputs, <eos> left out
-    return letter_logits.gather(2, good[..., None])[..., 0] - letter_logits.gather(2, bad[..., None])[..., 0]
+    """logit of `good` minus logit of `bad` at each output position: logits (..., N, T, V), good/bad (N, L) ->
+    (..., N, L). Leading dimensions (runs, draws) are kept, so many runs are measured in one go."""
+    letter_logits = logits[..., : good.shape[1], :].cpu()  # (..., N, L, V): the letter outputs, <eos> left out
+    pick = lambda letters: letter_logits.gather(-1, letters.expand(letter_logits.shape[:-1])[..., None])[..., 0]
+    return pick(good) - pick(bad)
 
 
 def output_margin(logits, sequences):
-    """common.margin at each output letter position: (N, T, V) logits -> (N, L). Below 0 = wrong."""
-    return margin(logits[:, : sequences.shape[1]].cpu(), _output_letters(sequences))
+    """common.margin at each output letter position: (..., N, T, V) logits -> (..., N, L). Below 0 = wrong."""
+    letter_logits = logits[..., : sequences.shape[1], :].cpu()  # (..., N, L, V)
+    return margin(letter_logits, _output_letters(sequences).expand(letter_logits.shape[:-1]))
 
 
 def shifted(sequences, n_letters):
@@ -110,57 +116,89 @@ class Corruption:
 
 @dataclass(frozen=True)
 class Interventions:
-    """The logits of intervene's four kinds of run, block i of each acting on input position i."""
+    """The logits of intervene's two kinds of run, block i of each acting on input position i."""
     patched: torch.Tensor  # (L, P, T, V): corrupted runs, position i's component replaced by the clean run's
-    random_patched: torch.Tensor  # (L, P, T, V): the same with random subspace i (the control)
     ablated: torch.Tensor  # (L, N, T, V): clean runs, position i's component removed
-    random_ablated: torch.Tensor  # (L, N, T, V): clean runs, random subspace i held at the training mean
     below_zero: dict  # {"patched": (fraction of values below 0, the lowest value), "removed": (...)}
 
 
-def intervene(run, layer, subspaces, basis, corruption):
-    """Patching and ablation on each input position's subspace of `layer` in run.model, and on random subspaces of
-    the same size (basis: (L, H, V-1), one orthonormal basis per position). Returns the Interventions.
+def intervene(run, layer, subspaces, corruption):
+    """Patching and ablation on each input position's subspace of `layer` in run.model. Returns the Interventions.
 
     One batched forward pass. The batch holds, in blocks of rows:
       - L blocks of the corrupted run, block i with position i's component replaced by the clean run's;
-      - L blocks of the corrupted run, block i with random subspace i patched the same way (the control);
       - L blocks of the clean sequences, block i with position i's component removed (coefficients set to their
-        mean over the training sequences, which is 0, since the directions are measured from that mean);
-      - L blocks of the clean sequences, block i with random subspace i held at the training mean.
+        mean over the training sequences, which is 0, since the directions are measured from that mean).
 
     The layer comes out of a ReLU, so a real input never makes it negative; adding and subtracting components can.
     below_zero says how often that happened.
     """
     sequences, vocab = corruption.sequences, run.vocab
     seq_len, pairs, n = sequences.shape[1], len(corruption.clean), len(sequences)
-    clean_acts = corruption.clean_activations(layer)  # (P, H)
-    clean_parts = subspaces.components(clean_acts)  # (P, L, H)
-    projectors = basis @ basis.transpose(1, 2)  # (L, H, H): orthogonal projection onto random subspace i
+    clean_parts = subspaces.components(corruption.clean_activations(layer))  # (P, L, H)
     below_zero = {}
 
     def replace(out):
         device_out, out = out.device, out.double().cpu()  # the subspaces live on the CPU, in double precision
-        patch, random_patch, ablate, random_ablate = out.split([seq_len * pairs] * 2 + [seq_len * n] * 2)
+        patch, ablate = out.split([seq_len * pairs, seq_len * n])
         patch = patch.view(seq_len, pairs, -1)  # (L, P, H): every block starts as the corrupted activation
         corrupt_parts = subspaces.components(patch[0])  # (P, L, H)
         patch = patch + (clean_parts - corrupt_parts).transpose(0, 1)  # block i: position i clean
-        random_patch = random_patch.view(seq_len, pairs, -1)
-        random_patch = random_patch + (clean_acts.double() - random_patch) @ projectors  # (L, P, H)
         ablate = ablate.view(seq_len, n, -1)  # (L, N, H)
         ablate = ablate - subspaces.components(ablate[0]).transpose(0, 1)  # block i: position i's part removed
-        random_ablate = random_ablate.view(seq_len, n, -1)
-        random_ablate = random_ablate - (random_ablate - subspaces.mean) @ projectors
         for key, values in (("patched", patch), ("removed", ablate)):
             below_zero[key] = ((values < 0).double().mean().item(), min(values.min().item(), 0.0))
-        parts = [part.reshape(-1, out.shape[1]) for part in (patch, random_patch, ablate, random_ablate)]
-        return torch.cat(parts).float().to(device_out)
+        return torch.cat([patch.reshape(-1, out.shape[1]), ablate.reshape(-1, out.shape[1])]).float().to(device_out)
 
-    tokens = torch.cat([add_eos(corruption.corrupted, vocab.eos_id).repeat(2 * seq_len, 1),
-                        add_eos(sequences, vocab.eos_id).repeat(2 * seq_len, 1)]).to(run.device)
-    logits = run_with_hooks(run.model, tokens, {layer: replace}).cpu()  # (2L(P+N), T, V)
-    blocks = logits.split([seq_len * pairs] * 2 + [seq_len * n] * 2)
-    return Interventions(*(block.view(seq_len, -1, *logits.shape[1:]) for block in blocks), below_zero)
+    tokens = torch.cat([add_eos(corruption.corrupted, vocab.eos_id).repeat(seq_len, 1),
+                        add_eos(sequences, vocab.eos_id).repeat(seq_len, 1)]).to(run.device)
+    logits = run_with_hooks(run.model, tokens, {layer: replace}).cpu()  # (L(P+N), T, V)
+    patched, ablated = logits.split([seq_len * pairs, seq_len * n])
+    return Interventions(patched.view(seq_len, pairs, *logits.shape[1:]),
+                         ablated.view(seq_len, n, *logits.shape[1:]), below_zero)
+
+
+ROWS_PER_PASS = 1 << 16  # the control's draws share a forward pass up to about this many rows, so memory stays bounded
+
+
+def random_control(run, layer, subspaces, bases, corruption, clean_logits, corrupt_logits):
+    """intervene's control: the same patching and removal on random subspaces of the same size, many draws of them.
+
+    bases (D, L, H, V-1): draw d's orthonormal basis for input position i (random_subspaces). In draw d, block i
+    patches random subspace i from the clean run into the corrupted run, or holds it at the training mean in the
+    clean run. One random draw can land anywhere between "nothing" and "a lot", so the verdict reads the spread over
+    D draws, not one. The draws go through the model in batched passes of up to ROWS_PER_PASS rows (one with the
+    defaults). Returns (shares (D, L, L), as share_restored; accuracy (D, L, L), as accuracy_and_margin).
+    """
+    sequences, vocab = corruption.sequences, run.vocab
+    draws, seq_len, width = bases.shape[:3]
+    pairs, n = len(corruption.clean), len(sequences)
+    # float32 on the model's device: an orthonormal projection needs none of the pseudo-inverse's double precision
+    clean_acts = corruption.clean_activations(layer).float().to(run.device)  # (P, H)
+    mean = subspaces.mean.float().to(run.device)  # (H,)
+    rows = seq_len * (pairs + n)  # one draw's batch: L blocks of corrupted runs, then L of clean ones
+    tokens = torch.cat([add_eos(corruption.corrupted, vocab.eos_id).repeat(seq_len, 1),
+                        add_eos(sequences, vocab.eos_id).repeat(seq_len, 1)])  # (rows, T)
+    step = max(1, ROWS_PER_PASS // rows)  # draws per forward pass
+    shares, accuracy = [], []
+    for start in range(0, draws, step):
+        chunk = bases[start:start + step]  # (d, L, H, V-1)
+        projectors = (chunk @ chunk.transpose(-1, -2)).float().to(run.device)  # (d, L, H, H): onto each subspace
+
+        def replace(out):
+            patch, hold = out.view(len(chunk), rows, width).split([seq_len * pairs, seq_len * n], dim=1)
+            patch = patch.reshape(len(chunk), seq_len, pairs, width)  # (d, L, P, H) corrupted activations
+            patch = patch + (clean_acts - patch) @ projectors  # random subspace i takes the clean run's values
+            hold = hold.reshape(len(chunk), seq_len, n, width)  # (d, L, N, H) clean activations
+            hold = hold - (hold - mean) @ projectors  # random subspace i held at the training mean
+            return torch.cat([patch.flatten(1, 2), hold.flatten(1, 2)], 1).view(-1, width)
+
+        logits = run_with_hooks(run.model, tokens.repeat(len(chunk), 1).to(run.device), {layer: replace}).cpu()
+        patched, held = logits.view(len(chunk), rows, *logits.shape[1:]).split([seq_len * pairs, seq_len * n], 1)
+        shares.append(share_restored(patched.unflatten(1, (seq_len, pairs)), clean_logits, corrupt_logits,
+                                     corruption.clean, corruption.corrupted))  # (d, L, L)
+        accuracy.append(accuracy_and_margin(held.unflatten(1, (seq_len, n)), sequences)[0])  # (d, L, L)
+    return torch.cat(shares), torch.cat(accuracy)
 
 
 def share_restored(patched, clean_logits, corrupt_logits, clean, corrupted):
@@ -168,20 +206,20 @@ def share_restored(patched, clean_logits, corrupt_logits, clean, corrupted):
 
     LD = logit of the clean letter minus logit of the corrupted letter at output j. 0 = corrupted, 1 = clean;
     values outside [0, 1] are kept: below 0 the patch pushes further toward the corrupted letter, above 1 it
-    overshoots the clean run. patched (L, P, T, V) -> (L, L).
+    overshoots the clean run. patched (..., L, P, T, V) -> (..., L, L): leading dimensions (draws) are kept.
     """
     good, bad = _output_letters(clean), _output_letters(corrupted)  # (P, L)
     ld_corrupt = logit_difference(corrupt_logits, good, bad)  # (P, L)
     total = (logit_difference(clean_logits, good, bad) - ld_corrupt).sum(0)  # (L,) one per output position
-    gained = torch.stack([(logit_difference(run, good, bad) - ld_corrupt).sum(0) for run in patched])  # (L, L)
+    gained = (logit_difference(patched, good, bad) - ld_corrupt).sum(-2)  # (..., L patched, L outputs)
     return gained / total
 
 
 def accuracy_and_margin(runs, sequences):
-    """Per run: accuracy and mean margin (correct minus best wrong logit) at each output position. (L, N, T, V) ->
-    two (L, L) tensors, [i][j] = output j with input position i's subspace removed."""
-    margins = torch.stack([output_margin(run, sequences) for run in runs])  # (L, N, L)
-    return (margins > 0).double().mean(1), margins.mean(1)
+    """Per run: accuracy and mean margin (correct minus best wrong logit) at each output position. (..., L, N, T, V)
+    -> two (..., L, L) tensors, [i][j] = output j with input position i's subspace removed."""
+    margins = output_margin(runs, sequences)  # (..., L, N, L)
+    return (margins > 0).double().mean(-2), margins.mean(-2)
 
 
 def direct_logit_attribution(model, logits, hidden2, sequences, subspaces):
@@ -218,35 +256,38 @@ def direct_logit_attribution(model, logits, hidden2, sequences, subspaces):
             "remainder": remainder.mean(0).tolist()}
 
 
-def spread_over_neurons(subspaces, share=0.9):
-    """For each input position: how many neurons it takes to hold `share` of its directions' weight. (L,)
+def position_bases(subspaces):
+    """(L, H, V-1): an orthonormal basis of each input position's directions (QR of its columns of D)."""
+    blocks = subspaces.directions.T.reshape(subspaces.seq_len, -1, len(subspaces.mean))  # (L, V-1, H)
+    return torch.linalg.qr(blocks.transpose(1, 2)).Q  # (L, H, V-1)
 
-    The position's directions are made orthonormal first (V-1 of them); each neuron's share is the squared length
-    of its row. A position living on its own V-1 neurons would need about V-1; a rotated basis needs many more.
+
+def spread_over_neurons(bases, share=0.9):
+    """How many neurons it takes to hold `share` of each subspace's weight: (..., H, K) orthonormal bases -> (...,).
+
+    Each neuron's weight is the squared length of its row of the basis; the K rows' weights sum to K. A subspace
+    living on its own K neurons needs about K; a rotated one needs many more, and so does a random one.
     """
-    counts = []
-    for block in subspaces.directions.T.view(subspaces.seq_len, -1, len(subspaces.mean)):  # (V-1, H) each
-        basis = torch.linalg.qr(block.T).Q  # (H, V-1) orthonormal columns spanning the position's directions
-        weight = (basis ** 2).sum(1).sort(descending=True).values  # (H,) summing to V-1
-        counts.append(int((weight.cumsum(0) < share * weight.sum()).sum()) + 1)
-    return counts
+    weight = (bases ** 2).sum(-1).sort(dim=-1, descending=True).values  # (..., H)
+    return ((weight.cumsum(-1) < share * weight.sum(-1, keepdim=True)).sum(-1) + 1).tolist()
 
 
-def largest_overlap(subspaces):
-    """The largest cosine between a direction of one position and a direction of another: 0 = orthogonal
-    subspaces, 1 = they share a direction. This is why the positions are solved for together, not one at a time."""
-    blocks = subspaces.directions.T.view(subspaces.seq_len, -1, len(subspaces.mean))  # (L, V-1, H)
-    bases = [torch.linalg.qr(block.T).Q for block in blocks]  # each (H, V-1)
-    cosines = [torch.linalg.svdvals(a.T @ b).max().item() for n, a in enumerate(bases) for b in bases[n + 1:]]
-    return max(cosines, default=0.0)
+def largest_principal_cosine(bases):
+    """The largest cosine of a principal angle between any two positions' subspaces: (..., L, H, K) orthonormal
+    bases -> (...,). 1 = two positions share a direction, 0 = orthogonal subspaces. For K = 1 it is |cos| of two
+    vectors. The principal cosines of subspaces A and B are the singular values of A^T B."""
+    overlaps = torch.einsum("...ihk,...jhl->...ijkl", bases, bases)  # (..., L, L, K, K)
+    cosines = torch.linalg.svdvals(overlaps).amax(-1)  # (..., L, L): the largest principal cosine of each pair
+    first, second = torch.triu_indices(bases.shape[-3], bases.shape[-3], offset=1)
+    return cosines[..., first, second].amax(-1).tolist()
 
 
-def _annotate(ax, values, dark, below=None):
+def _annotate(ax, values, dark, below=None, below_format="{:+.1f}"):
     """Write each cell's value (and a second number below it, if given); white text where `dark` says so."""
     for (row, col), value in np.ndenumerate(values):
         text = f"{value:.2f}".replace("-0.00", "0.00")  # a tiny negative share rounds to 0, not to "-0"
         if below is not None:
-            text += f"\n{below[row, col]:+.1f}"
+            text += "\n" + below_format.format(below[row, col])
         ax.text(col, row, text, ha="center", va="center", fontsize=8 if len(values) <= 4 else 7,
                 color="white" if dark[row, col] else "black")
 
@@ -269,7 +310,8 @@ def plot_subspace_interventions(mechanism, path):
     for row, name in zip(axes, LAYERS):
         panels = [("subspace_patching", f"{name}: patch input i's letter subspace",
                    "share restored (0 = corrupted, 1 = clean)"),
-                  ("random_subspace_patching", f"{name}: patch a random subspace (control)", "share restored"),
+                  ("random_subspace_patching", f"{name}: patch a random subspace (control)\nmean of "
+                   f"{mechanism['random_draws']} draws; below: their 95th percentile", "share restored (mean)"),
                   ("subspace_ablation", f"{name}: remove input i's letter subspace\n{unablated}",
                    f"accuracy (chance {1 / n_letters:.0%}); below: mean margin")]
         for ax, (key, title, label) in zip(row, panels):
@@ -280,8 +322,9 @@ def plot_subspace_interventions(mechanism, path):
                     _annotate(ax, values, values < 0.5, np.array(mechanism["subspace_ablation_margin"][name]))
             else:
                 heatmap(fig, ax, values, "RdBu_r", -limit, limit, label)
+                p95 = np.array(mechanism["random_subspace_patching_p95"][name]) if key.startswith("random") else None
                 if annotate:
-                    _annotate(ax, values, np.abs(values) > 0.6 * limit)
+                    _annotate(ax, values, np.abs(values) > 0.6 * limit, p95, "p95 {:.2f}")
             ax.set_xticks(range(seq_len), output_position_labels(seq_len, short), fontsize=8 if seq_len <= 6 else 6)
             ax.set_yticks(range(seq_len), [str(i + 1) for i in range(seq_len)])
             ax.set_xlabel("output position j (\u2190 the input it copies)")
