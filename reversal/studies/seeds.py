@@ -117,10 +117,9 @@ MLP_HEADLINES = {
     "pca_hidden2": ("hidden2 variance in the top L x (V-1) components", "{:.3f}"),
     "patch_mirror_hidden1": ("hidden1 subspace patching, at the mirror (lowest)", "{:.2f}"),
     "patch_elsewhere_hidden1": ("hidden1 subspace patching, elsewhere (largest |share|)", "{:.2f}"),
-    "random_patch_mirror_hidden1": (f"hidden1 random-subspace control, at the mirror (largest mean of "
-                                    f"{RANDOM_DRAWS} draws)", "{:.2f}"),
-    "random_patch_mirror_p95_hidden1": ("hidden1 random-subspace control, at the mirror (largest 95th percentile)",
-                                        "{:.2f}"),
+    "random_patch_mirror_hidden1": (f"hidden1 random control, mirror (mean of {RANDOM_DRAWS} draws, largest)",
+                                    "{:.2f}"),
+    "random_patch_mirror_p95_hidden1": ("hidden1 random control, mirror (95th percentile, largest)", "{:.2f}"),
     "patch_mirror_hidden2": ("hidden2 subspace patching, at the mirror (lowest)", "{:.2f}"),
     "ablated_mirror_hidden1": ("hidden1 subspace removed: mirrored output's accuracy (highest)", "{:.0%}"),
     "ablated_others_hidden1": ("hidden1 subspace removed: accuracy the other outputs lose (largest)", "{:.0%}"),
