@@ -86,3 +86,20 @@ def test_find_viewer(platform, environ, has_xdg_open, expected):
     viewer, why_not = tutorial.find_viewer(platform=platform, environ=environ, which=which)
     assert viewer == expected
     assert (why_not is None) == (expected is not None)
+
+
+def test_tell_prints_every_markdown_cell_back_to_the_previous_code_cell(tmp_path):
+    """A step's closing words are a markdown cell after its code: the terminal must print them too (issue 14)."""
+    script = tmp_path / "cells.py"
+    script.write_text("# %% [markdown]\n# ## Step 1\n# first question\n\n"
+                      "# %%\nfrom reversal.support.tutorial import tell\ntell()\n\n"
+                      "# %% [markdown]\n# What it proves: the closing words\n\n"
+                      "# %% [markdown]\n# ## Step 2\n# second question\n\n"
+                      "# %%\ntell()\n")
+    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": ROOT})
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.count("first question") == 1 and text.count("second question") == 1, text
+    assert "What it proves: the closing words" in text, f"the markdown cell after a step's code was not printed:\n{text}"
+    assert text.index("first question") < text.index("What it proves") < text.index("second question"), text

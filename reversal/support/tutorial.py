@@ -69,7 +69,8 @@ def show_figures(enabled):
 
 
 def tell():
-    """Print the markdown cell above the calling code cell, so that a terminal shows the story a notebook renders.
+    """Print the markdown cells above the calling code cell, back to the code cell before them, so that a terminal
+    shows the story a notebook renders (a step's closing words sit in a markdown cell of their own, after its code).
 
     In a notebook the markdown is already on screen, so this does nothing there.
     """
@@ -78,16 +79,20 @@ def tell():
     caller = inspect.currentframe().f_back
     with open(caller.f_code.co_filename) as file:
         above = file.read().splitlines()[:caller.f_lineno - 1]
-    code_cell = max(i for i, line in enumerate(above) if line.startswith("# %%"))  # where the calling cell starts
-    markdown_cell = max(i for i, line in enumerate(above[:code_cell]) if line.startswith("# %% [markdown]"))
-    print()
-    for line in above[markdown_cell + 1:code_cell]:
-        text = line[2:].replace("**", "").replace("`", "")  # markdown marks, which a terminal shows as they are
-        if text.startswith("#"):  # a heading: make it stand out
-            heading = text.lstrip("# ")
-            print(f"{'=' * 78}\n{heading}\n{'=' * 78}")
-        else:
-            print(text)
+    starts = [i for i, line in enumerate(above) if line.startswith("# %%")]  # where each cell starts
+    calling = len(starts) - 1
+    first = calling  # back over the markdown cells right above the calling cell
+    while first > 0 and above[starts[first - 1]].startswith("# %% [markdown]"):
+        first -= 1
+    for begin, end in zip(starts[first:calling], starts[first + 1:calling + 1]):
+        print()
+        for line in above[begin + 1:end]:
+            text = line[2:].replace("**", "").replace("`", "")  # markdown marks, which a terminal shows as they are
+            if text.startswith("#"):  # a heading: make it stand out
+                heading = text.lstrip("# ")
+                print(f"{'=' * 78}\n{heading}\n{'=' * 78}")
+            else:
+                print(text)
 
 
 _background = None  # the worker pool that draws a terminal run's figures; started by the first figure()
