@@ -103,3 +103,17 @@ def test_tell_prints_every_markdown_cell_back_to_the_previous_code_cell(tmp_path
     assert text.count("first question") == 1 and text.count("second question") == 1, text
     assert "What it proves: the closing words" in text, f"the markdown cell after a step's code was not printed:\n{text}"
     assert text.index("first question") < text.index("What it proves") < text.index("second question"), text
+
+
+def test_the_shipped_ipynb_is_the_script_as_a_notebook():
+    """demo_notebook.ipynb is generated from demo_notebook.py; after editing the script, run
+    python -m reversal.support.ipynb."""
+    from reversal.support.ipynb import NOTEBOOK, notebook_text, percent_cells
+
+    script = open(NOTEBOOK.with_suffix(".py")).read()
+    assert NOTEBOOK.read_text() == notebook_text(script), \
+        "demo_notebook.ipynb differs from demo_notebook.py: run python -m reversal.support.ipynb"
+    cells = percent_cells(script)
+    assert sum(kind == "code" for kind, _ in cells) >= 20 and cells[0][0] == "markdown", "the parse lost the cells"
+    markdown = [line for kind, source in cells if kind == "markdown" for line in source.splitlines()]
+    assert not any(line.startswith("# #") for line in markdown), "a markdown cell kept its comment marks"
