@@ -62,6 +62,11 @@ def test_the_draws_are_seeded_distinct_and_the_same_on_a_second_run(run, steerin
     assert again.to_json() == steering.to_json(), "same seed, different numbers: draw with a seeded torch.Generator"
     logits = steering["sweep"]["hidden1"]["random"]["logit_diff"][:, -1].mean(-1)  # (K,) at the last alpha read
     assert len(set(np.round(logits, 6))) == RANDOM_DRAWS, "the random draws are not 20 different directions"
+    assert steering["random_sequences"] == steering["analysis_sequences"] == 27, "with the defaults, every sequence"
+    assert "seeded sample" not in str(steering.finding())
+    values = copy.deepcopy(steering.values)
+    values["random_sequences"] = 10  # where there are many sequences, the draws read a sample, and the text says so
+    assert "(on a seeded sample of 10 of the 27 sequences)" in str(Steering(values, steering.arrays).finding())
 
 
 def test_metrics_keep_the_random_mean_with_its_95th_percentile_beside_it(steering):
@@ -165,7 +170,8 @@ def test_the_clamp_is_what_separates_prediction_and_measurement_at_hidden2(steer
 def test_a_readout_prediction_that_missed_is_not_called_arithmetic(steering):
     doctored = _doctored(steering, "hidden2", readout_prediction_gap=0.5)
     text = str(doctored.finding())
-    assert "They differ" in text and "Agreement here" not in text
+    assert "They differ" in text and "Agreement here" not in text and "so steering it is arithmetic" not in text
+    assert "all that the prediction leaves out" not in text
 
 
 def test_only_the_readout_site_steered_is_said_so(steering):

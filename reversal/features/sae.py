@@ -216,7 +216,7 @@ class TowardMiddle(Result):
                                                f"overshoot of the line code."])
         return Finding(headline, numbers, [  # the far letter, with no middle letter written before it: no overshoot
             f"  {when}, though no smaller alpha wrote {middle} for 90% of them (at most "
-            f"{max(self['says_middle']):.0%}, at alpha {alphas[int(np.argmax(self['says_middle']))]:g}): the push "
+            f"{max(self['says_middle']):.1%}, at alpha {alphas[int(np.argmax(self['says_middle']))]:g}): the push "
             f"reaches {far} without writing {middle} first, so this is no overshoot past it."])
 
 

@@ -41,7 +41,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..core.common import layer_features
+from ..core.common import layer_features, sample_rows
 from ..core.data import add_eos
 from ..core.directions import class_mean
 from ..report.files import save_figure
@@ -56,6 +56,7 @@ SITES = {"mlp": {"hidden1": None, "hidden2": None},
 READOUT_SITES = ("hidden2", "blocks.0.hook_resid_post")  # the linear readout reads these directly: arithmetic there
 METHODS = ("class means", "random", "neuron")  # the steering vector, then its two controls
 RANDOM_DRAWS = 20  # random directions per triple: one draw is an anecdote, 20 give a mean and a 95th percentile
+RANDOM_SEQUENCES = 200  # the draws are read on at most this many sequences (seeded): at --seq-len 6, 200 of 512
 BATCH_ROWS = 1 << 16  # sequences per forward pass, at most: the random draws go through in a few passes
 ALPHAS = np.round(np.arange(0, 3.0001, 0.05), 2)  # 0 to 3: alpha 1 moves the class mean of x onto that of y
 CLEAN_FLIP = 0.9  # at least this share of the steered sequences say y at the mirrored output
@@ -208,8 +209,8 @@ def steering_experiment(run, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
     (position, from, to) picks the triple the figure shows: (0, 0, 1) is input position 1, a -> b. In the result
     positions count from 0, as in the code; the printed text and the figure count from 1, as the lesson does.
 
-    The class means and the neuron are swept over every alpha. The random draws are read where their numbers are
-    used: at the class means' clean window (the control the verdict reads), at alpha 0 and 1, and, for the figure, at
+    The class means and the neuron are swept over every alpha. The random draws are read on at most RANDOM_SEQUENCES
+    of the sequences (all 27 with the defaults), where their numbers are used: at the class means' clean window (the control the verdict reads), at alpha 0 and 1, and, for the figure, at
     every alpha for the chosen triple. At a READOUT_SITES layer the draws' logits are readout_logits of the steered
     activations, which is what the hooked forward pass computes there (the class means' readout_prediction_gap shows
     it), without running the layers before.
@@ -246,6 +247,9 @@ def steering_experiment(run, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
     train = data.train_sequences
     train_acts = layer_features(model, train, vocab, run.device, list(sites))
     index = triples.index(tuple(chosen))
+    # the draws' sequences: all of them with the defaults; a seeded sample where there are many, to keep 20 draws fast
+    drawn_on = sample_rows(sequences, RANDOM_SEQUENCES, torch.Generator().manual_seed(run.seed))
+    values["random_sequences"] = len(drawn_on)
     for layer, where in sites.items():
         acts = train_acts[layer].double()  # (N_train, H); the transformer's (N_train, T*d), flattened
         parts = [site_slice(where, p, seq_len, acts.shape[1]) for p, _, _ in triples]  # what each triple moves
@@ -263,15 +267,16 @@ def steering_experiment(run, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
             neurons.append(part.start + neuron)
             single[t, part.start + neuron] = sign * norm  # the same norm, all on one neuron (or dimension)
         readout = layer in READOUT_SITES
-        steer = lambda directions, chosen_only=False, at_alphas=alphas, **how: steer_layer(
-            model, layer, directions, [triples[index]] if chosen_only else triples, sequences, vocab, run.device,
+        steer = lambda directions, chosen_only=False, at_alphas=alphas, on=sequences, **how: steer_layer(
+            model, layer, directions, [triples[index]] if chosen_only else triples, on, vocab, run.device,
             at_alphas, **{"clamp": clamp, **how})
         swept = steer(torch.stack([vectors, single]), predict=readout)  # (2, A, T): the class means, the neuron
         clean = is_clean(swept)
         window = clean[0].all(-1)  # (A,) the alphas at which the class means are clean for every triple
         random_alphas = sorted({*np.flatnonzero(window).tolist(), *at.values()})  # where the draws are read
-        drawn = steer(random, at_alphas=alphas[random_alphas], through_readout=readout)  # (K, S, T)
-        drawn_chosen = steer(random[:, index:index + 1], chosen_only=True, through_readout=readout)  # (K, A, 1)
+        drawn = steer(random, at_alphas=alphas[random_alphas], on=drawn_on, through_readout=readout)  # (K, S, T)
+        drawn_chosen = steer(random[:, index:index + 1], chosen_only=True, on=drawn_on,
+                             through_readout=readout)  # (K, A, 1)
         method = lambda m: {name: swept[name][m] for name in ("flip", "side_effects", "logit_diff")}
         arrays["sweep"][layer] = {"class means": method(0), "neuron": method(1), "random": drawn,
                                   "random_alphas": random_alphas,
@@ -396,7 +401,7 @@ class Steering(Result):
                        f"{random} and one {unit} do too" if not (beats_random or beats_neuron) else
                        f"{random} do not, one {unit} does" if beats_random else f"one {unit} does not, {random} do")
             headline = (f"Steering {listing(tested)} along the class-mean direction makes the output copying p say "
-                        f"y, the others unchanged, for all {n} (p, x, y) at once"
+                        f"y, the others nearly unchanged, for all {n} triples at once"
                         + (f" ({listing(arithmetic)} too: readout arithmetic)" if arithmetic else "")
                         + (f" (not {listing(missed)})" if missed else "") + f"; {verdict}.")
         elif arithmetic:
@@ -431,7 +436,9 @@ class Steering(Result):
                  f"{alphas[-1]:g} in steps of {alphas[1] - alphas[0]:.2g}). Clean means the mirrored output says y for "
                  f"at least {flip:.0%} of them and every other output is unchanged for all but at most {side:.0%}. "
                  f"The random control is {s['random_draws']} directions a triple, each of v's norm, read at their mean "
-                 f"and 95th percentile:"]
+                 f"and 95th percentile"
+                 + (f" (on a seeded sample of {s['random_sequences']} of the {s['analysis_sequences']} sequences)"
+                    if s["random_sequences"] < s["analysis_sequences"] else "") + ":"]
         caveats = []
         for layer in s["layers"]:
             found = s[layer]
@@ -502,7 +509,8 @@ def _readout_lines(s, layer):
     testing = listing(s["sites_testing_directions"])
     gap, predicted = found["readout_prediction_gap"], found["readout_predicted_logit_diff_alpha_1"]
     window = _window(found["readout_predicted_clean_window"])
-    line = (f"    {layer} feeds {readout}, so steering it is arithmetic: with no intervention run, the unsteered "
+    line = (f"    {layer} feeds {readout}" + (", so steering it is arithmetic" if gap < 1e-3 else "")
+            + f": with no intervention run, the unsteered "
             f"logits plus alpha {weights} predict a mirror logit difference of {predicted:+.3f} at alpha 1 (flip "
             f"{found['readout_predicted_flip_alpha_1']:.0%}), clean {window}; measured"
             + (" without the clamp" if s["clamp"] else "")
@@ -548,8 +556,9 @@ def _transformer_notes(s, layer):
         if largest == 0:
             caveats.append(f"  At {layer}, no other output changed at any alpha, for any method: after resid_post "
                            "only the unembedding reads each position, so an edit at the mirrored output's position "
-                           "cannot reach another output. That is arithmetic, not evidence, and so is the flip there "
-                           "(the readout predicts it, above).")
+                           "cannot reach another output. That is arithmetic, not evidence"
+                           + (", and so is the flip there (the readout predicts it, above)."
+                              if found.get("readout_prediction_gap", 1) < 1e-3 else "."))
     return notes, caveats
 
 
