@@ -320,3 +320,16 @@ def test_no_overshoot_is_claimed_where_the_middle_letter_was_never_written():
     for steer in never:
         text = str(steer.finding())
         assert "the overshoot of the line code" not in text and "without writing" in text, text
+
+
+def test_no_triple_clean_anywhere_is_said_so_and_not_at_most_0(steering):
+    # at --epochs 5 no triple is ever clean: the old text said "at most 0 of 18 are clean" and "every triple is clean
+    # at no alpha"
+    values = copy.deepcopy(steering.values)
+    for layer in ("hidden1", "hidden2"):
+        values[layer].update(clean_window={"class means": [], "neuron": []},
+                             triples_ever_clean={"class means": 0, "neuron": 0})
+    values["hidden2"]["readout_predicted_clean_window"] = []
+    text = str(Steering(values, steering.arrays).finding())
+    assert "none of the 18 is clean at any alpha" in text and "at most 0" not in text, text
+    assert "no alpha clean for every triple at once" in text and "clean at no alpha" not in text.split("figure's")[0]

@@ -372,6 +372,18 @@ def _window(intervals):
                         for low, high in intervals)
 
 
+def _every_triple(intervals):
+    """"every triple clean at once for alpha 0.65 to 1.20", or "no alpha clean for every triple at once"."""
+    return f"every triple clean at once {_window(intervals)}" if intervals else "no alpha clean for every triple at once"
+
+
+def _ever(ever, n, bound="at most "):
+    """How many triples are clean at some alpha: "at most 3 of 18 are clean at some alpha", or none."""
+    if ever == 0:
+        return f"none of the {n} is clean at any alpha"
+    return f"{bound}{ever} of {n} {'is' if ever == 1 else 'are'} clean at some alpha"
+
+
 def neuron_name(steering):
     """What the single-unit control moves: a neuron of the MLP, or one axis of the transformer's residual stream."""
     return "neuron" if steering["model"] == "mlp" else "dimension"
@@ -408,14 +420,12 @@ class Steering(Result):
             ever = max(s[layer]["triples_ever_clean"]["class means"] for layer in missed)
             headline = (f"Only {listing(arithmetic)}, which the linear readout reads (arithmetic), steers all {n} "
                         f"(p, x, y) at once along the class-mean direction; at {listing(missed)}, which "
-                        f"{'tests' if len(missed) == 1 else 'test'} the directions, at most {ever} of {n} "
-                        f"{'is' if ever == 1 else 'are'} clean at any alpha.")
+                        f"{'tests' if len(missed) == 1 else 'test'} the directions, {_ever(ever, n)}.")
             numbers["most_triples_ever_clean_at_testing_sites"] = ever
         else:
             ever = max(s[layer]["triples_ever_clean"]["class means"] for layer in s["layers"])
             headline = (f"No alpha of the class-mean direction steers all {n} triples cleanly at once (the output "
-                        f"copying p says y, the others stay) at any site; at most {ever} of {n} "
-                        f"{'is' if ever == 1 else 'are'} clean at some alpha.")
+                        f"copying p says y, the others stay) at any site; {_ever(ever, n)}.")
             numbers["most_triples_ever_clean"] = ever
         return Finding(headline, numbers, *self._lines())
 
@@ -462,8 +472,7 @@ class Steering(Result):
                     + f" (mean flip {neuron['mean_flip']:.0%}, mean side effects {neuron['mean_side_effects']:.0%}).")
             else:
                 ever = found["triples_ever_clean"]["class means"]
-                lines.append(f"  {layer}: no alpha is clean for all {n} triples at once; {ever} of {n} "
-                             f"{'is' if ever == 1 else 'are'} clean at some alpha.")
+                lines.append(f"  {layer}: no alpha is clean for all {n} triples at once; {_ever(ever, n, '')}.")
             lines.append(_logit_line(s, layer, unit))
             if layer in s["readout_sites"]:
                 lines += _readout_lines(s, layer)
@@ -508,11 +517,11 @@ def _readout_lines(s, layer):
     weights = "W v" if mlp else "W_U v"
     testing = listing(s["sites_testing_directions"])
     gap, predicted = found["readout_prediction_gap"], found["readout_predicted_logit_diff_alpha_1"]
-    window = _window(found["readout_predicted_clean_window"])
+    window = _every_triple(found["readout_predicted_clean_window"])
     line = (f"    {layer} feeds {readout}" + (", so steering it is arithmetic" if gap < 1e-3 else "")
             + f": with no intervention run, the unsteered "
             f"logits plus alpha {weights} predict a mirror logit difference of {predicted:+.3f} at alpha 1 (flip "
-            f"{found['readout_predicted_flip_alpha_1']:.0%}), clean {window}; measured"
+            f"{found['readout_predicted_flip_alpha_1']:.0%}), {window}; measured"
             + (" without the clamp" if s["clamp"] else "")
             + f", {found['unclamped_logit_diff_alpha_1']:+.3f} (flip {found['unclamped_flip_alpha_1']:.0%}; the "
               f"largest gap over every alpha and triple is {gap:.1e}).")
@@ -525,13 +534,12 @@ def _readout_lines(s, layer):
     lines = [line]
     if s["clamp"]:
         measured = found["mean_over_triples"]["logit_diff"]["class means"]["alpha_1"]
-        clamped = _window(found["clean_window"]["class means"])
+        clamped = _every_triple(found["clean_window"]["class means"])
         same = abs(measured - found["unclamped_logit_diff_alpha_1"]) < 1e-6 and clamped == window
         lead = "The clamp at 0 is all that the prediction leaves out" if gap < 1e-3 else "The clamp at 0"
         lines.append(f"    {lead}: "
                      + ("here it changes neither the logit difference nor the window." if same else
-                        f"with it the measured difference at alpha 1 is {measured:+.3f}, and every triple is clean "
-                        f"{clamped}."))
+                        f"with it the measured difference at alpha 1 is {measured:+.3f}, {clamped}."))
     return lines
 
 
