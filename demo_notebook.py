@@ -745,8 +745,10 @@ pause(PAUSE)
 # ## Step 21: steering. Can the directions we found *move* the answer?
 # **Question.** If input p's letter lives in class-mean directions (step 13), does pushing hidden1 along
 # v = mean(h | y at p) - mean(h | x at p) make the mirrored output say y, and change nothing else?
-# **Hypothesis.** Near alpha = 1, which moves x's class mean onto y's, the mirror flips and no other output moves. A
-# random direction of the same norm, or the single most correlated neuron moved as far, does neither as cleanly.
+# **Hypothesis.** Near alpha = 1, which moves x's class mean onto y's, the mirror flips and no other output moves.
+# Random directions of the same norm (20 a triple, read at their 95th percentile), or the single most correlated
+# neuron moved as far, do neither as cleanly. At hidden2 this is no test: hidden2 feeds the linear readout, so the
+# steered logits are the unsteered ones plus alpha W v, and the readout predicts them with no intervention run.
 # **Experiment.** Every (p, x, y), alpha from 0 to 3, at hidden1 and hidden2, clamped at 0 (the layers come out of a
 # ReLU). Flip: the mirror says y. Side effect: any other output changed. Clean: flip >= 90%, side effects <= 5%.
 
@@ -757,12 +759,15 @@ print(steering.finding())
 figure(plot_steering, steering, out("notebook_steering.png"))
 
 # %% [markdown]
-# **What it proves, and what not.** A clean window says the class-mean directions are read by the mirrored output
-# and by no other, on these sequences; no control is clean for every triple at one alpha, so it is the direction that
-# matters, not the size of the push (the single neuron does flip some triples at some alpha of its own: it carries
-# part of the direction). The window depends on the training run: check above whether alpha = 1 is inside it
-# (measured by us at seed 42: 0.80 to 0.85 at both layers with this notebook's 1,000 samples, so alpha = 1 lies
-# outside; 0.65 to 1.20 and 0.65 to 1.00 for demo.py's 2,000).
+# **What it proves, and what not.** A clean window at hidden1 says the class-mean directions are carried through
+# linear2 and its ReLU to the mirrored output and to no other, on these sequences; where the printout says the
+# class-mean direction beats the random draws' 95th percentile and the neuron, it is the direction that matters, not
+# the size of the push (where the neuron flips some triples at some alpha of its own, it carries part of the
+# direction). At hidden2 the agreement is arithmetic: the printout puts the readout's prediction beside the
+# measurement, and the clamp at 0 is all that separates them. The window depends on the training run: check above
+# whether alpha = 1 is inside it (measured by us at seed 42: 0.80 to 0.85 at both layers with this notebook's 1,000
+# samples, so alpha = 1 lies outside; 0.65 to 1.20 and 0.65 to 1.00 for demo.py's 2,000). The figure shades that
+# window darker, and lighter the wider one of its own triple alone.
 #
 # **Exercise.** Steer without the clamp. Does the window change, and in which layer?
 
@@ -780,10 +785,10 @@ pause(PAUSE)
 # vector is exactly W_E[y] - W_E[x] and alpha = 1 is the same as typing y: the mirror flips if the head carries the
 # new letter across. That position is also a key and a value for every output, so a large push may change other
 # outputs too. At `blocks.0.hook_resid_post`, the mirrored output's position is read by the unembedding alone, so no
-# other output can change; the flip tests whether the class-mean direction is what the unembedding reads.
+# other output can change, and the flip follows from W_U too (the unembedding is linear): arithmetic, not a test.
 # **Experiment.** Step 21's sweep, each vector added at one token position only: the input's at resid_pre, the
-# mirrored output's at resid_post. Not clamped (no ReLU makes the stream). The controls are a random direction of the
-# same norm at the same position, and the one residual-stream dimension most correlated with the letter.
+# mirrored output's at resid_post. Not clamped (no ReLU makes the stream). The controls are 20 random directions of
+# the same norm at the same position, and the one residual-stream dimension most correlated with the letter.
 
 # %%
 tell()
@@ -796,9 +801,10 @@ figure(plot_steering, transformer_steering, out("notebook_transformer_steering.p
 # to the mirror; the window says how much smaller or larger than a real letter change (alpha = 1) the push may be.
 # That tests the head, not a direction we found: the direction is the embedding difference. The printout says what
 # ends the window there; where it is side effects, pushing the input's position harder changes what other outputs
-# read. At resid_post, no side effects is arithmetic; the flip and its window are the evidence. The single-dimension
-# control moves an axis the model does not compute with, so where it flips a triple, that says only that the
-# letter's direction has a large component along that axis.
+# read. At resid_post all of it is arithmetic: the printout puts the unembedding's prediction, logits + alpha W_U v,
+# beside the measurement; resid_pre, where the head must carry the push, is the site with a test. The
+# single-dimension control moves an axis the model does not compute with, so where it flips a triple, that says only
+# that the letter's direction has a large component along that axis.
 #
 # **Exercise.** Push far past the window (`ALPHA`). Does the mirror still say y, and where does its query attend?
 

@@ -33,7 +33,7 @@ from ..core.pca import principal_axes
 from ..report.files import save_figure
 from ..report.result import Finding, Result
 from ..core.model import run_with_hooks
-from .steering import class_mean_vector
+from .steering import class_mean_vector, clean_intervals
 from ..core.progress import watching
 
 LAYER = "hidden1"
@@ -199,19 +199,25 @@ class TowardMiddle(Result):
         alphas, middle, far = self["alphas"], self["middle"], self["far"]
         hit = [a for a, share in zip(alphas, self["says_middle"]) if share >= 0.9]
         past = next((a for a, share in zip(alphas, self["says_far"]) if share >= 0.5), None)
+        written = " and ".join(f"from alpha {low:g} to {high:g}" if low != high else f"at alpha {low:g}"
+                               for low, high in clean_intervals(alphas, [a in hit for a in alphas]))
         headline = (f"Steering input {self['position']} from {self['start']} toward the middle letter {middle} along "
                     f"the class-mean vector (hidden1, {self['steered']} sequences): output {self['output']} says "
-                    f"{middle} for at least 90% of them "
-                    + (f"from alpha {min(hit):g} to {max(hit):g}." if hit else "at no alpha."))
+                    f"{middle} for at least 90% of them " + (f"{written}." if hit else "at no alpha."))
         numbers = {"steered": self["steered"], "says_middle_most": max(self["says_middle"]),
                    "says_far_most": max(self["says_far"])}
         if past is None:
             return Finding(headline, numbers, [f"  Up to alpha {alphas[-1]:g} it never says {far} for half of them."])
         stays = all(share >= 0.5 for a, share in zip(alphas, self["says_far"]) if a >= past)
         numbers["alpha_says_far"] = past
-        return Finding(headline, numbers, [
-            f"  {'From' if stays else 'At'} alpha {past:g}{' on' if stays else ''}, half or more say {far}: pushed "
-            f"along the line, past {middle} lies {far}, the overshoot of the line code."])
+        when = f"{'From' if stays else 'At'} alpha {past:g}{' on' if stays else ''}, half or more say {far}"
+        if hit and min(hit) < past:  # the middle letter first, then the far one: an overshoot, measured
+            return Finding(headline, numbers, [f"  {when}: pushed along the line, past {middle} lies {far}, the "
+                                               f"overshoot of the line code."])
+        return Finding(headline, numbers, [  # the far letter, with no middle letter written before it: no overshoot
+            f"  {when}, though no smaller alpha wrote {middle} for 90% of them (at most "
+            f"{max(self['says_middle']):.1%}, at alpha {alphas[int(np.argmax(self['says_middle']))]:g}): the push "
+            f"reaches {far} without writing {middle} first, so this is no overshoot past it."])
 
 
 @torch.no_grad()
