@@ -5,13 +5,14 @@ uniform one cannot, the head is necessary, and a pattern that is not clean is re
 import pytest
 import torch
 
-from conftest import assert_finding, assert_png
+from conftest import assert_finding, assert_png, shared_model
 from reversal.attention.circuits import mirror_keys, plot_circuits
 from reversal.attention.head_interventions import plot_interventions
 from reversal.attention.patterns import (PATTERN, attention_experiments, circuit_verdict, plot_circuit_comparison,
                                          plot_patterns)
 from reversal.core.data import add_eos
 from reversal.core.model import run_with_cache
+from reversal.core.run import Run
 
 
 @pytest.fixture(scope="module")
@@ -114,13 +115,56 @@ def test_patching_other_keys_values_changes_nothing(results):
 def test_a_messy_pattern_is_called_not_clean():
     # a hand-made model in the shape of seed 0's: <eos> reads input 3, output 1 splits between input 3 and <eos>
     pattern = [[0.01, 0.01, 0.50, 0.48], [0.0, 0.95, 0.0, 0.05], [0.95, 0.0, 0.0, 0.05], [0.1, 0.05, 0.85, 0.0]]
-    patterns = {"antidiagonal_mass": [[0.50, 0.95, 0.95]], "mean_pattern": [pattern]}
+    patterns = {"antidiagonal_mass": [[0.50, 0.95, 0.95]], "mean_pattern": [pattern],
+                "lowest_mirror_lead": [[-0.4, 3.0, 3.0]], "n_sequences": 27}  # output 1: <eos> outscores it once
     ov = {"value_eos_push": [[9.7, 8.6, 24.1, -45.8]]}
     replacement = {"antidiagonal": {"sequence_accuracy": 0.0}, "baseline": {"sequence_accuracy": 1.0}}
     verdict = circuit_verdict(patterns, ov, replacement)
     text = str(verdict.finding())
     assert not verdict["clean"] and "NOT clean" in text, f"output 1 puts 0.50 on its mirror, below 0.9:\n{text}"
     assert "0.85 of its attention on input 3" in text, f"the text should say where <eos> looks instead:\n{text}"
+    assert verdict.kind() == {"circuit": "other", "eos_on_itself": False, "antidiagonal_accuracy": 0.0}
+
+
+# ---- the verdict reads a continuous measure, not the 0.9 cut-off alone (issue 13, point 5) ----
+
+def soft_mirror(forced=1.0, accuracy=1.0):
+    """A hand-made verdict: every letter row below 0.9 on its mirror, but the mirror tops every row."""
+    pattern = [[0.05, 0.05, 0.80, 0.10], [0.05, 0.85, 0.05, 0.05], [0.82, 0.06, 0.06, 0.06], [0.1, 0.1, 0.1, 0.7]]
+    patterns = {"antidiagonal_mass": [[0.80, 0.85, 0.82]], "mean_pattern": [pattern],
+                "lowest_mirror_lead": [[1.83, 2.5, 2.1]], "n_sequences": 27}
+    replacement = {"antidiagonal": {"sequence_accuracy": forced}, "baseline": {"sequence_accuracy": accuracy}}
+    return circuit_verdict(patterns, {"value_eos_push": [[1.0, 1.0, 1.0, 5.0]]}, replacement)
+
+
+def test_a_softer_mirror_circuit_is_called_the_mirror_circuit_not_a_different_pattern():
+    verdict = soft_mirror()
+    text = str(verdict.finding())
+    assert verdict.kind()["circuit"] == "mirror", verdict.kind()
+    assert "mirror circuit, softer" in text and "lead at least 1.83" in text, text
+    for old in ["NOT clean by our test:", "a different pattern", "What it does instead"]:
+        assert old not in text, f"the mirror wins every row, yet the text says {old!r}:\n{text}"
+
+
+def test_the_forced_anti_diagonal_is_said_against_the_models_own_accuracy():
+    none_right = str(soft_mirror(forced=0.0, accuracy=0.0).finding())
+    assert "no circuit to name" in none_right and "blurred" not in none_right and "same" not in none_right, \
+        none_right
+    fewer = str(soft_mirror(forced=0.5, accuracy=1.0).finding())
+    assert "fewer than the 100% of its own pattern" in fewer, fewer
+    same = str(soft_mirror(forced=1.0, accuracy=1.0).finding())
+    assert "the same as its own pattern" in same and "blurred copy" in same, same
+
+
+@pytest.mark.slow
+def test_at_length_6_the_transformer_is_the_mirror_circuit():
+    """Where the audit found 'a different pattern' printed: the mirror tops every letter row of all 729 sequences."""
+    trained = shared_model(model="transformer", seq_len=6)
+    run = Run(trained.model, trained.model, trained.data, trained.cfg)
+    verdict = attention_experiments(run)["verdict"]
+    text = str(verdict.finding())
+    assert verdict["mirror_wins_every_row"] and min(verdict["mirror_lead"]) > 0.5, verdict["mirror_lead"]
+    assert verdict.kind()["circuit"] in ("clean", "mirror") and "NOT clean by our test:" not in text, text
 
 
 def test_metrics_keep_exactly_the_attention_entry(results):
@@ -128,7 +172,8 @@ def test_metrics_keep_exactly_the_attention_entry(results):
     assert set(kept) == {"mean_pattern", "antidiagonal_mass", "lowest_antidiagonal_mass", "eos_row",
                          "qk_positional_argmax_is_mirror", "qk_positional_margin", "qk_token_range", "qk_worst_margin",
                          "ov_diagonal_argmax_rows", "ov_value_eos_push", "antidiagonal_replacement_accuracy",
-                         "pattern_replacement", "head_ablation", "unablated", "patching", "circuit"}, \
+                         "pattern_replacement", "head_ablation", "unablated", "patching", "circuit",
+                         "lowest_mirror_lead", "mirror_wins", "circuit_kind"}, \
         f"metrics.json's attention entry changed its keys: {sorted(kept)}"
     assert kept["circuit"]["clean"] is True and kept["ov_diagonal_argmax_rows"] == [3], \
         "the verdict and the OV count should be written as numbers and lists"

@@ -25,6 +25,7 @@ from .head_interventions import (PATTERN, REPLACEMENTS, HeadInterventions, atten
                                  pattern_replacement)
 from ..core.model import device_of, run_with_cache
 
+SCORES = "blocks.0.attn.hook_attn_scores"  # (B, heads, query, key): the attention scores, before the softmax
 CLEAN_MASS = 0.9  # the issue's definition of a clean circuit: each letter row puts at least this on its mirror
 
 
@@ -71,16 +72,26 @@ def attention_patterns(model, sequences, vocab, examples=()):
         "mean_pattern": (H, T, T) row = query, column = key
         "antidiagonal_mass": (H, L) each letter query's mean attention on its mirrored key
         "lowest_antidiagonal_mass": (H, L) the same, in the sequence where it is lowest
+        "lowest_mirror_lead": (H, L) each letter row's attention score (before the softmax) on its mirror minus the
+                 best other key's, in the sequence where that lead is smallest: positive if the mirror wins the row
+                 in every sequence
+        "mirror_wins": (H, L) the share of sequences in which the mirror has the row's highest score
         "eos_row": (H, T) the <eos> query's mean attention on each key
         "n_sequences": N
         "examples": {letters: (H, T, T)} for each of `examples`, for the figure only
     """
     seq_len = sequences.shape[1]
     device = device_of(model)
-    _, cache = run_with_cache(model, add_eos(sequences, vocab.eos_id).to(device), [PATTERN])
-    pattern = cache[PATTERN].cpu()  # (N, H, T, T)
-    letters = torch.arange(seq_len)
-    on_mirror = pattern[:, :, letters, torch.tensor(mirror_keys(seq_len))[:seq_len]]  # (N, H, L)
+    _, cache = run_with_cache(model, add_eos(sequences, vocab.eos_id).to(device), [PATTERN, SCORES])
+    pattern, scores = cache[PATTERN].cpu(), cache[SCORES].cpu()  # (N, H, T, T) each
+    letters, mirror = torch.arange(seq_len), torch.tensor(mirror_keys(seq_len))[:seq_len]
+    on_mirror = pattern[:, :, letters, mirror]  # (N, H, L)
+    # the mirror's score minus the best other key's, in each letter row of each sequence: positive where the mirror
+    # gets the most attention; a lead of m gives it at least e^m times the attention of any other key
+    letter_rows = scores[:, :, :seq_len]  # (N, H, L, T)
+    others = letter_rows.clone()
+    others[:, :, letters, mirror] = -torch.inf
+    lead = letter_rows[:, :, letters, mirror] - others.amax(-1)  # (N, H, L)
     mean = pattern.mean(0)  # (H, T, T)
     examples_pattern = {}
     if examples:
@@ -89,6 +100,8 @@ def attention_patterns(model, sequences, vocab, examples=()):
         examples_pattern = {text: cache[PATTERN][n].cpu().tolist() for n, text in enumerate(examples)}
     return AttentionPatterns({"mean_pattern": mean.tolist(), "antidiagonal_mass": on_mirror.mean(0).tolist(),
                               "lowest_antidiagonal_mass": on_mirror.amin(0).tolist(),
+                              "lowest_mirror_lead": lead.amin(0).tolist(),
+                              "mirror_wins": (lead > 0).float().mean(0).tolist(),
                               "eos_row": mean[:, seq_len].tolist(), "n_sequences": len(sequences)},
                              {"examples": examples_pattern})
 
@@ -96,27 +109,50 @@ def attention_patterns(model, sequences, vocab, examples=()):
 class CircuitVerdict(Result):
     """What circuit_verdict decided; finding() says clean or not, and what the model does instead."""
 
+    def kind(self):
+        """What two circuits are compared by: "clean", "mirror" (the mirror wins every letter row, with less than the
+        threshold on it somewhere) or "other"; whether <eos> attends most to itself; the forced anti-diagonal's
+        accuracy."""
+        circuit = "clean" if self["clean"] else "mirror" if self["mirror_wins_every_row"] else "other"
+        return {"circuit": circuit, "eos_on_itself": self["eos_key"] == len(self["mirror_mass"]),
+                "antidiagonal_accuracy": self["antidiagonal_accuracy"]}
+
     def finding(self):  # for the head circuit_verdict was asked about
-        mass, push = self["mirror_mass"], self["value_eos_push"]
+        mass, push, lead = self["mirror_mass"], self["value_eos_push"], self["mirror_lead"]
         seq_len = len(mass)
         numbers = {"clean": int(self["clean"]), "lowest_mirror_attention": float(min(mass)),
-                   "threshold": self["threshold"], "antidiagonal_forced": self["antidiagonal_accuracy"]}
+                   "threshold": self["threshold"], "antidiagonal_forced": self["antidiagonal_accuracy"],
+                   "mirror_wins_every_row": int(self["mirror_wins_every_row"]), "lowest_mirror_lead": float(min(lead))}
         test = f"every letter output puts at least {self['threshold']} of its attention on its mirrored input"
+        wins = (f"in every letter row of all {self['n_sequences']} sequences the mirror's attention score leads every "
+                f"other key's by at least {min(lead):.2f}")
         if self["clean"]:
             headline = (f"The circuit is clean by our test: every letter output puts at least {min(mass):.3f} of its "
                         f"attention on its mirrored input, above the {self['threshold']} the test asks.")
             evidence = [f"  Circuit: clean by our test ({test}; here {min(mass):.3f} at least), and <eos> puts "
                         f"{self['eos_self_mass']:.3f} on itself."]
+            if self["mirror_wins_every_row"]:
+                evidence.append(f"  And {wins}.")
             caveats = ["  This verdict is for this seed only: train others to compare (the notebook's exercise)."]
             return Finding(headline, numbers, evidence, caveats)
         weak = self["weak_rows"]
-        headline = (f"The circuit is NOT clean by our test: {len(weak)} of {seq_len} letter outputs put under "
-                    f"{self['threshold']} of their attention on their mirror, though the model gets "
-                    f"{self['accuracy']:.0%} of these sequences right.")
         rows = ", ".join(f"output {w['output'] + 1} {w['mirror_mass']:.3f}" for w in weak)
-        evidence = [f"  Circuit: NOT clean by our test ({test}): {rows}, though the model gets {self['accuracy']:.0%} "
-                    f"of these sequences right. Same accuracy, a different pattern. What it does instead (numbers "
-                    f"from this seed):"]
+        forced = self._forced_line()
+        if self["mirror_wins_every_row"]:  # the mirror circuit, only softer than the cut-off
+            headline = (f"The mirror circuit, softer than our test: the mirror has the top attention score in every "
+                        f"letter row of all {self['n_sequences']} sequences (lead at least {min(lead):.2f}), yet "
+                        f"{len(weak)} of {seq_len} letter outputs average under {self['threshold']} on it.")
+            evidence = [f"  Circuit: the mirror wins every row, but not clean by our test ({test}): {rows}. The "
+                        f"rest of the attention blurs the copy without outvoting it."]
+            return Finding(headline, numbers, evidence + [forced])
+        accuracy = self["accuracy"]
+        headline = (f"The circuit is NOT clean by our test: {len(weak)} of {seq_len} letter outputs put under "
+                    f"{self['threshold']} of their attention on their mirror, and in some sequence another key "
+                    f"outscores the mirror; the model gets {accuracy:.0%} of these sequences right.")
+        losing = [j + 1 for j, value in enumerate(lead) if value <= 0]
+        evidence = [f"  Circuit: NOT clean by our test ({test}): {rows}; in output{'s' if len(losing) > 1 else ''} "
+                    f"{', '.join(map(str, losing))} another key outscores the mirror in some sequence. The model gets "
+                    f"{accuracy:.0%} of these sequences right. What it does instead (numbers from this seed):"]
         key = self["eos_key"]
         if key != seq_len:
             evidence.append(f"  <eos> (query {seq_len + 1}) puts {self['eos_mass']:.2f} of its attention on "
@@ -138,17 +174,30 @@ class CircuitVerdict(Result):
             else:
                 sentence += f" (its mirror's value: {push[mirror]:+.1f})."
             evidence.append(sentence)
-        if self["antidiagonal_accuracy"] < self["accuracy"]:
-            why = "the values were learned for the pattern this model has, not for the clean one."
+        return Finding(headline, numbers, evidence + [forced])
+
+    def _forced_line(self):
+        """What forcing the exact anti-diagonal pattern does, said against the model's own pattern's accuracy."""
+        forced, own = self["antidiagonal_accuracy"], self["accuracy"]
+        if forced == own == 0:
+            why = "neither it nor the model's own pattern gets any sequence right, so there is no circuit to name."
+        elif forced < own:
+            why = (f"fewer than the {own:.0%} of its own pattern: the values were learned for the pattern this model "
+                   f"has, not for the clean one.")
+        elif forced == own:
+            why = (f"the same as its own pattern: the values work with the clean pattern too, so this pattern is a "
+                   f"blurred copy of the clean one.")
         else:
-            why = "the values still work with the clean pattern, so this pattern is a blurred copy of the clean one."
-        evidence.append(f"  Forcing the exact anti-diagonal pattern leaves {self['antidiagonal_accuracy']:.0%} of "
-                        f"sequences right: {why}")
-        return Finding(headline, numbers, evidence)
+            why = (f"more than the {own:.0%} of its own pattern: the values work better with the clean pattern than "
+                   f"with the one this model has.")
+        return f"  Forcing the exact anti-diagonal pattern leaves {forced:.0%} of sequences right, {why}"
 
 
 def circuit_verdict(patterns, ov, replacement, head=0):
     """Is the circuit the clean one? Every letter query puts at least CLEAN_MASS of its mean attention on its mirror.
+
+    The continuous measures beside that cut-off: "mirror_lead" (L,), each letter row's smallest lead of the mirror's
+    attention score over the best other key's, over every sequence, and "mirror_wins_every_row" (every lead > 0).
 
     Returns a CircuitVerdict: {"clean", "threshold", "head", "mirror_mass": (L,), "weak_rows": [{"output",
     "mirror_mass", "other_key", "other_mass"}] for each letter row below the threshold (other_key: where most of the
@@ -165,7 +214,10 @@ def circuit_verdict(patterns, ov, replacement, head=0):
             weak.append({"output": j, "mirror_mass": mass[j], "other_key": int(rest.argmax()),
                          "other_mass": float(rest.max())})
     eos = mean[seq_len]
+    lead = patterns["lowest_mirror_lead"][head]  # (L,) the mirror's smallest lead in each letter row
     return CircuitVerdict({"clean": not weak, "threshold": CLEAN_MASS, "head": head, "mirror_mass": mass,
+                           "mirror_lead": lead, "mirror_wins_every_row": bool(min(lead) > 0),
+                           "n_sequences": patterns["n_sequences"],
                            "weak_rows": weak, "eos_key": int(eos.argmax()), "eos_mass": float(eos.max()),
                            "eos_self_mass": float(eos[seq_len]), "value_eos_push": ov["value_eos_push"][head],
                            "antidiagonal_accuracy": replacement["antidiagonal"]["sequence_accuracy"],
@@ -222,7 +274,7 @@ def plot_circuit_comparison(entries, path):
     push_top = max(np.abs(verdict["value_eos_push"]).max() for _, _, verdict in entries) * 1.15
     for n, (label, patterns, verdict) in enumerate(entries):
         head = verdict["head"]
-        state = "clean" if verdict["clean"] else "NOT clean"
+        state = {"clean": "clean", "mirror": "mirror, softer", "other": "NOT clean"}[verdict.kind()["circuit"]]
         title = (f"{label}: {state}, {verdict['accuracy']:.0%} right\nmirror {min(verdict['mirror_mass']):.3f} at "
                  f"least; <eos> on itself {verdict['eos_self_mass']:.2f}")
         image = _pattern_panel(place(1 + 2 * n, 1), np.array(patterns["mean_pattern"][head]), seq_len, title,
@@ -240,7 +292,7 @@ def plot_circuit_comparison(entries, path):
             ax.set_ylabel("<eos> push\n(logit minus\nletters' mean)", fontsize=8)
     fig.axes[0].set_ylabel("query (output position)", fontsize=8)
     fig.colorbar(image, cax=place(len(widths) - 2, 1), label="mean attention")
-    fig.suptitle("Same accuracy, different circuits: the mean attention pattern (top, mirror boxed in red), and what\n"
+    fig.suptitle("Two trained circuits: the mean attention pattern (top, mirror boxed in red), and what\n"
                  "the value at each key pushes onto the <eos> logit (bottom)", fontsize=9)
     save_figure(fig, path)
 
@@ -258,7 +310,10 @@ class AttentionExperiments(Result):
         zeroed = ablation["heads"][head]["zero"]["sequence_accuracy"]
         headline = (f"The transformer gets {untouched:.0%} of sequences right, {zeroed:.0%} with its head zeroed; "
                     f"its letter outputs put at least {min(verdict['mirror_mass']):.3f} of their attention on their "
-                    f"mirrored inputs: {'a clean' if verdict['clean'] else 'NOT the clean'} circuit by our test.")
+                    f"mirrored inputs: " + {"clean": "a clean circuit by our test.",
+                                            "mirror": "the mirror circuit, softer than our test (the mirror wins "
+                                                      "every letter row).",
+                                            "other": "NOT the clean circuit by our test."}[verdict.kind()["circuit"]])
         numbers = {"sequences_right": untouched, "head_zeroed": zeroed,
                    "lowest_mirror_attention": float(min(verdict["mirror_mass"])), "clean": int(verdict["clean"])}
         parts = (self["patterns"].finding(head) + self["qk"].finding(head) + self["ov"].finding(head)
@@ -279,6 +334,8 @@ def attention_experiments(run):
     verdict = circuit_verdict(patterns, ov, replacement)
     values = {"mean_pattern": patterns["mean_pattern"], "antidiagonal_mass": patterns["antidiagonal_mass"],
               "lowest_antidiagonal_mass": patterns["lowest_antidiagonal_mass"], "eos_row": patterns["eos_row"],
+              "lowest_mirror_lead": patterns["lowest_mirror_lead"], "mirror_wins": patterns["mirror_wins"],
+              "circuit_kind": verdict.kind()["circuit"],
               "qk_positional_argmax_is_mirror": qk["positional_argmax_is_mirror"],
               "qk_positional_margin": qk["positional_margin"], "qk_token_range": qk["token_range"],
               "qk_worst_margin": qk["worst_margin"],

@@ -165,6 +165,8 @@ TRANSFORMER_HEADLINES = {
     "lowest_mirror_attention": ("lowest mean attention on the mirror, over letter outputs", "{:.3f}"),
     "eos_self_attention": ("<eos>'s mean attention on itself", "{:.3f}"),
     "clean": ("clean circuit (1 = every letter output >= 0.9 on its mirror)", "{:.0f}"),
+    "mirror_wins": ("mirror circuit (1 = the mirror tops every letter row of every sequence)", "{:.0f}"),
+    "lowest_mirror_lead": ("lowest lead of the mirror's attention score over the next key", "{:.2f}"),
     "antidiagonal_replacement": ("sequences right with the exact anti-diagonal forced", "{:.0%}"),
     "head_zeroed": ("sequences right with the head zeroed", "{:.0%}"),
 }
@@ -183,6 +185,8 @@ def transformer_headline_numbers(run):
         "lowest_mirror_attention": float(np.min(patterns["antidiagonal_mass"][0])),
         "eos_self_attention": float(pattern[-1, -1]),
         "clean": float(verdict["clean"]),
+        "mirror_wins": float(verdict["mirror_wins_every_row"]),
+        "lowest_mirror_lead": float(min(verdict["mirror_lead"])),
         "antidiagonal_replacement": replacement["antidiagonal"]["sequence_accuracy"],
         "head_zeroed": ablation["heads"][0]["zero"]["sequence_accuracy"],
     }
