@@ -90,7 +90,7 @@ from reversal.core.directions import class_means
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
 from reversal.core.run import Run, start_run
 from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
-from reversal.features.sae import FOUND, best_correlation, ground_truth, plot_sae, sae_experiment, train_sae
+from reversal.features.sae import ground_truth, matched_r, n_found, plot_sae, sae_experiment, train_sae
 from reversal.features.steering import plot_steering, steering_experiment
 from reversal.features.superposition import plot_superposition, superposition_report
 from reversal.mlp.ablation import neuron_ablation, output_metrics, plot_ablation
@@ -906,8 +906,9 @@ tell()
 N_FEATURES = 2 * cfg.seq_len * len(vocab.letters)
 acts = layer_features(model, sequences, vocab, cfg.device, ("hidden1",))["hidden1"]  # (N, H)
 wide_sae, _ = train_sae(acts, N_FEATURES, seed=0, steps=SAE_STEPS, progress=False)
-best = best_correlation(ground_truth(sequences, len(vocab.letters)), wide_sae.encode(acts).detach())
-print(f"{N_FEATURES} features: {sum(value >= FOUND for value in best)} of {len(best)} ground-truth features found")
+matched = matched_r(ground_truth(sequences, len(vocab.letters)), wide_sae.encode(acts).detach())  # one to one
+print(f"{N_FEATURES} features: {n_found(matched)} of {len(matched)} ground-truth features found "
+      f"(step 24's SAE: {sae['found']['sae']})")
 pause(PAUSE)
 
 # %% [markdown]

@@ -1,4 +1,5 @@
-"""Superposition is claimed only where the needed directions outnumber the neurons and the model does the task."""
+"""Superposition is claimed only where the needed directions outnumber the neurons and a layer still carries every
+letter, whether or not the model also does the task."""
 
 import pytest
 import torch
@@ -14,10 +15,10 @@ def defaults(run):
     return superposition_report(run)
 
 
-def test_the_verdict_needs_success_as_well_as_more_directions_than_neurons():
-    assert verdict(18, 16, succeeds=True) == "superposition"
-    assert verdict(18, 16, succeeds=False) == "fails", "a model that fails the task shows no superposition"
-    assert verdict(6, 16, succeeds=True) == "not forced", "6 directions fit in 16 neurons: nothing forces it"
+def test_the_verdict_reads_what_the_layer_carries():
+    assert verdict(18, 16, carried=True) == "packed"
+    assert verdict(18, 16, carried=False) == "not carried", "a layer that loses letters shows no packed code"
+    assert verdict(6, 16, carried=True) == "not forced", "6 directions fit in 16 neurons: nothing forces it"
 
 
 def test_the_defaults_are_not_superposition(defaults):
@@ -26,12 +27,27 @@ def test_the_defaults_are_not_superposition(defaults):
 
 
 def test_a_model_too_little_trained_with_too_few_neurons_is_not_called_superposition():
-    t = train_model(hidden=4, epochs=1)  # 6 needed directions in 4 neurons, trained one epoch: it fails
+    t = train_model(hidden=4, epochs=1)  # 6 needed directions in 4 neurons, trained one epoch: letters are lost
     report = superposition_report(Run(t.model, make_model(t.cfg, t.data.vocab), t.data, t.cfg))
-    assert report["needed_directions"] > report["width"] and not report["succeeds"], (
-        f"held-out accuracy {report['heldout_accuracy']:.0%} after one epoch: expected a failing model")
-    assert report["verdict"] == "fails" and "that is superposition" not in str(report.finding())
+    worst = {layer: min(reads) for layer, reads in report["probe_reads"].items()}
+    assert report["needed_directions"] > report["width"] and max(worst.values()) < 0.9, (
+        f"probes after one epoch, worst position per layer: {worst}: expected layers that lose letters")
+    assert report["verdict"] == "not carried" and "superposition is possible" not in str(report.finding())
     assert_finding(report)
+
+
+@pytest.mark.slow  # trains a model at --seq-len 4: about 6 s
+def test_a_small_width_that_keeps_every_letter_is_packed_even_where_the_task_fails():
+    # measured, seed 42: 8 needed directions in 6 neurons, hidden1's probes read every position at 91% or more, and
+    # the model reverses 56% of held-out sequences. The verdict used to read the task ("no superposition to show").
+    t = train_model(hidden=6, seq_len=4)
+    report = superposition_report(Run(t.model, make_model(t.cfg, t.data.vocab), t.data, t.cfg))
+    assert min(report["probe_reads"]["hidden1"]) >= 0.9 and report["heldout_accuracy"] < 0.99, (
+        f"probes {report['probe_reads']['hidden1']}, held out {report['heldout_accuracy']:.0%}: expected a layer "
+        f"that keeps every letter in a model that fails the task")
+    text = str(report.finding())
+    assert report["verdict"] == "packed" and "superposition is possible" in text and "no superposition" not in text
+    assert f"{report['heldout_accuracy']:.1%} of held-out" in text, "the task's accuracy is said beside the verdict"
 
 
 @pytest.mark.parametrize("layer", ["hidden1", "hidden2"])

@@ -2,8 +2,8 @@
 
 An additive code writes each input position's letter into its own directions: L x (V-1) of them (3 positions x 2
 letter contrasts = 6 with the defaults). Superposition means more features than dimensions (Elhage et al. 2022), so
-it can only be claimed where those needed directions outnumber the neurons, and only where the network still does
-the task. Three measures per hidden layer:
+it can only be claimed where those needed directions outnumber the neurons, and only where the layer still carries
+every letter. Four measures per hidden layer:
 
     effective dimension  how many directions the activations really use: the participation ratio of the PCA variances,
                          (sum of variances)^2 / (sum of squared variances), which is k for k equal variances, and the
@@ -11,8 +11,10 @@ the task. Three measures per hidden layer:
     interference         the cosine similarity between the (position, letter) class-mean directions (mean activation
                          with letter x at position p, minus the overall mean); the largest |cos| between directions of
                          different positions is how much writing one position's letter moves another's reading
-    success              held-out accuracy: superposition is a way of doing the task, so a network that fails has none
-                         to show
+    carried              cross-validated linear probes (probes.py's) for each position's letter: a layer that packs
+                         more letter directions than it has neurons, and still lets every letter be read at
+                         >= 90%, carries them in superposition or in a code other than the additive one; the
+                         verdict reads this, and beside it the model's held-out accuracy, whether it also reverses
 
 With the defaults, 6 directions fit in 16 neurons: nothing forces them to share, and they overlap only as much as
 training left them. With --seq-len 6 --vocab abcd, 18 directions must share 16 neurons, and they cannot all be
@@ -33,9 +35,11 @@ from ..report.files import save_figure
 from ..report.result import Finding, Result
 from ..report.plots import heatmap
 from ..core.train import sequence_accuracy
+from ..mlp.probes import N_FOLDS, cross_validated_accuracy, fold_masks
+from ..report.wording import listing, percentages, precise
 
 LAYERS = ("hidden1", "hidden2")
-SUCCESS = 0.99  # held-out exact-match accuracy from which the model counts as doing the task
+READ = 0.9  # a layer "carries" a position's letter when a probe names it for at least this share, held out
 RANDOM_DRAWS = 100  # random direction sets for the interference control
 
 
@@ -88,12 +92,20 @@ def random_interference(width, seq_len, n_letters, generator):
     return float(np.median(largest))
 
 
-def verdict(needed, width, succeeds):
-    """"superposition" only where the needed directions outnumber the neurons and the model does the task;
-    "fails" where they outnumber them but the model does not; "not forced" where they fit."""
+def verdict(needed, width, carried):
+    """"packed" where the needed directions outnumber the neurons and a layer still carries every letter; "not
+    carried" where they outnumber them and no layer does; "not forced" where they fit."""
     if needed <= width:
         return "not forced"
-    return "superposition" if succeeds else "fails"
+    return "packed" if carried else "not carried"
+
+
+def probe_reads(features, sequences, n_letters, generator):
+    """Cross-validated probe accuracy for each position's letter, per layer: {layer: [L numbers]}."""
+    test = fold_masks(len(sequences), N_FOLDS, generator)
+    stacked = torch.stack([features[layer].float() for layer in LAYERS])  # (2, N, H)
+    accuracy = cross_validated_accuracy(stacked, sequences, test, n_letters)  # (2, L)
+    return {layer: accuracy[i].tolist() for i, layer in enumerate(LAYERS)}
 
 
 def superposition_report(run):
@@ -103,12 +115,13 @@ def superposition_report(run):
     n_letters, seq_len = len(cfg.vocab), cfg.seq_len
     needed, width = seq_len * (n_letters - 1), cfg.hidden
     heldout = sequence_accuracy(model, data.heldout_sequences, run.vocab.eos_id)
-    succeeds = heldout >= SUCCESS
     features = layer_features(model, sequences, run.vocab, run.device, LAYERS)
     generator = torch.Generator().manual_seed(run.seed)
-    report = {"needed_directions": needed, "width": width, "heldout_accuracy": heldout, "succeeds": succeeds,
-              "verdict": verdict(needed, width, succeeds), "seq_len": seq_len, "vocab": cfg.vocab,
-              "samples": cfg.samples, "epochs": cfg.epochs, "analysis_sequences": len(sequences),
+    reads = probe_reads(features, sequences, n_letters, generator)
+    carried = [layer for layer in LAYERS if min(reads[layer]) >= READ]
+    report = {"needed_directions": needed, "width": width, "heldout_accuracy": heldout, "probe_reads": reads,
+              "carried_by": carried, "verdict": verdict(needed, width, bool(carried)), "seq_len": seq_len,
+              "vocab": cfg.vocab, "samples": cfg.samples, "epochs": cfg.epochs, "analysis_sequences": len(sequences),
               "random_max_cross_cos": random_interference(width, seq_len, n_letters, generator)}
     for layer in LAYERS:
         acts = features[layer]  # (N, H)
@@ -132,21 +145,27 @@ class Superposition(Result):
         overlap = max(r[layer]["max_cross_cos"] for layer in LAYERS)
         numbers = {"needed_directions": needed, "width": width, "heldout_accuracy": r["heldout_accuracy"],
                    "max_cross_cos": overlap, "random_max_cross_cos": r["random_max_cross_cos"]}
+        reads = {layer: min(r["probe_reads"][layer]) for layer in LAYERS}  # each layer's worst position
+        numbers["probe_worst_position"] = max(reads.values())
+        read_text = ", ".join(f"{layer} {precise(value, [READ], 0)}" for layer, value in reads.items())
+        task = f"the model reverses {r['heldout_accuracy']:.1%} of held-out sequences"
         if r["verdict"] == "not forced":
             headline = (f"{needed} needed directions fit in {width} neurons, so nothing forces superposition; "
                         f"different positions' letter directions overlap at |cos| up to {overlap:.2f}, random "
                         f"directions at {r['random_max_cross_cos']:.2f}.")
-        elif r["verdict"] == "superposition":
-            headline = (f"{needed} needed directions exceed the {width} neurons and the model still reverses "
-                        f"{r['heldout_accuracy']:.1%} of held-out sequences: superposition is possible here; "
-                        f"different positions' directions overlap at |cos| up to {overlap:.2f}, random directions "
-                        f"at {r['random_max_cross_cos']:.2f}.")
+        elif r["verdict"] == "packed":
+            headline = (f"{needed} needed directions exceed the {width} neurons, yet {listing(r['carried_by'])} "
+                        f"still carr{'ies' if len(r['carried_by']) == 1 else 'y'} every letter (probes, worst "
+                        f"position: {read_text}): superposition is possible; {task}. Positions' directions overlap "
+                        f"at |cos| up to {overlap:.2f}, random ones {r['random_max_cross_cos']:.2f}.")
         else:
-            headline = (f"{needed} needed directions exceed the {width} neurons, but the model reverses only "
-                        f"{r['heldout_accuracy']:.1%} of held-out sequences: there is no superposition to show.")
+            headline = (f"{needed} needed directions exceed the {width} neurons, and no hidden layer lets every "
+                        f"letter be read (probes, worst position: {read_text}): no complete packed code; {task}.")
         evidence = [f"  Superposition: an additive code needs L x (V-1) = {r['seq_len']} x {len(r['vocab']) - 1} = "
                     f"{needed} directions; each hidden layer has {width} neurons. Held-out accuracy "
-                    f"{r['heldout_accuracy']:.1%}."]
+                    f"{r['heldout_accuracy']:.1%}. Probes name each position's letter (cross-validated, "
+                    f"{r['analysis_sequences']} sequences): " + "; ".join(
+                        f"{layer} {percentages(r['probe_reads'][layer])}" for layer in LAYERS) + "."]
         for layer in LAYERS:
             m = r[layer]
             evidence.append(f"  {layer}: effective dimension {m['participation_ratio']:.1f} (participation ratio of "
@@ -156,10 +175,10 @@ class Superposition(Result):
                             f"{m['mean_cross_cos']:.2f}); random directions in {width} dimensions: up to "
                             f"{r['random_max_cross_cos']:.2f} (median of {RANDOM_DRAWS} draws).")
         caveats = []
-        if r["verdict"] == "superposition":
-            caveats.append(f"  {needed} needed directions in {width} neurons, and the model reverses "
-                           f"{r['heldout_accuracy']:.1%} of the held-out sequences: more needed directions than "
-                           f"neurons, which superposition requires but does not prove. If the network kept all "
+        if r["verdict"] == "packed":
+            caveats.append(f"  {needed} needed directions in {width} neurons, every letter still readable, and "
+                           f"{task}: more needed directions than neurons, which superposition requires but does not "
+                           f"prove. If the network kept all "
                            f"{needed} additive directions they could not all be orthogonal; the |cos| between "
                            f"positions above (against the random baseline) and the lines below say how much it "
                            f"overlaps them and how much it compresses its letters instead.")
@@ -172,11 +191,10 @@ class Superposition(Result):
                                    f"filling its width. A position's class means put {min(m['line_share']):.0%} to "
                                    f"{max(m['line_share']):.0%} of their variance on one direction (100% would be all "
                                    f"its letters on one line).")
-        elif r["verdict"] == "fails":
-            caveats.append(f"  {needed} needed directions exceed the {width} neurons, but the model reverses only "
-                           f"{r['heldout_accuracy']:.1%} of the held-out sequences with {r['samples']:,} samples and "
-                           f"{r['epochs']} epochs: no superposition to show. This run does not test whether more "
-                           f"training would fix it, so it does not show a capacity limit either.")
+        elif r["verdict"] == "not carried":
+            caveats.append(f"  {needed} needed directions exceed the {width} neurons, and linear probes miss some "
+                           f"letters after {r['samples']:,} samples and {r['epochs']} epochs. This run does not test "
+                           f"whether more training would keep them, so it does not show a capacity limit either.")
         else:
             caveats.append(f"  {needed} needed directions fit in {width} neurons: nothing forces superposition; the "
                            f"overlap between positions above is what training left, not what the width demands.")
@@ -205,8 +223,8 @@ def plot_superposition(report, path):
         ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=7)
         ax.set_title(f"{layer}: effective dimension {m['participation_ratio']:.1f}; largest |cos| between positions "
                      f"{m['max_cross_cos']:.2f}", fontsize=9)
-    words = {"superposition": "more than the neurons, and the task is done: superposition possible (see the printout)",
-             "fails": "more than the neurons, but the model fails at this budget",
+    words = {"packed": "more than the neurons, every letter still readable: superposition possible (see the printout)",
+             "not carried": "more than the neurons, and the layers lose letters at this budget",
              "not forced": "they fit: nothing forces superposition"}
     fig.suptitle(f"Cosine similarity between the (position, letter) class-mean directions ('2b' = letter b at input 2)"
                  f"\nL x (V-1) = {r['needed_directions']} needed directions in {r['width']} neurons, held-out "

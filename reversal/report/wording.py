@@ -35,3 +35,12 @@ def numbers(values, digits=2):
 def percentages(values):
     """A row of percentages, each 4 characters wide, so that rows printed one under another line up."""
     return " ".join(f"{v:4.0%}" for v in values)
+
+
+def precise(value, cutoffs, digits, kind="%"):
+    """value with `digits` decimals, or more where that many would print it the same as a cut-off it is compared
+    with: 10.5% for 0.1048 against 10%, not 10%; 0.897 against 0.9, not 0.90. kind is the format type: "%" or "f"."""
+    while digits < 4 and any(value != cutoff and f"{value:.{digits}{kind}}" == f"{cutoff:.{digits}{kind}}"
+                             for cutoff in cutoffs):
+        digits += 1
+    return f"{value:.{digits}{kind}}"
