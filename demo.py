@@ -70,7 +70,8 @@ from reversal.core.common import SEED_NOTE
 from reversal.core.run import start_run
 from reversal.core.train import reverse_text, sequence_accuracy, train
 from reversal.features.sae import plot_sae, sae_experiment
-from reversal.features.steering import plot_steering, steering_experiment
+from reversal.features.steering import steering_experiment
+from reversal.features.steering_plot import plot_steering
 from reversal.features.superposition import plot_superposition, superposition_report
 from reversal.mlp.ablation import neuron_ablation, plot_ablation
 from reversal.mlp.activations import capture_all, plot_activations

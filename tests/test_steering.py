@@ -11,11 +11,12 @@ from conftest import assert_finding, assert_png, shared_model
 from reversal.core.common import layer_features
 from reversal.core.run import Run
 from reversal.core.train import make_model
-from reversal.features import steering as steering_module
+from reversal.features import steering_plot
 from reversal.features.sae import ON_A_LINE, TowardMiddle, letters_on_a_line, steer_toward_middle
-from reversal.features.steering import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, RANDOM_DRAWS, Steering, beats_random_p95,
-                                        class_mean_vector, is_clean, plot_steering, steering_experiment,
-                                        steering_triples)
+from reversal.features.steering import RANDOM_DRAWS, class_mean_vector, steering_experiment, steering_triples
+from reversal.features.steering_plot import plot_steering
+from reversal.features.steering_result import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, Steering, beats_random_p95,
+                                               is_clean)
 
 
 @pytest.fixture(scope="module")
@@ -184,7 +185,7 @@ def test_only_the_readout_site_steered_is_said_so(steering):
 def test_the_figure_shades_the_window_the_text_states(steering, tmp_path, monkeypatch):
     # the darker band is every triple's window (the text's), the lighter one the figure's triple's own
     figures = []
-    monkeypatch.setattr(steering_module, "save_figure", lambda fig, path: figures.append(fig))
+    monkeypatch.setattr(steering_plot, "save_figure", lambda fig, path: figures.append(fig))
     plot_steering(steering, tmp_path / "steering.png")
     ax = figures[0].axes[0]  # hidden1, flip
     spans = {round(patch.get_alpha(), 2): (patch.get_x(), patch.get_x() + patch.get_width())

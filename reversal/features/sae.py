@@ -39,7 +39,8 @@ from ..report.files import save_figure
 from ..report.result import Finding, Result
 from ..report.wording import precise
 from ..core.model import run_with_hooks
-from .steering import class_mean_vector, clean_intervals
+from .steering import class_mean_vector
+from .steering_result import clean_intervals
 from ..core.progress import watching
 
 LAYER = "hidden1"
