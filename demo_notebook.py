@@ -846,11 +846,12 @@ pause(PAUSE)
 # ## Step 23: superposition. More directions than neurons?
 # **Question.** Does the network carry more (position, letter) directions than it has neurons?
 # **Hypothesis.** With the defaults, no: L x (V-1) = 6 directions fit in 16 neurons. Superposition needs more
-# directions than neurons, in a model that still reverses; that is necessary, not sufficient: the layer might also
-# carry fewer directions than the additive count.
-# **Experiment.** The effective dimension of each layer (participation ratio of the PCA variances, and the number of
-# components for 99%), the cosines between different positions' class-mean directions against random directions,
-# and held-out accuracy.
+# directions than neurons in a layer that still carries every letter; that is necessary, not sufficient: the layer
+# might also carry fewer directions than the additive count.
+# **Experiment.** The effective dimension of each layer (the participation ratio, (sum of the PCA variances)^2 /
+# (sum of their squares): k for k equal directions, and the number of components for 99%), the cosines between
+# different positions' class-mean directions against random directions, linear probes for every position's letter
+# (step 8's), and held-out accuracy.
 
 # %%
 tell()
@@ -862,9 +863,9 @@ pause(PAUSE)
 # %% [markdown]
 # **What it proves, and what not.** L x (V-1) is what a general additive code needs; a network can use fewer
 # directions (a position's letters on a line). More needed directions than neurons is necessary for superposition,
-# not proof of it. Step 25 (`--crowded`) measures a layer that is crowded and still right. At --hidden 4 the model
-# fails at this training budget (measured by us at seed 42), and one run cannot say whether more training would fix
-# it: a failure is not a capacity limit until a larger budget has been tried (`python demo.py --sweep` does).
+# not proof of it. Step 25 (`--crowded`) measures a layer that is crowded and still right. Where the layers lose
+# letters (the probes miss them), one run cannot say whether more training would keep them: a failure is not a
+# capacity limit until a larger budget has been tried (`python demo.py --sweep` does).
 #
 # **Exercise.** Run `python demo_notebook.py --chapter features --hidden 4` and compare this step's numbers.
 
@@ -876,10 +877,12 @@ pause(PAUSE)
 # of dictionary directions; if the features are sparse and linear, it should find them.
 # **Experiment.** One SAE (a ReLU encoder, a decoder with unit-norm columns, an L1 penalty; L x V features, a number
 # chosen with the ground truth in hand) on hidden1 over every sequence (a seeded sample of 512 where there are more);
-# `python demo.py --sae` trains three SAE seeds with more steps. Score each ground-truth feature by the best
-# |correlation| of any SAE feature, any neuron, any principal component, and a fitted linear+ReLU readout (the
-# ceiling); also FVE (the fraction of hidden1's variance the reconstruction explains), L0 (how many SAE features are
-# active for a sequence, on average) and the model's accuracy with hidden1 replaced by the reconstruction.
+# `python demo.py --sae` trains three SAE seeds with more steps. Match ground-truth features to SAE features one to
+# one, by correlation r (the best pair first, then the best pair left): a feature is found when its match has r >=
+# 0.9. The same rule scores the neurons, the principal components, and a linear+ReLU readout fitted to each feature
+# (a supervised reference). Also FVE (the fraction of hidden1's variance the reconstruction explains), L0 (how many
+# SAE features are active for a sequence, on average) and the model's accuracy with hidden1 replaced by the
+# reconstruction. The control: the SAE's features mixed by 20 random rotations, which reconstruct just as well.
 
 # %%
 tell()
@@ -888,16 +891,12 @@ print(sae.finding())
 figure(plot_sae, sae, out("notebook_sae.png"))
 
 # %% [markdown]
-# **What it proves, and what not.** The printout compares the SAE with neurons and with the ceiling: where it finds
-# fewer than the readout, features that are sparse and linearly readable were not enough for this SAE to find them
-# (`python demo.py --sae` trains a different model, 2,000 samples, for more steps, over three SAE seeds). Measured by
-# us with demo.py --sae where the layer is crowded or full: at --seq-len 6 --vocab abcd (18 needed directions in 16
-# neurons) SAE seeds 0 to 2 find 9, 12 and 10 of 24 features, the readout 21; at --seq-len 4 --hidden 8 (8 needed
-# directions in 8 neurons) they find 3, 5 and 6 of 12, the readout 10; FVE 0.999 or above in both. Step 25
-# (`--crowded`) runs this step's SAE on a crowded model trained now. Its FVE and the model's accuracy with the
-# reconstruction are near-perfect whatever it found: the same SAE with its features mixed by a random rotation
-# reconstructs just as well and finds few or none. Only the ground truth, which real models lack, tells the SAEs
-# apart; and the dictionary size came from that ground truth too.
+# **What it proves, and what not.** Its FVE and the model's accuracy with the reconstruction are near-perfect
+# whatever it found; only the count against the rotated control, and the ground truth that real models lack, tell
+# whether it found the features. The dictionary size came from that ground truth too. Where it finds fewer than the
+# readout, features that are sparse and linearly readable were not enough for this SAE. `python demo.py --sae
+# --seq-len 6 --vocab abcd` measures a crowded layer over three SAE seeds; step 25 (`--crowded`) runs this step's
+# SAE on one trained now.
 #
 # **Exercise.** Double the dictionary (`N_FEATURES`). Does it find more ground-truth features, or conjunctions?
 
@@ -918,7 +917,7 @@ pause(PAUSE)
 # **Hypothesis.** At --seq-len 6 --vocab abcd, L x (V-1) = 18 directions share 16 neurons. Then they cannot all be
 # orthogonal: different positions' directions must overlap, or the layer carries fewer than 18 directions (for
 # example a position's letters on a line). Random directions are the yardstick for how much overlap is a lot. The
-# SAE finds fewer of the 24 features than the readout ceiling.
+# SAE finds fewer of the 24 features than the fitted readout.
 # **Experiment.** With `--crowded`: train the same MLP at --seq-len 6 --vocab abcd (4,096 sequences, of which the
 # measures use a seeded sample of 512; this run's seed, samples and epochs, 16 neurons), then run step 23's measures
 # and step 24's SAE on it. It adds about 4 s with its exercise, so it is opt-in; without the flag this step says how
@@ -942,16 +941,10 @@ else:
           "crowded model and measure it.")
 
 # %% [markdown]
-# **What it proves, and what not.** Crowded and still right is where superposition *can* happen. Two ways to fit:
-# overlap (different positions' directions with a larger |cos| than random ones would have) or compression (fewer
-# principal components than the additive count). Compare the printout's |cos| with its random baseline, and its
-# component count with 18. Measured by us with `--crowded` at the defaults otherwise (seed 42): 100% held out; the
-# |cos| between positions reach 0.48, below the 0.66 of random directions, and 13 components hold 99% of hidden1,
-# fewer than the 18 needed; no position's letters lie on a line (52% to 85% on one direction). So this layer carries
-# fewer directions than the additive count rather than overlapping them more than chance. The SAE finds 6 of 24
-# features where the readout reaches 22, with an FVE of 0.999 all the same; a few of its other features are mixtures
-# of two ground-truth features ("a or d at position 1"), and most fit no simple description: an SAE judged by its
-# reconstruction would look perfect here.
+# **What it proves, and what not.** Crowded and still readable is where superposition *can* happen. Two ways to
+# fit: overlap (different positions' directions with a larger |cos| than random ones would have) or compression
+# (fewer principal components than the additive count, or a position's letters on a line). Compare the printout's
+# |cos| with its random baseline, and its component count with 18; then the SAE's count with its rotated control.
 #
 # **Exercise.** Train the crowded SAE with two more SAE seeds. Does the count of features found move much?
 

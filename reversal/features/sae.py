@@ -396,11 +396,10 @@ class SaeScores(Result):
     def finding(self):
         s, names, found = self["settings"], self["names"], self["found"]
         g, rotated = len(names), self["per_seed"][0]["rotated"]
-        headline = (f"A sparse autoencoder on {s['layer']} finds {found['sae']} of {g} ground-truth features (each "
-                    f"matched to its own SAE feature at r >= {s['found_at']}), single neurons {found['neurons']}, a "
-                    f"fitted readout {found['readout']}; its features mixed by random rotations reconstruct the "
-                    f"layer as well and find {rotated['found_mean']:.1f} on average (95th percentile "
-                    f"{rotated['found_p95']:.1f}).")
+        headline = (f"A sparse autoencoder on {s['layer']} finds {found['sae']} of {g} ground-truth features (one "
+                    f"SAE feature each, r >= {s['found_at']}); single neurons {found['neurons']}, a fitted readout "
+                    f"{found['readout']}; its features randomly rotated, which reconstruct as well, "
+                    f"{rotated['found_mean']:.1f} (95th percentile {rotated['found_p95']:.1f}).")
         numbers = {"sae_found": found["sae"], "neurons_found": found["neurons"], "readout_found": found["readout"],
                    "rotated_found_p95": rotated["found_p95"], "ground_truth_features": g, "fve": self["fve"]}
         return Finding(headline, numbers, *self._lines())

@@ -9,27 +9,18 @@ import numpy as np
 
 from ..core.common import mirror_mask, mirror_split
 from ..report.result import Finding, Result
-from ..report.wording import listing, plural
+from ..report.wording import listing, plural, precise
 from .mechanism_checks import PASS_ELSEWHERE, PASS_KEPT, PASS_RESTORED, PASS_VARIANCE, layer_verdict, variance_check
 from .subspaces import LAYERS
-
-
-def _precise(value, cutoffs, digits, kind="%"):
-    """value with `digits` decimals, or more where that many would print it the same as a cut-off it is compared
-    with: 10.5% for 0.1048 against 10%, not 10%. kind is the format type: "%" or "f"."""
-    while digits < 4 and any(value != cutoff and f"{value:.{digits}{kind}}" == f"{cutoff:.{digits}{kind}}"
-                             for cutoff in cutoffs):
-        digits += 1
-    return f"{value:.{digits}{kind}}"
 
 
 def _share(value, cutoff=None):
     """A share as a percentage, with a decimal where it is small: 3%, but 0.4% rather than 0%, and "under 0.1%"
     for a share that is not 0 but would still print as 0.0%. Given the cut-off a verdict compares it with, enough
-    digits to show the side it falls on (_precise)."""
+    digits to show the side it falls on (wording.precise)."""
     if 0 < abs(value) < 0.0005:
         return "under 0.1%"
-    text = _precise(value, [] if cutoff is None else [cutoff], 0 if abs(value) >= 0.095 else 1)
+    text = precise(value, [] if cutoff is None else [cutoff], 0 if abs(value) >= 0.095 else 1)
     return text.replace("-0.0%", "0.0%")
 
 
@@ -58,7 +49,7 @@ def _between(values):
 
 def _points(fraction, cutoff=None):
     """Percentage points: 3.7 points, 11 points; against a cut-off, precise enough to show the side (1.04, not 1.0)."""
-    return _precise(100 * fraction, [] if cutoff is None else [100 * cutoff], 1 if fraction < 0.095 else 0, "f")
+    return precise(100 * fraction, [] if cutoff is None else [100 * cutoff], 1 if fraction < 0.095 else 0, "f")
 
 
 def _below_pass(share):
@@ -222,8 +213,8 @@ def _basis_line(mechanism, name):
     spread, overlap = m["neurons_per_position_random"][name], m["subspace_overlap"][name]
     chance, draws = m["subspace_overlap_random"][name], m["geometry_draws"]
     # the verdict compares the overlap with both edges: print each precisely enough to see the side
-    cosine = _precise(overlap, [chance["p5"], chance["p95"]], 2, "f")
-    p5, p95 = (_precise(chance[edge], [overlap], 2, "f") for edge in ("p5", "p95"))
+    cosine = precise(overlap, [chance["p5"], chance["p95"]], 2, "f")
+    p5, p95 = (precise(chance[edge], [overlap], 2, "f") for edge in ("p5", "p95"))
     if overlap > chance["p95"]:
         verdict = (f"more than random subspaces of the same size share (median {chance['median']:.2f}, 95th "
                    f"percentile {p95}), which is why all positions are solved for together")
