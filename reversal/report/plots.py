@@ -59,15 +59,15 @@ def plot_training(history, path, title="Training"):
     save_figure(fig, path)
 
 
-def heatmap(fig, ax, values, cmap, vmin, vmax, label, annotate=False):
-    """imshow with a labelled colorbar; small grids get their numbers written in the cells."""
+def heatmap(fig, ax, values, cmap, vmin, vmax, label, annotate=False, fontsize=8):
+    """imshow with a labelled colorbar; small grids get their numbers written in the cells, in `fontsize`."""
     values = np.asarray(values, dtype=float)
     image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     fig.colorbar(image, ax=ax, label=label)
     if annotate:
         middle = (vmin + vmax) / 2
         for (row, col), value in np.ndenumerate(values):
-            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=8,
+            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=fontsize,
                     color="white" if value < middle else "black")
     return image
 
