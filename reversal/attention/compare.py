@@ -130,7 +130,8 @@ def plot_comparison(both, path):
             heatmap(fig, axes[row, 1], routing, "RdBu_r", -top, top, label)
             if seq_len <= 6:
                 for (j, i), value in np.ndenumerate(routing):  # dark text on the pale middle, white on the deep ends
-                    axes[row, 1].text(i, j, f"{value:.2f}".replace("-0.00", "0.00"), ha="center", va="center", fontsize=9,
+                    text = f"{value:.2f}".replace("-0.00", "0.00")  # a share that rounds to 0 reads "0.00"
+                    axes[row, 1].text(i, j, text, ha="center", va="center", fontsize=9,
                                       color="white" if abs(value) > 0.6 * top else "black")
         axes[row, 1].set_title(title, fontsize=11)
         axes[row, 1].set_xlabel("input position", fontsize=10)
