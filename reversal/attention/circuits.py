@@ -307,8 +307,8 @@ def plot_circuits(qk, ov, vocab, path, head=0, detail=False):
                      f"{np.abs(logit_panels[1][0]).max():.1f} in size", fontsize=9)
     else:
         fig.suptitle(f"Read from the weights, head {head + 1}. QK: the mirror scores highest in {mirror_rows} of "
-                     f"{seq_len} letter rows;\nOV: the diagonal is the largest in {hits} of {len(vocab) - 1} letter rows",
-                     fontsize=12)
+                     f"{seq_len} letter rows;\nOV: the diagonal is the largest in {hits} of {len(vocab) - 1} letter "
+                     "rows", fontsize=12)
     save_figure(fig, path)
 
 
