@@ -106,6 +106,7 @@ def test_no_verdict_says_why_without_claiming_nothing_breaks(ablation):
         f"got:\n{text}")
 
 
+@pytest.mark.slow  # builds full-size figures: about 1 s
 def test_the_default_figure_is_one_row_of_resample_panels(ablation, monkeypatch):
     simple = drawn_figure(monkeypatch, ablation_module, plot_ablation, ablation)
     full = drawn_figure(monkeypatch, ablation_module, plot_ablation, ablation, detail=True)

@@ -210,6 +210,7 @@ def test_figures_draw(results, transformer, tmp_path, figure):
     assert_png(path)
 
 
+@pytest.mark.slow  # builds full-size figures: about 1 s
 def test_the_default_circuits_figure_draws_the_panels_the_lesson_reads(results, transformer, monkeypatch):
     args = (results["qk"], results["ov"], transformer.data.vocab)
     simple = drawn_figure(monkeypatch, circuits_module, plot_circuits, *args)

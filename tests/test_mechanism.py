@@ -376,6 +376,7 @@ def test_at_settings_where_patching_misses_no_change_of_basis_is_claimed(setting
     assert "not shown to be a change of basis" in text, text
 
 
+@pytest.mark.slow  # builds full-size figures: about 1 s
 def test_the_default_interventions_figure_is_hidden1_alone(mechanism, monkeypatch):
     simple = drawn_figure(monkeypatch, subspaces_module, plot_subspace_interventions, mechanism)
     full = drawn_figure(monkeypatch, subspaces_module, plot_subspace_interventions, mechanism, detail=True)

@@ -126,6 +126,7 @@ def test_detail_draws_both_directions_even_when_they_agree(monkeypatch):
     assert len(panels(fig)) == 4, "detail=True is the full figure: 2 layers x 2 directions"
 
 
+@pytest.mark.slow  # builds full-size figures: about 1 s
 def test_noising_equals_denoising_in_the_trained_model(patching, monkeypatch):
     # hidden2 by construction (the linear readout); the default figure draws one column where this holds
     simple = drawn_figure(monkeypatch, patching_module, plot_patching, patching)

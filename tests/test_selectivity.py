@@ -111,6 +111,7 @@ def test_an_uninformative_null_leaves_the_counts_out(selectivity):
         f"a null that reaches 1.00 cannot separate dependence from chance: the counts must be left out, got:\n{text}")
 
 
+@pytest.mark.slow  # builds full-size figures: about 1 s
 def test_the_weights_figure_draws_both_maps_in_one_colour_map_on_one_scale(weights, monkeypatch):
     maps = [ax.images[0] for ax in panels(drawn_figure(monkeypatch, weights_module, plot_first_layer_weights, weights))]
     drawn = {(image.get_cmap().name, image.get_clim()) for image in maps}
