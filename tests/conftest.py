@@ -257,6 +257,29 @@ def assert_png(path):
         f"{path.name} is not a real image: shape {image.shape}"
 
 
+def drawn_figure(monkeypatch, module, plot, *args, **kwargs):
+    """The Figure that `plot` (a plot function of `module`) builds, caught before it is saved: no file, no rendering."""
+    figures = []
+    monkeypatch.setattr(module, "save_figure", lambda fig, path: figures.append(fig))
+    plot(*args, "unused.png", **kwargs)
+    return figures[0]
+
+
+def panels(fig):
+    """The axes that draw a heatmap: colour bars and empty axes are not panels."""
+    return [ax for ax in fig.axes if ax.images]
+
+
+def assert_readable(fig, smallest=9):
+    """Every piece of text is at least `smallest` points at the figure's saved size: readable when projected."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+    FigureCanvasAgg(fig).draw()  # tick labels exist only once the figure is laid out
+    small = sorted({(text.get_text(), text.get_fontsize()) for text in fig.findobj(Text)
+                    if text.get_visible() and text.get_text() and text.get_fontsize() < smallest})
+    assert not small, f"text below {smallest} pt, too small to read when projected: {small}"
+
+
 def assert_finding(result):
     """A technique's result says what it found in layers (report.result): a short computed headline, named numbers,
     and evidence and caveats as lines; and its to_json() holds numbers and lists only, no prose."""

@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import DEAD, assert_finding, assert_png
+from conftest import DEAD, assert_finding, assert_png, assert_readable, drawn_figure, panels
+from reversal.mlp import ablation as ablation_module
 from reversal.mlp.ablation import Ablation, neuron_ablation, output_metrics, plot_ablation, summarize_ablation
 
 
@@ -103,3 +104,17 @@ def test_no_verdict_says_why_without_claiming_nothing_breaks(ablation):
     assert "No verdict" in text and "little for an ablation to break" not in text and "own errors" in text, (
         f"a model right on 89% still has plenty to break; the reason is that its errors mix with a neuron's effect, "
         f"got:\n{text}")
+
+
+@pytest.mark.slow  # builds full-size figures: about 1 s
+def test_the_default_figure_is_one_row_of_resample_panels(ablation, monkeypatch):
+    simple = drawn_figure(monkeypatch, ablation_module, plot_ablation, ablation)
+    full = drawn_figure(monkeypatch, ablation_module, plot_ablation, ablation, detail=True)
+    assert [ax.get_title() for ax in panels(simple)] == ["hidden1", "hidden2"], \
+        "the default figure draws the standard (resample) ablation of each layer, one panel each"
+    assert len(panels(full)) == 6, "detail=True draws every layer x every way of ablating, 2 x 3 panels"
+
+
+@pytest.mark.slow  # lays the figure out: about 0.5 s
+def test_the_default_figure_reads_when_projected(ablation, monkeypatch):
+    assert_readable(drawn_figure(monkeypatch, ablation_module, plot_ablation, ablation))

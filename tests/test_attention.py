@@ -5,7 +5,8 @@ uniform one cannot, the head is necessary, and a pattern that is not clean is re
 import pytest
 import torch
 
-from conftest import assert_finding, assert_png, shared_model
+from conftest import assert_finding, assert_png, assert_readable, drawn_figure, panels, shared_model
+from reversal.attention import circuits as circuits_module
 from reversal.attention.circuits import mirror_keys, plot_circuits
 from reversal.attention.head_interventions import plot_interventions
 from reversal.attention.patterns import (PATTERN, attention_experiments, circuit_verdict, plot_circuit_comparison,
@@ -207,3 +208,21 @@ def test_figures_draw(results, transformer, tmp_path, figure):
         entry = ("seed 42", results["patterns"], results["verdict"])
         plot_circuit_comparison([entry, entry], path)
     assert_png(path)
+
+
+@pytest.mark.slow  # builds full-size figures: about 1 s
+def test_the_default_circuits_figure_draws_the_panels_the_lesson_reads(results, transformer, monkeypatch):
+    args = (results["qk"], results["ov"], transformer.data.vocab)
+    simple = drawn_figure(monkeypatch, circuits_module, plot_circuits, *args)
+    full = drawn_figure(monkeypatch, circuits_module, plot_circuits, *args, detail=True)
+    titles = [ax.get_title() for ax in panels(simple)]
+    assert len(titles) == 3 and len(panels(full)) == 4, \
+        f"default: QK positional, OV, direct path (the lesson compares OV with the direct path); detail adds OV's " \
+        f"positional part. Got {titles}"
+    assert not any("W_" in title for title in titles), f"the default titles are words, not matrix products: {titles}"
+
+
+@pytest.mark.slow  # lays the figure out: about 0.5 s
+def test_the_default_circuits_figure_reads_when_projected(results, transformer, monkeypatch):
+    assert_readable(drawn_figure(monkeypatch, circuits_module, plot_circuits, results["qk"], results["ov"],
+                                 transformer.data.vocab))

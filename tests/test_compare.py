@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from conftest import assert_finding
-from reversal.attention.compare import comparison
+from conftest import assert_finding, drawn_figure, panels
+from reversal.attention import compare as compare_module
+from reversal.attention.compare import comparison, plot_comparison
 
 ANTI = np.eye(3)[::-1].tolist()  # a clean routing map: all on the mirror
 
@@ -27,3 +28,12 @@ def test_the_comparison_finding_is_layered():
     skewed = (0.89 * np.eye(3)[::-1] + 0.22 * np.eye(3)).tolist()
     for mlp in (summary("mlp", ANTI), summary("mlp", skewed, skewed, 0.4)):
         assert_finding(comparison(mlp, summary("transformer", ANTI)))
+
+
+def test_the_figure_draws_attention_from_0_to_1_with_outputs_as_rows(monkeypatch):
+    attention = [[0.1, 0.0, 0.9], [0.0, 0.8, 0.2], [0.7, 0.3, 0.0]]  # rows = output j, columns = input i
+    both = comparison(summary("mlp", ANTI), summary("transformer", ANTI, attention))
+    image = panels(drawn_figure(monkeypatch, compare_module, plot_comparison, both))[3].images[0]
+    assert image.get_clim() == (0, 1), f"attention is a share of 1: drawn from 0 to 1, got {image.get_clim()}"
+    np.testing.assert_allclose(image.get_array(), attention, err_msg="drawn transposed: attention_patterns.png "
+                               "puts the output (query) in the rows, the input (key) in the columns")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_finding, assert_png, shared_model
+from conftest import assert_finding, assert_png, assert_readable, drawn_figure, panels, shared_model
 from reversal.core.common import mirror_mask, mirror_split
 from reversal.core.data import add_eos, all_sequences
 from reversal.core.model import run_with_cache, run_with_hooks
@@ -374,3 +374,21 @@ def test_at_settings_where_patching_misses_no_change_of_basis_is_claimed(setting
     text = str(found.finding())
     assert "holds only in part" in text and "directions are the change of basis" not in text, text
     assert "not shown to be a change of basis" in text, text
+
+
+@pytest.mark.slow  # builds full-size figures: about 1 s
+def test_the_default_interventions_figure_is_hidden1_alone(mechanism, monkeypatch):
+    simple = drawn_figure(monkeypatch, subspaces_module, plot_subspace_interventions, mechanism)
+    full = drawn_figure(monkeypatch, subspaces_module, plot_subspace_interventions, mechanism, detail=True)
+    assert len(panels(simple)) == 3 and len(panels(full)) == 6, \
+        f"default: patch, random control, remove for hidden1 (3 panels); detail: both layers (6); got " \
+        f"{len(panels(simple))} and {len(panels(full))}"
+    titles = [ax.get_title() for ax in panels(simple)]
+    assert "p95 below" in titles[1] and "top: accuracy; below: mean margin" in titles[2], \
+        f"each panel with two numbers a cell names them in its title: {titles}"
+    assert "\n" not in simple._suptitle.get_text(), "the default figure has a one-line title"
+
+
+@pytest.mark.slow  # lays the figure out: about 0.5 s
+def test_the_default_interventions_figure_reads_when_projected(mechanism, monkeypatch):
+    assert_readable(drawn_figure(monkeypatch, subspaces_module, plot_subspace_interventions, mechanism))

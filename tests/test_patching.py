@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DEAD, assert_finding, assert_png
+from conftest import DEAD, assert_finding, assert_png, assert_readable, drawn_figure, panels
+from reversal.mlp import patching as patching_module
 from reversal.core.common import corruptions, layer_features
 from reversal.mlp.patching import activation_patching, patch_neurons, plot_patching
 
@@ -99,3 +100,42 @@ def test_many_is_said_only_for_a_large_part_of_the_layer(patching):
     if needed.min() <= len(hidden2) / 3:
         assert "many" not in text.split("In hidden2 the largest")[1], (
             f"{needed} of {len(hidden2)} neurons carry half the answer: a small part of the layer, not 'many'")
+
+
+def made_up_patching(noising_shift):
+    """Patching shares for 4 neurons and 3 outputs, noising = denoising + noising_shift: the figure reads nothing
+    else, so no model is needed."""
+    neurons = np.random.default_rng(0).normal(0, 0.1, (4, 3))
+    entry = lambda shift: {"neurons": (neurons + shift).tolist(), "whole_layer": [1.0] * 3, "neuron_sum": [0.9] * 3}
+    return {"denoising": {layer: entry(0) for layer in ("hidden1", "hidden2")},
+            "noising": {layer: entry(noising_shift) for layer in ("hidden1", "hidden2")}}
+
+
+@pytest.mark.parametrize("shift, columns", [(0.0, 1), (1e-8, 1), (1e-3, 2)])
+def test_the_default_figure_drops_noising_only_where_it_repeats_denoising(monkeypatch, shift, columns):
+    fig = drawn_figure(monkeypatch, patching_module, plot_patching, made_up_patching(shift))
+    assert len(panels(fig)) == 2 * columns, \
+        f"noising off denoising by {shift}: expected {columns} column(s) of 2 layers, got {len(panels(fig))} panels " \
+        f"(do the two directions agree to 1e-6 everywhere?)"
+    assert ("noising gives the same values here" in fig._suptitle.get_text()) == (columns == 1), \
+        "the title says noising is left out exactly when it is"
+
+
+def test_detail_draws_both_directions_even_when_they_agree(monkeypatch):
+    fig = drawn_figure(monkeypatch, patching_module, plot_patching, made_up_patching(0.0), detail=True)
+    assert len(panels(fig)) == 4, "detail=True is the full figure: 2 layers x 2 directions"
+
+
+@pytest.mark.slow  # builds full-size figures: about 1 s
+def test_noising_equals_denoising_in_the_trained_model(patching, monkeypatch):
+    # hidden2 by construction (the linear readout); the default figure draws one column where this holds
+    simple = drawn_figure(monkeypatch, patching_module, plot_patching, patching)
+    full = drawn_figure(monkeypatch, patching_module, plot_patching, patching, detail=True)
+    assert len(panels(simple)) < len(panels(full)), \
+        f"the default figure should drop the noising column here: {len(panels(simple))} panels, detail " \
+        f"{len(panels(full))}"
+
+
+@pytest.mark.slow  # lays the figure out: about 0.5 s
+def test_the_default_figure_reads_when_projected(patching, monkeypatch):
+    assert_readable(drawn_figure(monkeypatch, patching_module, plot_patching, patching))

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import DEAD, assert_finding, assert_png
+from conftest import DEAD, assert_finding, assert_png, assert_readable, drawn_figure, panels
+from reversal.mlp import weights as weights_module
 from reversal.core.data import add_eos, all_sequences
 from reversal.core.model import run_with_cache
 from reversal.mlp.selectivity import (SELECTIVE, Selectivity, eta_squared, neuron_selectivity, null_cutoff,
@@ -108,3 +109,16 @@ def test_an_uninformative_null_leaves_the_counts_out(selectivity):
     text = str(doctored.finding())
     assert "Neurons depending on one position" not in text and "can be told from chance" in text, (
         f"a null that reaches 1.00 cannot separate dependence from chance: the counts must be left out, got:\n{text}")
+
+
+@pytest.mark.slow  # builds full-size figures: about 1 s
+def test_the_weights_figure_draws_both_maps_in_one_colour_map_on_one_scale(weights, monkeypatch):
+    maps = [ax.images[0] for ax in panels(drawn_figure(monkeypatch, weights_module, plot_first_layer_weights, weights))]
+    drawn = {(image.get_cmap().name, image.get_clim()) for image in maps}
+    assert len(maps) == 2 and len(drawn) == 1, \
+        f"the weights' shares and eta squared are both shares from 0 to 1: one colour map, one scale; got {drawn}"
+
+
+@pytest.mark.slow  # lays the figure out: about 0.5 s
+def test_the_weights_figure_reads_when_projected(weights, monkeypatch):
+    assert_readable(drawn_figure(monkeypatch, weights_module, plot_first_layer_weights, weights))

@@ -231,56 +231,87 @@ def key_labels(seq_len, letters=None):
     return names if letters is None else [f"{name}\n{letter}" for name, letter in zip(names, list(letters) + [""])]
 
 
-def annotate(ax, values, spec, threshold):
+def annotate(ax, values, spec, threshold, fontsize=7):
     """Write each cell's value, in white where the colour is dark (|value| beyond the threshold) and black elsewhere."""
     for (row, col), value in np.ndenumerate(values):
         text = format(value, spec)
-        ax.text(col, row, text.lstrip("-") if float(text) == 0 else text, ha="center", va="center", fontsize=7,
-                color="white" if abs(value) > threshold else "black")
+        ax.text(col, row, text.lstrip("-") if float(text) == 0 else text, ha="center", va="center",
+                fontsize=fontsize, color="white" if abs(value) > threshold else "black")
 
 
-def plot_circuits(qk, ov, vocab, path, head=0):
-    """Four matrices read from the weights: the positional QK scores (mirror = the boxed cell), OV's token part, the
-    direct path, and OV's positional part. The three logit matrices share one colour scale, so their sizes compare."""
+def plot_circuits(qk, ov, vocab, path, head=0, detail=False):
+    """Matrices read from the weights: the positional QK scores (mirror = the boxed cell), OV's token part, and the
+    direct path; with detail also OV's positional part. The logit matrices share one colour scale, so their sizes
+    compare. By default the panels the lesson discusses, titled in words with the matrix product in small type
+    below, in type large enough to project; with detail, titled by their matrix products."""
     positional = np.array(qk["positional"][head])  # (T, T)
     seq_len = len(positional) - 1
-    logit_panels = [(np.array(ov["ov"][head]), "OV: W_E W_V W_O W_U\n(attended token -> logit)", vocab.tokens),
-                    (np.array(ov["direct"]), "direct path: W_E W_U\n(own token -> logit, no head)", vocab.tokens),
-                    (np.array(ov["positional_value"][head]), "OV positional: W_pos W_V W_O W_U\n(attended position "
-                     "-> logit)", key_labels(seq_len))]
-    side = 0.42 * max(seq_len + 1, len(vocab)) + 0.5  # inches per panel: room for every cell's number
-    # columns, in inches: left margin, QK, its colour bar, gap, the three logit panels, their colour bar, right margin
-    fig, place = row_layout([1.2, side, 0.1, 0.12, 1.45, side, 0.95, side, 0.95, side, 0.2, 0.12, 0.9],
-                            [(0.7, side)], top=1.05)
-    axes = [place(column) for column in (1, 5, 7, 9)]
+    if detail:
+        logit_panels = [(np.array(ov["ov"][head]), "OV: W_E W_V W_O W_U\n(attended token -> logit)", vocab.tokens,
+                         "attended token"),
+                        (np.array(ov["direct"]), "direct path: W_E W_U\n(own token -> logit, no head)", vocab.tokens,
+                         "token at the output's position"),
+                        (np.array(ov["positional_value"][head]), "OV positional: W_pos W_V W_O W_U\n(attended position "
+                         "-> logit)", key_labels(seq_len), "attended key position")]
+        qk_title = "QK positional: W_pos W_Q W_K^T W_pos^T\n/ sqrt(d_head) (box: mirror)"
+        side = 0.42 * max(seq_len + 1, len(vocab)) + 0.5  # inches per panel: room for every cell's number
+        # columns, in inches: left margin, QK, its colour bar, gap, the logit panels, their colour bar, right margin
+        widths = [1.2, side, 0.1, 0.12, 1.45, side, 0.95, side, 0.95, side, 0.2, 0.12, 0.9]
+        rows, top_margin, fontsize = [(0.7, side)], 1.05, {"cell": 7, "tick": 7, "label": 8, "title": 8}
+    else:
+        logit_panels = [(np.array(ov["ov"][head]), ("OV: what the attended letter\nadds to each logit",
+                                                     "W_E W_V W_O W_U"), vocab.tokens, "attended token"),
+                        (np.array(ov["direct"]), ("direct path: each token's own\nlogits, skipping the head",
+                                                  "W_E W_U"), vocab.tokens, "token at the output's position")]
+        qk_title = ("QK: where each output\nposition looks (box: mirror)", "W_pos W_Q W_K^T W_pos^T / sqrt(d_head)")
+        side = 0.55 * max(seq_len + 1, len(vocab)) + 0.6
+        widths = [1.6, side, 0.12, 0.12, 1.6, side, 1.3, side, 0.25, 0.15, 1.1]
+        rows, top_margin, fontsize = [(0.85, side)], 1.35, {"cell": 10, "tick": 9, "label": 10, "title": 11}
+    fig, place = row_layout(widths, rows, top=top_margin)
+    logit_columns = range(5, 5 + 2 * len(logit_panels), 2)
+    axes = [place(1)] + [place(column) for column in logit_columns]
+
+    def title(ax, text):
+        if detail:
+            ax.set_title(text, fontsize=fontsize["title"])
+            return
+        words, product = text
+        ax.set_title(words, fontsize=fontsize["title"], pad=20)
+        ax.text(0.5, 1.02, product, transform=ax.transAxes, ha="center", va="bottom", fontsize=9, color="dimgrey")
+
     top = np.abs(positional).max()
     image = axes[0].imshow(positional, cmap="PuOr_r", norm=TwoSlopeNorm(0, -top, top), interpolation="nearest")
     fig.colorbar(image, cax=place(3), label="score")
-    annotate(axes[0], positional, ".1f", 0.6 * top)
+    annotate(axes[0], positional, ".1f", 0.6 * top, fontsize["cell"])
     for query, key in enumerate(mirror_keys(seq_len)):
         axes[0].add_patch(box_cell(query, key, "black"))
-    axes[0].set_xticks(range(seq_len + 1), key_labels(seq_len), fontsize=7)
-    axes[0].set_yticks(range(seq_len + 1), query_labels(seq_len), fontsize=7)
-    axes[0].set_xlabel("key position", fontsize=8)
-    axes[0].set_ylabel("query position (= output)", fontsize=8)
-    axes[0].set_title("QK positional: W_pos W_Q W_K^T W_pos^T\n/ sqrt(d_head) (box: mirror)", fontsize=8)
-    top = max(np.abs(values).max() for values, _, _ in logit_panels)
-    for ax, (values, title, rows) in zip(axes[1:], logit_panels):
+    axes[0].set_xticks(range(seq_len + 1), key_labels(seq_len), fontsize=fontsize["tick"])
+    axes[0].set_yticks(range(seq_len + 1), query_labels(seq_len), fontsize=fontsize["tick"])
+    axes[0].set_xlabel("key position", fontsize=fontsize["label"])
+    axes[0].set_ylabel("query position (= output)", fontsize=fontsize["label"])
+    title(axes[0], qk_title)
+    top = max(np.abs(values).max() for values, _, _, _ in logit_panels)
+    for ax, (values, text, rows, ylabel) in zip(axes[1:], logit_panels):
         image = ax.imshow(values, cmap="RdBu_r", norm=TwoSlopeNorm(0, -top, top), interpolation="nearest")
-        annotate(ax, values, ".1f", 0.6 * top)
-        ax.set_xticks(range(len(vocab)), vocab.tokens, fontsize=7)
-        ax.set_yticks(range(len(rows)), rows, fontsize=7)
-        ax.set_xlabel("logit of", fontsize=8)
-        ax.set_title(title, fontsize=8)
-    axes[1].set_ylabel("attended token", fontsize=8)
-    axes[2].set_ylabel("token at the output's position", fontsize=8)
-    axes[3].set_ylabel("attended key position", fontsize=8)
-    fig.colorbar(image, cax=place(11), label="logit (one scale for all three)")
+        annotate(ax, values, ".1f", 0.6 * top, fontsize["cell"])
+        ax.set_xticks(range(len(vocab)), vocab.tokens, fontsize=fontsize["tick"])
+        ax.set_yticks(range(len(rows)), rows, fontsize=fontsize["tick"])
+        ax.set_xlabel("logit of", fontsize=fontsize["label"])
+        ax.set_ylabel(ylabel, fontsize=fontsize["label"])
+        title(ax, text)
+    fig.colorbar(image, cax=place(len(widths) - 2),
+                 label=f"logit (one scale for all {'three' if detail else 'two'})")
     hits = ov["diagonal_argmax_rows"][head]
-    fig.suptitle(f"Circuits from the weights, head {head + 1}. QK: where each position looks (mirror is the argmax in "
-                 f"{sum(qk['positional_argmax_is_mirror'][head][:seq_len])} of {seq_len} letter rows).\nOV: what it "
-                 f"copies (diagonal is the largest in {hits} of {len(vocab) - 1} letter rows). The direct path is at "
-                 f"most {np.abs(logit_panels[1][0]).max():.1f} in size", fontsize=9)
+    mirror_rows = sum(qk["positional_argmax_is_mirror"][head][:seq_len])
+    if detail:
+        fig.suptitle(f"Circuits from the weights, head {head + 1}. QK: where each position looks (mirror is the argmax "
+                     f"in {mirror_rows} of {seq_len} letter rows).\nOV: what it copies (diagonal is the largest in "
+                     f"{hits} of {len(vocab) - 1} letter rows). The direct path is at most "
+                     f"{np.abs(logit_panels[1][0]).max():.1f} in size", fontsize=9)
+    else:
+        fig.suptitle(f"Read from the weights, head {head + 1}. QK: the mirror scores highest in {mirror_rows} of "
+                     f"{seq_len} letter rows;\nOV: the diagonal is the largest in {hits} of {len(vocab) - 1} letter "
+                     "rows", fontsize=12)
     save_figure(fig, path)
 
 

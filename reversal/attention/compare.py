@@ -16,7 +16,8 @@ from ..core.common import mirror_mask
 from ..report.files import save_figure
 from ..report.result import Finding, Result
 from ..report.wording import span
-from ..report.plots import heatmap, output_position_labels, positions
+from ..report.plots import heatmap, positions
+from .circuits import query_labels
 from ..core.train import sequence_accuracy
 
 KINDS = {"mlp": "MLP", "transformer": "transformer"}
@@ -104,37 +105,42 @@ def comparison(mlp, transformer):
 
 def plot_comparison(both, path):
     """Two rows, one per model: the behavioural influence map, and where the routing lives inside. both: a
-    Comparison."""
+    Comparison. Every panel has rows = output position j and columns = input position i, as attention_patterns.png
+    draws a query's attention on each key; the transformer's attention is drawn on its own scale, 0 to 1, and the
+    MLP's patching shares, which can leave [0, 1], on a diverging one."""
     mlp, transformer = both["mlp"], both["transformer"]
     seq_len = len(mlp["influence"])
-    fig = Figure(figsize=(9.5, 7.6))
-    fig.subplots_adjust(left=0.1, right=0.93, bottom=0.1, top=0.86, wspace=0.45, hspace=0.6)
+    fig = Figure(figsize=(10.5, 8))
+    fig.subplots_adjust(left=0.13, right=0.92, bottom=0.09, top=0.86, wspace=0.55, hspace=0.5)
     axes = fig.subplots(2, 2)
     for row, (summary, title, label) in enumerate((
-            (mlp, "MLP: patching input i's letter directions (hidden1)", "share restored at output j"),
-            (transformer, "transformer: mean attention pattern", "attention from output j to input i"))):
+            (mlp, "MLP: patching input i's letter\ndirections (hidden1)", "share restored at output j"),
+            (transformer, "transformer: mean attention\nfrom output j to input i", "attention"))):
         name = KINDS[summary["kind"]]
-        heatmap(fig, axes[row, 0], np.asarray(summary["influence"]), "viridis", 0, 1,
-                "fraction of changes that\nchange this output's letter", annotate=seq_len <= 6)
-        axes[row, 0].set_title(f"{name}: behaviour (which output changes)", fontsize=9)
-        axes[row, 0].set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=7)
-        axes[row, 0].set_yticks(range(seq_len), positions(seq_len))
-        axes[row, 0].set_xlabel("output position", fontsize=8)
-        axes[row, 0].set_ylabel("input position changed", fontsize=8)
-        routing = np.asarray(summary["routing"]).T  # rows = input i, columns = output j, like the behaviour map
-        top = max(1.0, np.abs(routing).max())
-        heatmap(fig, axes[row, 1], routing, "RdBu_r", -top, top, label)
-        if seq_len <= 6:
-            for (i, j), value in np.ndenumerate(routing):  # dark text on the pale middle, white on the deep ends
-                axes[row, 1].text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
-                                  color="white" if abs(value) > 0.6 * top else "black")
-        axes[row, 1].set_title(title, fontsize=9)
-        axes[row, 1].set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=7)
-        axes[row, 1].set_yticks(range(seq_len), positions(seq_len))
-        axes[row, 1].set_xlabel("output position", fontsize=8)
-        axes[row, 1].set_ylabel("input position", fontsize=8)
+        behaviour = np.asarray(summary["influence"]).T  # (L inputs, L outputs) -> rows = output j, like attention
+        heatmap(fig, axes[row, 0], behaviour, "viridis", 0, 1,
+                "fraction of changes that\nchange this output's letter", annotate=seq_len <= 6, fontsize=9)
+        axes[row, 0].set_title(f"{name}: behaviour\n(which output changes)", fontsize=11)
+        axes[row, 0].set_xlabel("input position changed", fontsize=10)
+        routing = np.asarray(summary["routing"])  # (L outputs, L inputs)
+        if summary["kind"] == "transformer":
+            heatmap(fig, axes[row, 1], routing, "viridis", 0, 1, label, annotate=seq_len <= 6, fontsize=9)
+        else:
+            top = max(1.0, np.abs(routing).max())
+            heatmap(fig, axes[row, 1], routing, "RdBu_r", -top, top, label)
+            if seq_len <= 6:
+                for (j, i), value in np.ndenumerate(routing):  # dark text on the pale middle, white on the deep ends
+                    text = f"{value:.2f}".replace("-0.00", "0.00")  # a share that rounds to 0 reads "0.00"
+                    axes[row, 1].text(i, j, text, ha="center", va="center", fontsize=9,
+                                      color="white" if abs(value) > 0.6 * top else "black")
+        axes[row, 1].set_title(title, fontsize=11)
+        axes[row, 1].set_xlabel("input position", fontsize=10)
+        for ax in axes[row]:
+            ax.set_xticks(range(seq_len), positions(seq_len), fontsize=9)
+            ax.set_yticks(range(seq_len), query_labels(seq_len)[:-1], fontsize=9)  # the letter outputs, not <eos>
+            ax.set_ylabel("output position", fontsize=10)
     fig.suptitle("The same task, two networks: the same behaviour (left), the routing in different places (right)\n"
                  f"MLP {mlp['parameters']:,} parameters, {mlp['heldout_accuracy']:.0%} held out; transformer "
                  f"{transformer['parameters']:,} parameters, {transformer['heldout_accuracy']:.0%} held out",
-                 fontsize=10)
+                 fontsize=11)
     save_figure(fig, path)

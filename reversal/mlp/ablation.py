@@ -252,28 +252,39 @@ def _mean(values):
     return float(np.mean(values))
 
 
-def plot_ablation(ablation, path):
-    """The margin lost at each output position when one neuron is ablated: a row of panels per layer, one panel per
-    way of ablating. Diverging colours: red = margin lost, blue = the ablation made the model surer, white = none."""
+def plot_ablation(ablation, path, detail=False):
+    """The margin lost at each output position when one neuron is ablated. By default one panel per layer, resample
+    ablation (the standard, the one the verdicts read); with detail, a row of panels per layer, one panel per way of
+    ablating, and the whole layer's sanity check in the title. Diverging colours: red = margin lost, blue = the
+    ablation made the model surer, white = none."""
     margin = np.array(ablation["baseline"]["logit_diff"])  # (L,)
-    lost = {(layer, kind): margin - np.array(ablation[layer][kind]["logit_diff"]) for layer in LAYERS for kind in KINDS}
+    width, seq_len = np.array(ablation["hidden1"]["resample"]["logit_diff"]).shape
+    if detail:  # a row per layer, a panel per way of ablating
+        grid = [[(layer, kind) for kind in KINDS] for layer in LAYERS]
+        panel = (0.4 + 0.55 * seq_len, 0.8 + 0.1 * min(width, 32))  # inches: room for each output, each neuron
+        margins, gaps, fontsize = (1.0, 1.5, 1.05, 0.75), (0.25, 0.45), 7
+    else:  # one row: the standard ablation of each layer, in type large enough to project
+        grid = [[(layer, "resample") for layer in LAYERS]]
+        panel = (0.6 + 0.7 * seq_len, 0.8 + 0.13 * min(width, 32))
+        margins, gaps, fontsize = (1.1, 1.7, 0.55, 0.9), (0.3, 0), 9
+    lost = {cell: margin - np.array(ablation[cell[0]][cell[1]]["logit_diff"]) for row in grid for cell in row}
     top = max(0.1, max(np.abs(value).max() for value in lost.values()))  # symmetric scale: nothing is clipped
-    width, seq_len = lost["hidden1", "zero"].shape
-    panel = (0.4 + 0.55 * seq_len, 0.8 + 0.1 * min(width, 32))  # inches: room for each output's tick, each neuron
-    fig, axes, colorbar_axes = panel_grid(len(LAYERS), len(KINDS), panel,
-                                          margins=(1.0, 1.5, 1.05, 0.75), gaps=(0.25, 0.45))
     norm = TwoSlopeNorm(0, -top, top)
-    for row, layer in enumerate(LAYERS):
-        for col, kind in enumerate(KINDS):
-            ax = axes[row, col]
+    fig, axes, colorbar_axes = panel_grid(len(grid), len(grid[0]), panel, margins, gaps)
+    for axes_row, cells in zip(axes, grid):
+        for ax, (layer, kind) in zip(axes_row, cells):
             image = ax.imshow(lost[layer, kind], aspect="auto", cmap="RdBu_r", norm=norm, interpolation="nearest")
-            ax.set_title(f"{layer}, {kind}" + (" (standard)" if kind == "resample" else ""), fontsize=9)
-        axes[row, 0].set_ylabel(f"{layer} neuron\nablated alone", fontsize=9)
-    label_neuron_panels(axes, width, seq_len, "output position")
-    fig.colorbar(image, cax=colorbar_axes, label="mean logit difference lost\n(unablated: "
-                 f"{span(list(margin))})")
-    whole = ", ".join(f"{layer} {ablation[layer]['resample']['whole_layer']['sequence_accuracy']:.0%}"
-                      for layer in LAYERS)
-    fig.suptitle("Ablation: one neuron switched off; how much margin\n(correct logit minus best wrong) does each "
-                 f"output lose?\nWhole layer resampled (sanity check): {whole} right", fontsize=9)
+            ax.set_title(f"{layer}, {kind}" + (" (standard)" if kind == "resample" else "") if detail else layer,
+                         fontsize=fontsize + 2)
+        axes_row[0].set_ylabel(f"{layer} neuron\nablated alone" if detail else "neuron resampled alone",
+                               fontsize=fontsize + 2)
+    label_neuron_panels(axes, width, seq_len, "output position", fontsize)
+    fig.colorbar(image, cax=colorbar_axes, label=f"mean logit difference lost\n(unablated: {span(list(margin))})")
+    if detail:
+        whole = ", ".join(f"{layer} {ablation[layer]['resample']['whole_layer']['sequence_accuracy']:.0%}"
+                          for layer in LAYERS)
+        fig.suptitle("Ablation: one neuron switched off; how much margin\n(correct logit minus best wrong) does each "
+                     f"output lose?\nWhole layer resampled (sanity check): {whole} right", fontsize=9)
+    else:
+        fig.suptitle("One neuron resampled at a time: the margin each output loses", fontsize=12)
     save_figure(fig, path)

@@ -198,29 +198,55 @@ def _count_range(counts):
     return f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()} to {counts.max()}"
 
 
-def plot_patching(patching, path):
-    """Single-neuron shares, a row of panels per layer, denoising and noising side by side, on one diverging scale
-    centred on 0 and wide enough that no share is clipped. The whole layer's shares are in each panel's title."""
-    neurons = {(layer, direction): np.array(patching[direction][layer]["neurons"])
-               for layer in LAYERS for direction in DIRECTIONS}  # (H, L) each
+def noising_equals_denoising(patching, tolerance=1e-6):
+    """True where every share, single neuron, whole layer and neuron sum, is the same in both directions: then the
+    noising column of the figure repeats the denoising one."""
+    return all(np.allclose(patching["denoising"][layer][key], patching["noising"][layer][key], rtol=0, atol=tolerance)
+               for layer in LAYERS for key in ("neurons", "whole_layer", "neuron_sum"))
+
+
+def plot_patching(patching, path, detail=False):
+    """Single-neuron shares on one diverging scale centred on 0 and wide enough that no share is clipped, with the
+    whole layer's shares in each panel's title. With detail, a row of panels per layer, denoising and noising side
+    by side. By default the same, in larger type; except where noising gives the same values as denoising, and then
+    one panel per layer, denoising, side by side as in ablation.png."""
+    directions = DIRECTIONS if detail or not noising_equals_denoising(patching) else ("denoising",)
+    if len(directions) == 2:  # a row per layer, a column per direction
+        grid = [[(layer, direction) for direction in directions] for layer in LAYERS]
+    else:  # one row: the layers side by side
+        grid = [[(layer, "denoising") for layer in LAYERS]]
+    neurons = {cell: np.array(patching[cell[1]][cell[0]]["neurons"]) for row in grid for cell in row}  # (H, L) each
     top = max(0.05, max(np.abs(values).max() for values in neurons.values()))
     width, seq_len = neurons["hidden1", "denoising"].shape
-    panel = (0.8 + 0.55 * seq_len, 0.8 + 0.1 * min(width, 32))  # inches: room for each output's tick, each neuron
-    fig, axes, colorbar_axes = panel_grid(len(LAYERS), len(DIRECTIONS), panel,
-                                          margins=(1.0, 1.9, 1.25, 0.85), gaps=(0.3, 0.75))
+    if detail:
+        panel = (0.8 + 0.55 * seq_len, 0.8 + 0.1 * min(width, 32))  # inches: room for each output, each neuron
+        margins, gaps, fontsize = (1.0, 1.9, 1.25, 0.85), (0.3, 0.75), 7
+    else:
+        panel = (1.0 + 0.7 * seq_len, 0.8 + 0.13 * min(width, 32))
+        margins, gaps, fontsize = (1.2, 2.0, 1.45, 1.0), (0.4, 1.0), 9
+    fig, axes, colorbar_axes = panel_grid(len(grid), len(grid[0]), panel, margins, gaps)
     norm = TwoSlopeNorm(0, -top, top)
-    for row, layer in enumerate(LAYERS):
-        for col, direction in enumerate(DIRECTIONS):
-            ax, entry = axes[row, col], patching[direction][layer]
+    for axes_row, cells in zip(axes, grid):
+        for ax, (layer, direction) in zip(axes_row, cells):
+            entry = patching[direction][layer]
             image = ax.imshow(neurons[layer, direction], aspect="auto", cmap="RdBu_r", norm=norm,
                               interpolation="nearest")
-            ax.set_title(f"{layer}, {direction}\nwhole layer: {numbers(entry['whole_layer'])}\n"
-                         f"neurons add up to: {numbers(entry['neuron_sum'])}", fontsize=8)
-        axes[row, 0].set_ylabel(f"{layer} neuron\npatched alone", fontsize=9)
-    label_neuron_panels(axes, width, seq_len, "output measured\n(the input it copies is corrupted)")
-    fig.colorbar(image, cax=colorbar_axes, label="share of the clean answer\n(denoising: restored, "
-                 "noising: lost)")
-    fig.suptitle("Activation patching, one neuron at a time. Denoising: clean into\ncorrupted (sufficiency); noising: "
-                 "corrupted into clean (necessity).\nRed: the neuron carries part of the answer; blue: it works "
-                 "against it", fontsize=9)
+            ax.set_title(f"{layer}" + (f", {direction}" if len(directions) == 2 else "")
+                         + f"\nwhole layer: {numbers(entry['whole_layer'])}\n"
+                         f"neurons add up to: {numbers(entry['neuron_sum'])}", fontsize=fontsize + 1)
+        axes_row[0].set_ylabel(f"{layer} neuron\npatched alone" if len(directions) == 2 else "neuron patched alone",
+                               fontsize=fontsize + 2)
+    label_neuron_panels(axes, width, seq_len, "output measured\n(the input it copies is corrupted)", fontsize)
+    fig.colorbar(image, cax=colorbar_axes, label="share of the clean answer\n(denoising: restored"
+                 + (", noising: lost)" if len(directions) == 2 else ")"))
+    if detail:
+        fig.suptitle("Activation patching, one neuron at a time. Denoising: clean into\ncorrupted (sufficiency); "
+                     "noising: corrupted into clean (necessity).\nRed: the neuron carries part of the answer; blue: "
+                     "it works against it", fontsize=9)
+    elif len(directions) == 1:
+        fig.suptitle("One neuron patched, clean into corrupted: the share of the answer it restores\n"
+                     "(noising gives the same values here)", fontsize=12)
+    else:
+        fig.suptitle("One neuron patched at a time. Denoising: clean into corrupted;\nnoising: corrupted into "
+                     "clean. Red: the neuron carries part of the answer", fontsize=12)
     save_figure(fig, path)

@@ -282,57 +282,79 @@ def largest_principal_cosine(bases):
     return cosines[..., first, second].amax(-1).tolist()
 
 
-def _annotate(ax, values, dark, below=None, below_format="{:+.1f}"):
+def _annotate(ax, values, dark, below=None, below_format="{:+.1f}", fontsize=8):
     """Write each cell's value (and a second number below it, if given); white text where `dark` says so."""
     for (row, col), value in np.ndenumerate(values):
         text = f"{value:.2f}".replace("-0.00", "0.00")  # a tiny negative share rounds to 0, not to "-0"
         if below is not None:
             text += "\n" + below_format.format(below[row, col])
-        ax.text(col, row, text, ha="center", va="center", fontsize=8 if len(values) <= 4 else 7,
+        ax.text(col, row, text, ha="center", va="center", fontsize=fontsize,
                 color="white" if dark[row, col] else "black")
 
 
-def plot_subspace_interventions(mechanism, path):
-    """Per hidden layer: share restored by patching each input position's letter subspace, the same for random
-    subspaces, and accuracy after removing each subspace. Rows = input position i, columns = output position j."""
+def plot_subspace_interventions(mechanism, path, detail=False):
+    """Share restored by patching each input position's letter subspace, the same for random subspaces, and
+    accuracy after removing each subspace. Rows = input position i, columns = output position j. By default
+    hidden1 alone, in type large enough to project; with detail, a row per hidden layer and the method in the
+    title."""
     seq_len, n_letters = mechanism["seq_len"], mechanism["n_letters"]
+    layers = LAYERS if detail else ("hidden1",)
     shares = [np.array(mechanism[key][name]) for key in ("subspace_patching", "random_subspace_patching")
-              for name in LAYERS]
+              for name in layers]
     limit = max(1.0, max(np.abs(values).max() for values in shares))  # symmetric: 0 is white, both signs show
     annotate = seq_len <= 8
-    fig = Figure(figsize=(14, 8.4))
-    fig.subplots_adjust(left=0.07, right=0.96, bottom=0.09, top=0.84, wspace=0.35, hspace=0.6)
-    axes = fig.subplots(2, 3)
+    if detail:
+        fig = Figure(figsize=(14, 8.4))
+        fig.subplots_adjust(left=0.07, right=0.96, bottom=0.09, top=0.84, wspace=0.35, hspace=0.6)
+        fontsize = {"cell": 8 if seq_len <= 4 else 7, "tick": 8 if seq_len <= 6 else 6, "title": 10}
+    else:
+        fig = Figure(figsize=(13, 4.9))
+        fig.subplots_adjust(left=0.06, right=0.95, bottom=0.2, top=0.75, wspace=0.45)
+        fontsize = {"cell": 10 if seq_len <= 4 else 8, "tick": 9 if seq_len <= 6 else 7, "title": 11}
+    axes = fig.subplots(len(layers), 3, squeeze=False)
     baseline = mechanism["baseline_accuracy"]  # (L,) the model's own accuracy per output: what a removal starts from
     unablated = ("unablated: " + (f"{baseline[0]:.2f} at every output" if len(set(baseline)) == 1 else
                                   " ".join(f"{value:.2f}" for value in baseline) + " by output"))
+    draws = mechanism["random_draws"]
     short = seq_len >= 5  # "(copies 5)" under each of 5 or more columns would overlap its neighbours
-    for row, name in zip(axes, LAYERS):
-        panels = [("subspace_patching", f"{name}: patch input i's letter subspace",
-                   "share restored (0 = corrupted, 1 = clean)"),
-                  ("random_subspace_patching", f"{name}: patch a random subspace (control)\nmean of "
-                   f"{mechanism['random_draws']} draws; below: their 95th percentile", "share restored (mean)"),
-                  ("subspace_ablation", f"{name}: remove input i's letter subspace\n{unablated}",
-                   f"accuracy (chance {1 / n_letters:.0%}); below: mean margin")]
+    for row, name in zip(axes, layers):
+        if detail:
+            panels = [("subspace_patching", f"{name}: patch input i's letter subspace",
+                       "share restored (0 = corrupted, 1 = clean)"),
+                      ("random_subspace_patching", f"{name}: patch a random subspace (control)\nmean of {draws} "
+                       "draws; below: their 95th percentile", "share restored (mean)"),
+                      ("subspace_ablation", f"{name}: remove input i's letter subspace\n{unablated}",
+                       f"accuracy (chance {1 / n_letters:.0%}); below: mean margin")]
+        else:
+            panels = [("subspace_patching", "patch input i's letter subspace\n(clean into every letter changed)",
+                       "share restored (0 = corrupted, 1 = clean)"),
+                      ("random_subspace_patching", f"patch a random subspace (control)\nmean of {draws} draws; "
+                       "p95 below", "share restored"),
+                      ("subspace_ablation", f"remove input i's letter subspace\ntop: accuracy; below: mean margin\n"
+                       f"({unablated})", f"accuracy (chance {1 / n_letters:.0%})")]
         for ax, (key, title, label) in zip(row, panels):
             values = np.array(mechanism[key][name])
             if key == "subspace_ablation":  # accuracy, with the mean margin (a continuous measure) below it
                 heatmap(fig, ax, values, "viridis", 0, 1, label)
                 if annotate:
-                    _annotate(ax, values, values < 0.5, np.array(mechanism["subspace_ablation_margin"][name]))
+                    _annotate(ax, values, values < 0.5, np.array(mechanism["subspace_ablation_margin"][name]),
+                              fontsize=fontsize["cell"])
             else:
                 heatmap(fig, ax, values, "RdBu_r", -limit, limit, label)
                 p95 = np.array(mechanism["random_subspace_patching_p95"][name]) if key.startswith("random") else None
                 if annotate:
-                    _annotate(ax, values, np.abs(values) > 0.6 * limit, p95, "p95 {:.2f}")
-            ax.set_xticks(range(seq_len), output_position_labels(seq_len, short), fontsize=8 if seq_len <= 6 else 6)
+                    _annotate(ax, values, np.abs(values) > 0.6 * limit, p95, "p95 {:.2f}", fontsize["cell"])
+            ax.set_xticks(range(seq_len), output_position_labels(seq_len, short), fontsize=fontsize["tick"])
             ax.set_yticks(range(seq_len), [str(i + 1) for i in range(seq_len)])
             ax.set_xlabel("output position j (\u2190 the input it copies)")
             ax.set_ylabel("input position i")
-            ax.set_title(title, fontsize=10)
+            ax.set_title(title, fontsize=fontsize["title"])
     size = f"{n_letters - 1} letter direction{'s' if n_letters > 2 else ''}"
-    fig.suptitle(f"The anti-diagonal inside the network: intervene on input position i's {size}, "
-                 f"measure every output j\n(patching: clean into a run with every letter changed; "
-                 f"values outside [0, 1] kept; removing: coefficients set to their training mean;\n"
-                 f"margin = the right letter's logit minus the best wrong one's, averaged)", fontsize=11)
+    if detail:
+        fig.suptitle(f"The anti-diagonal inside the network: intervene on input position i's {size}, "
+                     f"measure every output j\n(patching: clean into a run with every letter changed; "
+                     f"values outside [0, 1] kept; removing: coefficients set to their training mean;\n"
+                     f"margin = the right letter's logit minus the best wrong one's, averaged)", fontsize=11)
+    else:
+        fig.suptitle(f"hidden1: intervene on input position i's {size}, measure every output j", fontsize=13)
     save_figure(fig, path)

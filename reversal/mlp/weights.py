@@ -98,16 +98,18 @@ def first_layer_weights(run):
 
 def plot_first_layer_weights(weights, path):
     """The weights' share per position beside hidden1's measured eta squared, and one against the other for the
-    trained and the untrained network."""
+    trained and the untrained network. Both maps are shares from 0 to 1, drawn in one colour map on one scale, so
+    that equal colours are equal numbers."""
     shares, eta = np.asarray(weights["shares"]), np.asarray(weights["eta"])
     n_neurons, seq_len = shares.shape
     fig, (left, middle, right) = neuron_figure(n_neurons, 12, 3)
-    heatmap(fig, left, shares, "cividis", 0, 1, "share of variance over letters")
+    heatmap(fig, left, shares, "viridis", 0, 1, "share of variance over letters")
     left.set_title("weights: each position's share of\nthe variance over letters of W_p E_x", fontsize=9)
     heatmap(fig, middle, eta, "viridis", 0, 1, "eta squared")
     middle.set_title("measured: hidden1's eta squared\n(after the ReLU)", fontsize=9)
     for ax in (left, middle):
         neuron_axes(ax, n_neurons, seq_len, "hidden1 neuron")
+        ax.tick_params(labelsize=9)  # readable when projected
     for network, color in (("untrained", "tab:orange"), ("trained", "tab:blue")):
         result = weights if network == "trained" else weights["untrained"]
         live = np.asarray(result["eta"]).sum(1) > 0
@@ -119,9 +121,9 @@ def plot_first_layer_weights(weights, path):
     right.set_xlim(0, 1)
     right.set_ylim(0, 1)
     right.set_aspect("equal", adjustable="box")
-    right.set_xlabel("weights' share", fontsize=9)
-    right.set_ylabel("measured eta squared", fontsize=9)
-    right.legend(fontsize=7, loc="upper left", frameon=False)
+    right.set_xlabel("weights' share", fontsize=10)
+    right.set_ylabel("measured eta squared", fontsize=10)
+    right.legend(fontsize=9, loc="upper left", frameon=False)
     right.set_title("one dot per (neuron, position)", fontsize=9)
     fig.suptitle("Weights vs selectivity: do the weights say which positions a hidden1 neuron depends on?")
     save_figure(fig, path)

@@ -59,15 +59,15 @@ def plot_training(history, path, title="Training"):
     save_figure(fig, path)
 
 
-def heatmap(fig, ax, values, cmap, vmin, vmax, label, annotate=False):
-    """imshow with a labelled colorbar; small grids get their numbers written in the cells."""
+def heatmap(fig, ax, values, cmap, vmin, vmax, label, annotate=False, fontsize=8):
+    """imshow with a labelled colorbar; small grids get their numbers written in the cells, in `fontsize`."""
     values = np.asarray(values, dtype=float)
     image = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     fig.colorbar(image, ax=ax, label=label)
     if annotate:
         middle = (vmin + vmax) / 2
         for (row, col), value in np.ndenumerate(values):
-            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=8,
+            ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=fontsize,
                     color="white" if value < middle else "black")
     return image
 
@@ -91,15 +91,15 @@ def neuron_ticks(width, most=32):
     return ticks, [str(n) for n in ticks]
 
 
-def label_neuron_panels(axes, width, seq_len, xlabel):
+def label_neuron_panels(axes, width, seq_len, xlabel, fontsize=7):
     """Ticks for a grid of (neuron x output position) panels: neuron rows on the shared y axis, output positions,
-    named by the input each copies, under the bottom row."""
+    named by the input each copies, under the bottom row. The tick labels take `fontsize`, the axis label one more."""
     axes[0, 0].set_yticks(*neuron_ticks(width))  # the axes are shared: this labels every panel
     for ax in axes.flat:
-        ax.tick_params(axis="y", labelsize=7)
+        ax.tick_params(axis="y", labelsize=fontsize)
     for ax in axes[-1]:
-        ax.set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=7)
-        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_xticks(range(seq_len), output_position_labels(seq_len), fontsize=fontsize)
+        ax.set_xlabel(xlabel, fontsize=fontsize + 1)
 
 
 def panel_grid(rows, cols, panel, margins, gaps):
