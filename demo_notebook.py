@@ -8,7 +8,7 @@
 #     python demo_notebook.py --details    # also each step's evidence, caveats and longer notes
 #     python demo_notebook.py --help       # every setting
 #
-# In a notebook, `DETAILS = True` in the first code cell prints the evidence and caveats; the longer notes are folded.
+# In a notebook, set `DETAILS = True` in the first code cell; the longer notes are folded.
 #
 # **A 90-minute class.** Each heading gives its minutes. In class, steps 1 to 8, 11 to 16, 18, 21, 23, 24 and 26
 # (87 min); as homework, steps 9, 10, 17, 19, 20, 22 and 25 (31 min). Run every cell all the same: later steps use
@@ -286,10 +286,10 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 7: behaviour first. What does the network do? (5 min)
 # **Question.** Which input positions does each output position depend on?
-# **Hypothesis.** If it reverses, changing the letter at input i changes the *predicted letter* at output L+1-i and
-# nowhere else; the logits, being numbers rather than decisions, may still move a little elsewhere.
-# **Experiment.** Swap each input letter for each other letter, and count how often each output's predicted letter
-# changes (argmax view), and how far its logit moves (logit view).
+# **Hypothesis.** Changing input i's letter changes the *predicted letter* at output L+1-i only (the logits may
+# still move a little elsewhere).
+# **Experiment.** Swap each input letter for each other one; count how often each output's prediction changes
+# (argmax view), and how far its logit moves (logit view).
 
 # %%
 tell()
@@ -309,8 +309,7 @@ say(influence.finding())
 #
 # </details>
 #
-# **Exercise.** Print the logit view for the untrained network. Is there any anti-diagonal before training? Compare
-# the size of its numbers with the trained ones.
+# **Exercise.** Print the logit view for the untrained network. Is there an anti-diagonal before training?
 
 # %%
 tell()
@@ -410,8 +409,11 @@ hidden1 = torch.cat([layer_features(network, sequences, vocab, cfg.device, ("hid
                      for network in (model, untrained)], 1)  # (N, 2H); the step's null pools hidden2 too
 cutoff = null_cutoff(hidden1, sequences, torch.Generator().manual_seed(cfg.seed), quantile=QUANTILE)
 positions = (np.array(selectivity["hidden1"]["eta"]) >= cutoff).sum(1)
-print(f"cut-off {cutoff:.2f}: trained hidden1 neurons depending on 0, 1, 2, ... positions: "
-      f"{np.bincount(positions, minlength=cfg.seq_len + 1).tolist()} (a dead neuron counts as 0)")
+print(f"cut-off {cutoff:.2f}: {(positions == 1).sum()} trained hidden1 neurons depend on one position alone, "
+      f"{(positions > 1).sum()} on more, {(positions == 0).sum()} on none")
+if DETAILS:
+    print(f"  neurons depending on 0, 1, 2, ... positions: {np.bincount(positions, minlength=cfg.seq_len + 1).tolist()} "
+          f"(a dead neuron counts as 0)")
 pause(PAUSE)
 
 # %% [markdown]
@@ -443,8 +445,12 @@ say(weights.finding())
 tell()
 NEURON = int(np.flatnonzero(np.array(weights["eta"]).sum(1) > 0)[0])  # the first neuron that is not dead
 blocks = model.linear1.weight.detach().cpu().view(cfg.hidden, cfg.seq_len + 1, -1)[NEURON, :cfg.seq_len]  # (L, E)
-print(f"hidden1 neuron {NEURON}: block norms {blocks.norm(dim=1).numpy().round(2)}, "
-      f"weight shares {np.round(weights['shares'][NEURON], 2)}, eta squared {np.round(weights['eta'][NEURON], 2)}")
+norms = blocks.norm(dim=1).numpy()  # (L,)
+print(f"hidden1 neuron {NEURON}: biggest block at input {norms.argmax() + 1}, most selective for input "
+      f"{np.argmax(weights['eta'][NEURON]) + 1}")
+if DETAILS:
+    print(f"  block norms {norms.round(2)}, weight shares {np.round(weights['shares'][NEURON], 2)}, eta squared "
+          f"{np.round(weights['eta'][NEURON], 2)}")
 pause(PAUSE)
 
 # %% [markdown]
@@ -500,17 +506,19 @@ def zero_neurons(activation):
 
 logits = run_with_hooks(model, tokens, {"hidden1": zero_neurons})
 accuracy, loss, margin = output_metrics(logits, make_targets(sequences, vocab.eos_id), cfg.seq_len)
-print(f"neurons {NEURONS} zeroed: mean logit difference per output {' '.join(f'{m:.1f}' for m in margin.tolist())} "
-      f"(unablated {' '.join(f'{m:.1f}' for m in ablation['baseline']['logit_diff'])})"
-      + (f"; accuracy {percentages(accuracy.tolist())}" if DETAILS else ""))
+print(f"neurons {NEURONS} zeroed: output {OUTPUT + 1}'s mean logit difference {margin[OUTPUT]:.1f}, against "
+      f"{ablation['baseline']['logit_diff'][OUTPUT]:.1f} unablated")
+if DETAILS:
+    print(f"  every output: {' '.join(f'{m:.1f}' for m in margin.tolist())} (unablated "
+          f"{' '.join(f'{m:.1f}' for m in ablation['baseline']['logit_diff'])}); accuracy {percentages(accuracy.tolist())}")
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 12: activation patching. What suffices, and what is needed? (6 min)
 # **Question.** When one input letter changes, which activations carry that change to the output?
-# *Activation patching* runs the model on one input while copying in a component's activation from another input.
+# *Activation patching* runs the model on one input while copying in a component's activation from another.
 # *Noising and denoising*: noising patches a corrupted run's activation into the clean run (what breaks it);
-# denoising patches the clean activation into the corrupted run (what restores it).
+# denoising, the clean activation into the corrupted run (what restores it).
 # **Hypothesis.** A whole layer carries all of it; single neurons carry shares of it.
 # **Experiment.** Corrupt the input an output copies; patch each neuron, then each layer, both ways.
 #
@@ -550,18 +558,18 @@ for name in ("hidden1", "hidden2"):
     best = np.argsort(-np.array(patching["denoising"][name]["neurons"]).mean(1), kind="stable")[:K].tolist()
     for direction in ("denoising", "noising") if DETAILS else ("denoising",):  # the two agree here (see above)
         shares = patch_neurons(model, sequences, vocab, cfg.device, name, best, direction=direction)
-        print(f"{name}, {direction}: neurons {best} together carry {' '.join(f'{s:.2f}' for s in shares)} per output")
+        print(f"{name}, {direction}: the top {K}{f' {best}' if DETAILS else ''} together carry "
+              f"{' '.join(f'{s:.2f}' for s in shares)} per output")
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 13: the mechanism. Where does each letter live, and who reads it? (10 min)
-# **Question.** Single neurons each matter a little. So where does each input letter live, and how does each output
-# find the letter it must copy?
+# **Question.** Single neurons each matter a little. So where does each letter live, and who reads it?
 
 # %%
 tell()
 mechanism = find_mechanism(run)
-print(f"In short: {in_short(mechanism)}")
+print(f"In short: {mechanism.finding().headline}")
 
 # %% [markdown]
 # How we found it. A *direction* is a vector in a layer's activation space; the activation's component along it is a
@@ -569,7 +577,7 @@ print(f"In short: {in_short(mechanism)}")
 # at a given position; a *letter contrast*, the difference of two letters' class means there, is the direction that
 # tells them apart. A *subspace* is all combinations of a few directions, here one position's V-1 letter contrasts.
 # Splitting each activation into one part per position is a *change of basis*. We patch one position's part into a
-# run with every letter changed, against random subspaces of the same size, then remove it.
+# run with every letter changed, against random subspaces, then remove it.
 #
 # <details><summary>The experiment in full</summary>
 #
@@ -593,7 +601,12 @@ print(f"In short: {in_short(mechanism)}")
 tell()
 figure(plot_dimensionality, mechanism, out("notebook_dimensionality.png"))
 figure(plot_subspace_interventions, mechanism, out("notebook_subspace_interventions.png"))
-say(mechanism.finding())
+finding = mechanism.finding()
+numbers = finding.numbers  # the three that carry it: patched at the mirror, the random control, removal
+say(dataclasses.replace(finding, headline=(
+    f"in hidden1, patching an input's own directions restores at least {numbers['hidden1_restored_at_mirror']:.0%} "
+    f"of its mirrored output's answer, random subspaces at most {numbers['hidden1_random_restored_at_mirror_p95']:.0%}"
+    f"; removing them costs the other outputs {numbers['hidden1_accuracy_lost_elsewhere']:.0%} of their accuracy.")))
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -638,7 +651,7 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 14: what it means (3 min)
 # **Question.** What have we learned about this network, and what carries over to large models?
-# - The unit to read this network in is the per-position directions of step 13, not single neurons (steps 9, 11).
+# - The unit to read this network in is the per-position directions of step 13, not single neurons.
 # - Probes and activation patching work the same way on large language models, with hooks on named activations
 #   (ours imitate TransformerLens's `run_with_cache` and `run_with_hooks`).
 # - A *feature* is a property of the input that the network represents, such as "the letter at position 2 is b".
@@ -649,26 +662,24 @@ pause(PAUSE)
 tell()
 print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
       f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
-print(f"Superposition: {mechanism['needed_directions']} needed directions, {cfg.hidden} neurons per layer: "
-      + ("room for every direction, so nothing forces superposition." if mechanism["needed_directions"] <= cfg.hidden
-         else "more directions than neurons, so superposition is possible here (step 23 measures it)."))
 if DETAILS:
     print(f"Mechanism: {in_short(mechanism)} (details: step 13)")
     print("These numbers are for this seed and settings; `python demo.py --samples 1000 --seeds 10` shows how they "
           "spread over seeds for this notebook's model.")
-say(mechanism.finding())
+say(f"{mechanism['needed_directions']} needed directions, {cfg.hidden} neurons per layer: "
+    + ("room for every direction, so nothing forces superposition." if mechanism["needed_directions"] <= cfg.hidden
+       else "more directions than neurons, so superposition is possible here (step 23 measures it)."))
 pause(PAUSE)
 
 # %% [markdown]
 # # Chapter 3: attention, the same task in a transformer
 # ## Step 15: a one-layer, attention-only transformer, on the same split (5 min)
-# **Question.** Does a transformer learn the same task from the same data, and where are the letters inside it?
+# **Question.** Does a transformer learn the same task from the same data?
 #
 # A transformer moves information between positions with *attention*: each output position (query) takes a weighted
 # average of what the positions it attends to (keys) send it (values). The *residual stream* is the running sum that
-# every layer reads from and adds its output to; here token embedding plus position embedding plus the attention
-# head's output. Ours has one head that can look both ways and an unembedding at every position; no MLP, no
-# LayerNorm, no biases.
+# every layer reads from and adds its output to; here token embedding plus position embedding plus the head's output.
+# Ours has one attention head and nothing else: no MLP, no LayerNorm, no biases.
 #
 # <details><summary>Why this design</summary>
 #
@@ -689,12 +700,12 @@ transformer_run = Run(transformer, transformer_untrained, data, transformer_cfg)
 if DETAILS:
     print(transformer)
     print("its hook points:", ", ".join(transformer.hook_points))
-print(f"{transformer.parameter_count():,} parameters; trained in {transformer_history.seconds:.2f} s; held-out "
-      f"sequences right: {sequence_accuracy(transformer, data.heldout_sequences, vocab.eos_id):.0%}")
+print(f"{transformer.parameter_count():,} parameters"
+      + (f"; trained in {transformer_history.seconds:.2f} s" if DETAILS else "")
+      + f"; held-out sequences right: {sequence_accuracy(transformer, data.heldout_sequences, vocab.eos_id):.0%}")
 
 # %% [markdown]
-# **Probes on the residual stream.** Step 8's probes, on the stream before the head (`blocks.0.hook_resid_pre`) and
-# after it (`blocks.0.hook_resid_post`).
+# **Probes on the residual stream**, before the head (`blocks.0.hook_resid_pre`) and after it (`..._post`).
 #
 # <details><summary>What they can and cannot see</summary>
 #
@@ -704,9 +715,15 @@ print(f"{transformer.parameter_count():,} parameters; trained in {transformer_hi
 #
 # </details>
 #
-# **Exercise.** Probe only the output position that should hold input i's letter, in the trained and the untrained
-# transformer. Which one can tell them apart, and why? (In Python, counting from 0, input i is copied at position
-# L-1-i, hence `post[:, L-1-i]`; the printouts count from 1, where input i is copied at output L+1-i.)
+# **Exercise.** Probe only the output position that should hold input i's letter, trained and untrained. Which one
+# can tell them apart, and why?
+#
+# <details><summary>Counting from 0</summary>
+#
+# In Python, counting from 0, input i is copied at position L-1-i, hence `post[:, L-1-i]`; the printouts count from
+# 1, where input i is copied at output L+1-i.
+#
+# </details>
 
 # %%
 tell()
@@ -717,17 +734,15 @@ for name, network in (("trained", transformer), ("untrained", transformer_untrai
     post = post["blocks.0.hook_resid_post"].view(len(sequences), cfg.seq_len + 1, -1)  # (N, T, d)
     at_mirror = [cross_validated_accuracy(post[None, :, cfg.seq_len - 1 - i], sequences[:, i:i + 1], folds,
                                           len(vocab.letters)).item() for i in range(cfg.seq_len)]
-    print(f"{name}: input i's letter read from resid_post at output {cfg.seq_len + 1}-i only: {percentages(at_mirror)}")
+    print(f"{name}: input i's letter read at output {cfg.seq_len + 1}-i only: {percentages(at_mirror)}")
 say(transformer_probes.finding())
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 16: the attention pattern. Where does each output look? (4 min)
 # **Question.** Which input position does each output position read from?
-# **Hypothesis.** Output j attends to input L+1-j, the anti-diagonal. `<eos>`'s answer never changes, so its row is
-# free: training does not force it anywhere.
-# **Experiment.** Read the pattern (`blocks.0.attn.hook_pattern`: batch, head, query, key) for every sequence and
-# average; the figure shows three single sequences too.
+# **Hypothesis.** Output j attends to input L+1-j, the anti-diagonal; `<eos>`'s row is free.
+# **Experiment.** Read the pattern (`blocks.0.attn.hook_pattern`) for every sequence and average.
 
 # %%
 tell()
@@ -761,13 +776,12 @@ pause(PAUSE)
 
 # %% [markdown]
 # ## Step 17: the QK and OV circuits, read from the weights (6 min)
-# **Question.** Can we predict the pattern, and what the head writes, from the weights alone, without running an
-# input?
+# **Question.** Can we predict the pattern, and what the head writes, from the weights alone?
 # The weights W_E, W_pos, W_Q, W_K, W_V, W_O, W_U are the token embedding, position embedding, query, key, value,
-# output and unembedding matrices; *d_head* is the width of the head's queries, keys and values. The *QK circuit* is
-# W_Q and W_K read together: which key each query attends to. The *OV circuit* is W_V and W_O read together (with W_E
-# and W_U): what an attended token writes into the output.
-# **Hypothesis.** The positional QK part peaks on the mirrored key; OV is a copying matrix, largest on its diagonal.
+# output and unembedding matrices; *d_head* is the width of the head's queries, keys and values. The *QK circuit*
+# (W_Q and W_K) says which key each query attends to; the *OV circuit* (W_V and W_O, with W_E and W_U) what an
+# attended token writes into the output.
+# **Hypothesis.** QK peaks on the mirrored key; OV copies, largest on its diagonal.
 #
 # <details><summary>The arithmetic</summary>
 #
@@ -794,8 +808,8 @@ say(attention["qk"].finding(), attention["ov"].finding())
 #
 # </details>
 #
-# **Exercise.** Check the QK circuit against a real run: rebuild the attention scores of one sequence from
-# W_E, W_pos, W_Q and W_K, and compare them with `blocks.0.attn.hook_attn_scores`.
+# **Exercise.** Rebuild one sequence's attention scores from W_E, W_pos, W_Q and W_K, and compare them with the
+# hook `blocks.0.attn.hook_attn_scores`.
 
 # %%
 tell()
@@ -812,10 +826,9 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 18: interventions on the head (5 min)
 # **Question.** Does the output need the head, and is the anti-diagonal all the head needs to get right?
-# **Hypothesis.** Switching the head off leaves the letter outputs only the direct path, so accuracy falls to chance.
-# Forcing the exact anti-diagonal pattern keeps every sequence right; a uniform pattern does not.
-# **Experiment.** Ablate the head's output (`hook_result`), replace its pattern (`hook_pattern`), and patch its
-# values (`hook_v`), its pattern and its output, denoising and noising.
+# **Hypothesis.** Without the head, accuracy falls to chance; the exact anti-diagonal pattern keeps every sequence
+# right, a uniform one does not.
+# **Experiment.** Ablate the head's output, replace its pattern, and patch its values, pattern and output.
 
 # %%
 tell()
@@ -849,8 +862,7 @@ pause(PAUSE)
 # ## Step 19: two seeds, two circuits? (4 min)
 # **Question.** Does every transformer that reverses perfectly use the clean anti-diagonal?
 # **Hypothesis.** Not necessarily: `<eos>`'s row is unconstrained, and what it reads can push the values around.
-# **Experiment.** Train the same design with the next few seeds until one's circuit differs from this one's in kind
-# (at most `TRIES`), and compare the two.
+# **Experiment.** Train the next seeds (at most `TRIES`) until one's circuit differs in kind, and compare.
 #
 # <details><summary>What "in kind" means</summary>
 #
@@ -897,8 +909,7 @@ pause(PAUSE)
 #
 # </details>
 #
-# **Exercise.** `python demo.py --model transformer --samples 1000 --seeds 10` measures how many of 10 seeds come out
-# clean with this notebook's 1,000 samples.
+# **Exercise.** `python demo.py --model transformer --samples 1000 --seeds 10` counts the clean seeds out of ten.
 #
 # <details><summary>What it printed when we ran it</summary>
 #
@@ -932,14 +943,13 @@ pause(PAUSE)
 # %% [markdown]
 # # Chapter 4: features
 # ## Step 21: steering. Can the directions we found *move* the answer? (6 min)
-# **Question.** If input p's letter lives in class-mean directions (step 13), does pushing hidden1 along
-# v = mean(h | y at p) - mean(h | x at p) make the mirrored output say y, and change nothing else?
+# **Question.** Does pushing hidden1 along v = mean(h | y at p) - mean(h | x at p) make the mirrored output say y,
+# and change nothing else?
 # *Steering* adds a direction, times a strength alpha, to an activation during the forward pass, to change what the
-# model says.
-# **Hypothesis.** Near alpha = 1, which moves x's class mean onto y's, the mirror flips and no other output moves;
-# random directions of the same norm, or the single most correlated neuron moved as far, do neither as cleanly.
-# **Experiment.** Every (p, x, y), alpha from 0 to 3, at hidden1 and hidden2. The *steering window* is the range of
-# alpha over which steering flips the mirror on nearly every sequence and changes almost no other output.
+# model says. The *steering window* is the range of alpha over which it flips the mirror on nearly every sequence
+# and changes almost no other output.
+# **Hypothesis.** Near alpha = 1 the mirror flips and nothing else moves; random directions and one neuron do not.
+# **Experiment.** Every (p, x, y), a sweep of alpha, in both hidden layers.
 #
 # <details><summary>The thresholds, the controls and hidden2</summary>
 #
@@ -976,7 +986,7 @@ say(steering.finding())
 #
 # </details>
 #
-# **Exercise.** Steer without the clamp. Does the window change, and in which layer?
+# **Exercise.** Steer without the clamp at 0. Does the window change, and in which layer?
 
 # %%
 tell()
@@ -991,13 +1001,10 @@ pause(PAUSE)
 
 # %% [markdown]
 # ## Step 22: steering the transformer's residual stream (5 min)
-# **Question.** Does the same steering work in the transformer of chapter 3, where each position's letter rides in
-# the residual stream?
-# **Hypothesis.** Before the head (`blocks.0.hook_resid_pre`) the stream at input p is W_E[letter] + W_pos[p], so
-# the class-mean vector is exactly W_E[y] - W_E[x] and alpha = 1 is the same as typing y: the mirror flips if the
-# head carries the new letter across.
-# **Experiment.** Step 21's sweep, each vector added at one token position only, against 20 random directions of the
-# same norm and the one residual-stream dimension most correlated with the letter.
+# **Question.** Does the same steering work in the transformer's residual stream?
+# **Hypothesis.** Before the head the stream at input p is W_E[letter] + W_pos[p], so v is W_E[y] - W_E[x] and
+# alpha = 1 is typing y: the mirror flips if the head carries the new letter across.
+# **Experiment.** Step 21's sweep, at one token position, against random directions and one stream dimension.
 #
 # <details><summary>The two sites, and what each can show</summary>
 #
@@ -1051,19 +1058,21 @@ with hooks(transformer, {"blocks.0.hook_resid_pre": push}):
 print(f"{letters(one[0, :cfg.seq_len].cpu(), vocab)}, alpha {ALPHA}: output {mirror + 1} says "
       f"{vocab.tokens[logits[0, mirror].argmax().item()]}; "
       f"the whole output {' '.join(vocab.decode(logits.argmax(-1)[0].tolist()))}")
-print(f"output {mirror + 1}'s attention over the inputs, before: "
-      f"{np.round(plain['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}, "
-      f"steered: {np.round(steered['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}")
+if DETAILS:
+    print(f"output {mirror + 1}'s attention over the inputs, before: "
+          f"{np.round(plain['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}, "
+          f"steered: {np.round(steered['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}")
+print(f"its attention on input {POSITION + 1}: {plain['blocks.0.attn.hook_pattern'][0, 0, mirror, POSITION]:.2f} "
+      f"before, {steered['blocks.0.attn.hook_pattern'][0, 0, mirror, POSITION]:.2f} steered")
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 23: superposition. More directions than neurons? (5 min)
 # **Question.** Does the network carry more (position, letter) directions than it has neurons?
-# **Hypothesis.** With the defaults, no: the L x (V-1) directions fit in --hidden neurons, and superposition needs
-# more directions than neurons in a layer that still carries every letter.
-# **Experiment.** Each layer's effective dimension, the cosines between different positions' class-mean directions
-# against random ones, step 8's probes, and held-out accuracy. The *participation ratio* is an effective dimension:
-# (sum of the PCA variances)^2 / (sum of their squares), k for k equal directions, 1 for a line.
+# **Hypothesis.** With the defaults, no: the L x (V-1) directions fit in --hidden neurons.
+# **Experiment.** Each layer's effective dimension, the overlap of different positions' directions against random
+# ones, the probes, and held-out accuracy. The *participation ratio* is an effective dimension: (sum of the PCA
+# variances)^2 / (sum of their squares), k for k equal directions, 1 for a line.
 #
 # <details><summary>Necessary, not sufficient</summary>
 #
@@ -1098,16 +1107,13 @@ pause(PAUSE)
 
 # %% [markdown]
 # ## Step 24: a sparse autoencoder, scored against the ground truth (6 min)
-# **Question.** Can a sparse autoencoder recover the features this network must carry, "the letter at position p
-# is x" (L x V of them), from hidden1 alone?
+# **Question.** Can a sparse autoencoder recover the features "the letter at position p is x" from hidden1 alone?
 # A *sparse autoencoder (SAE)* is a network trained to rewrite each activation as a sparse, non-negative mix of
-# learned directions; its *dictionary* is that set of directions (the decoder's columns), one per SAE feature.
-# **Hypothesis.** No neuron is such a feature (step 9); if the features are sparse and linear, an SAE should find
-# them.
-# **Experiment.** Match ground-truth features to SAE features one to one by correlation; score the neurons, the
-# principal components and a fitted readout the same way; the control is the SAE's features randomly rotated. *FVE*,
-# the fraction of variance explained, is 1 minus the reconstruction's squared error over the activations' variance;
-# *L0* is how many SAE features are active for an input, on average.
+# learned directions; its *dictionary* is that set of directions, one per SAE feature.
+# **Hypothesis.** No neuron is such a feature (step 9), but an SAE should find sparse, linear features.
+# **Experiment.** Match true features to SAE features by correlation, against randomly rotated SAE features.
+# *FVE* (fraction of variance explained) is 1 minus the reconstruction's squared error over the activations'
+# variance; *L0* is how many SAE features are active for an input, on average.
 #
 # <details><summary>The SAE, the matching and the control in full</summary>
 #
@@ -1138,7 +1144,7 @@ say(sae.finding())
 #
 # </details>
 #
-# **Exercise.** Double the dictionary (`N_FEATURES`). Does it find more ground-truth features, or conjunctions? A
+# **Exercise.** Double the dictionary (`N_FEATURES`). Does it find more true features, or conjunctions? A
 # *conjunction* is a feature that fires for two properties at once: "x at p and y at q".
 
 # %%
@@ -1153,10 +1159,8 @@ pause(PAUSE)
 
 # %% [markdown]
 # ## Step 25: a crowded layer, where superposition can really happen (--crowded) (4 min)
-# **Question.** Where a layer must hold more letter directions than it has neurons, and the model still reverses,
-# what do step 23's measures and step 24's SAE show?
-# **Hypothesis.** At --seq-len 6 --vocab abcd, the L x (V-1) directions outnumber the 16 neurons, so they cannot all
-# be orthogonal: different positions' directions overlap, or the layer carries fewer of them.
+# **Question.** Where a layer must hold more letter directions than it has neurons, what do steps 23 and 24 show?
+# **Hypothesis.** Then the directions cannot all be orthogonal: they overlap, or the layer carries fewer of them.
 #
 # <details><summary>The experiment in full</summary>
 #
@@ -1182,9 +1186,8 @@ if args.crowded:
     figure(plot_sae, crowded_sae, out("notebook_sae_crowded.png"))
     say(crowded_superposition.finding(), crowded_sae.finding())
 else:
-    say("not run: add --crowded (python demo_notebook.py --crowded, or --chapter features --crowded to start at "
-        "chapter 4; in a notebook, put \"--crowded\" in NOTEBOOK_FLAGS and run all cells again) to train the "
-        "crowded model and measure it.")
+    say("not run: add --crowded to train the crowded model and measure it (in a notebook, put \"--crowded\" in "
+        "NOTEBOOK_FLAGS and run all cells again).")
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -1196,7 +1199,7 @@ else:
 #
 # </details>
 #
-# **Exercise.** Train the crowded SAE with two more SAE seeds. Does the count of features found move much?
+# **Exercise.** Train the crowded SAE with two more seeds. Does the count of features found move much?
 
 # %%
 tell()
@@ -1208,20 +1211,26 @@ pause(PAUSE)
 # %% [markdown]
 # ## Step 26: things to try (3 min)
 # **Question.** Which settings change the story, and how?
-# - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? If not, the explanation says what
-#   the training data lacked, and the mechanism's statement says where it falls short.
-# - `--seq-len 5`: more sequences. Does the network still generalize, and how many directions now?
+# - `--seed 6`: another held-out split. Does the network still generalize, and does the mechanism still hold?
+# - `--seq-len 5`: more sequences. How many directions now?
 # - `--hidden 4`: fewer neurons than needed directions. What happens to the mechanism?
-# - `python demo.py --seeds 10`: every headline number over 10 seeds, as a median and range (demo.py trains on
-#   2,000 samples; add `--samples 1000` for this notebook's models).
-# - `python demo.py --model transformer --seeds 10`: how many transformers come out with the clean circuit?
-# - `python demo.py --sweep`: held-out accuracy over sequence length and width, at two training budgets.
-# - `python demo.py --sae`: the sparse autoencoder over three SAE seeds.
-# - `python demo.py --seq-len 5 --sae`: positions whose letters lie on a line; the middle letter has no feature of
-#   its own, and steering toward it overshoots.
-# - `--chapter features --crowded`: chapter 4 again, with a crowded layer measured in step 25.
+# - `python demo.py --seeds 10`: every headline number over ten seeds (add `--samples 1000` for this notebook's).
+# - `python demo.py --model transformer --seeds 10`: how many transformers have the clean circuit?
+# - `python demo.py --sweep`: held-out accuracy over sequence length and width.
+# - `python demo.py --seq-len 5 --sae`: letters on a line; the middle one has no feature of its own.
 #
 # In a notebook, put the flags in `NOTEBOOK_FLAGS` in the first code cell and run all cells again.
+#
+# <details><summary>More to try</summary>
+#
+# - `--seed 6`: if held-out accuracy drops, the explanation says what the training data lacked, and the mechanism's
+#   statement says where it falls short.
+# - `python demo.py --seeds 10` gives each headline number as a median and range; demo.py trains on 2,000 samples.
+# - `python demo.py --sae`: the sparse autoencoder over three SAE seeds.
+# - `python demo.py --seq-len 5 --sae`: steering toward the middle letter of a line overshoots.
+# - `--chapter features --crowded`: chapter 4 again, with a crowded layer measured in step 25.
+#
+# </details>
 
 # %%
 tell()
@@ -1235,8 +1244,8 @@ if DETAILS:
     print("python demo.py --seq-len 5 --sae                 # letters on a line: the middle one has no feature")
     print("python demo_notebook.py --chapter features --crowded   # chapter 4 with a crowded layer too")
 finish_figures()  # in a terminal the figures were drawn in the background: wait until every one is written
-say(f"this run's {len(os.listdir(cfg.out))} files are in {os.path.abspath(cfg.out)}; every number above is for "
-    f"--seed {cfg.seed}, and the commands above show how it moves.")
+say(f"the figures are in {os.path.abspath(cfg.out)}; every number above is for --seed {cfg.seed}, and the "
+    f"commands above show how they move.")
 
 # %% [markdown]
 # # Glossary
