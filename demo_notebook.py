@@ -367,7 +367,8 @@ folds = fold_masks(len(sequences), N_FOLDS, torch.Generator().manual_seed(cfg.se
 for name, network in (("trained", model), ("untrained", untrained)):
     features = layer_features(network, sequences, vocab, cfg.device)["hidden2"][None]  # (1, N, H): one feature set
     accuracy = cross_validated_accuracy(features, sequences, folds, len(vocab.letters), WEIGHT_DECAY)[0]
-    print(f"{name} hidden2, weight decay {WEIGHT_DECAY}: accuracy per input position {percentages(accuracy.tolist())}")
+    print(f"{name} hidden2, weight decay {WEIGHT_DECAY}: mean accuracy {accuracy.mean():.0%}"
+          + (f", per input position {percentages(accuracy.tolist())}" if DETAILS else ""))
 pause(PAUSE)
 
 # %% [markdown]
@@ -506,7 +507,8 @@ def zero_neurons(activation):
 
 logits = run_with_hooks(model, tokens, {"hidden1": zero_neurons})
 accuracy, loss, margin = output_metrics(logits, make_targets(sequences, vocab.eos_id), cfg.seq_len)
-print(f"neurons {NEURONS} zeroed: output {OUTPUT + 1}'s mean logit difference {margin[OUTPUT]:.1f}, against "
+print(f"the {len(NEURONS)} zeroed{f' {NEURONS}' if DETAILS else ''}: output {OUTPUT + 1}'s mean logit difference "
+      f"{margin[OUTPUT]:.1f}, against "
       f"{ablation['baseline']['logit_diff'][OUTPUT]:.1f} unablated")
 if DETAILS:
     print(f"  every output: {' '.join(f'{m:.1f}' for m in margin.tolist())} (unablated "
@@ -559,7 +561,8 @@ for name in ("hidden1", "hidden2"):
     for direction in ("denoising", "noising") if DETAILS else ("denoising",):  # the two agree here (see above)
         shares = patch_neurons(model, sequences, vocab, cfg.device, name, best, direction=direction)
         print(f"{name}, {direction}: the top {K}{f' {best}' if DETAILS else ''} together carry "
-              f"{' '.join(f'{s:.2f}' for s in shares)} per output")
+              + (f"{' '.join(f'{s:.2f}' for s in shares)} per output" if DETAILS else
+                 f"{np.mean(shares):.2f} of the answer, averaged over the outputs"))
 pause(PAUSE)
 
 # %% [markdown]
@@ -644,14 +647,14 @@ assert torch.allclose(steer.double(), means[POSITION, vocab.index[NEW_LETTER]] -
 # clamp at 0: hidden1 comes out of a ReLU, and no real input makes it negative
 logits = run_with_hooks(model, add_eos(test, vocab.eos_id).to(cfg.device),
                         {"hidden1": lambda out: (out + steer.to(out.device)).clamp(min=0)})
-print(f"{cfg.input}, hidden1 moved from '{vocab.tokens[old]}' to '{NEW_LETTER}' at input {POSITION + 1}: "
+print(f"{cfg.input} with '{NEW_LETTER}' written at input {POSITION + 1}: "
       f"{' '.join(vocab.decode(logits.argmax(-1)[0].tolist()))}")
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 14: what it means (3 min)
 # **Question.** What have we learned about this network, and what carries over to large models?
-# - The unit to read this network in is the per-position directions of step 13, not single neurons.
+# - The unit to read this network in is the per-position directions found above, not single neurons.
 # - Probes and activation patching work the same way on large language models, with hooks on named activations
 #   (ours imitate TransformerLens's `run_with_cache` and `run_with_hooks`).
 # - A *feature* is a property of the input that the network represents, such as "the letter at position 2 is b".
@@ -660,9 +663,9 @@ pause(PAUSE)
 
 # %%
 tell()
-print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
-      f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
 if DETAILS:
+    print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
+          f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
     print(f"Mechanism: {in_short(mechanism)} (details: step 13)")
     print("These numbers are for this seed and settings; `python demo.py --samples 1000 --seeds 10` shows how they "
           "spread over seeds for this notebook's model.")
@@ -705,7 +708,7 @@ print(f"{transformer.parameter_count():,} parameters"
       + f"; held-out sequences right: {sequence_accuracy(transformer, data.heldout_sequences, vocab.eos_id):.0%}")
 
 # %% [markdown]
-# **Probes on the residual stream**, before the head (`blocks.0.hook_resid_pre`) and after it (`..._post`).
+# **Probes on the residual stream**, before the head (`hook_resid_pre`) and after it (`hook_resid_post`).
 #
 # <details><summary>What they can and cannot see</summary>
 #
@@ -742,7 +745,7 @@ pause(PAUSE)
 # ## Step 16: the attention pattern. Where does each output look? (4 min)
 # **Question.** Which input position does each output position read from?
 # **Hypothesis.** Output j attends to input L+1-j, the anti-diagonal; `<eos>`'s row is free.
-# **Experiment.** Read the pattern (`blocks.0.attn.hook_pattern`) for every sequence and average.
+# **Experiment.** Read the pattern (`hook_pattern`) for every sequence and average.
 
 # %%
 tell()
@@ -768,9 +771,10 @@ _, transformer_cache = run_with_cache(transformer, tokens, ["blocks.0.attn.hook_
 pattern = transformer_cache["blocks.0.attn.hook_pattern"][:, 0].cpu()  # (N, query, key), head 0
 on_mirror = torch.stack([pattern[:, j, cfg.seq_len - 1 - j] for j in range(cfg.seq_len)], 1)  # (N, L)
 weakest = int(on_mirror.min(1).values.argmin())
-print(f"weakest: {''.join(vocab.decode(sequences[weakest].tolist()))!r}, attention on the mirror per output "
-      f"{[round(v, 3) for v in on_mirror[weakest].tolist()]}")
+print(f"weakest: {''.join(vocab.decode(sequences[weakest].tolist()))!r}, {on_mirror[weakest].min():.3f} on its mirror "
+      f"at output {on_mirror[weakest].argmin() + 1}")
 if DETAILS:
+    print(f"attention on the mirror per output {[round(v, 3) for v in on_mirror[weakest].tolist()]}")
     print(np.round(pattern[weakest].numpy(), 3))
 pause(PAUSE)
 
@@ -809,7 +813,7 @@ say(attention["qk"].finding(), attention["ov"].finding())
 # </details>
 #
 # **Exercise.** Rebuild one sequence's attention scores from W_E, W_pos, W_Q and W_K, and compare them with the
-# hook `blocks.0.attn.hook_attn_scores`.
+# hook `hook_attn_scores`.
 
 # %%
 tell()
@@ -897,8 +901,8 @@ if kinds["this"] == kinds["other"]:
     say(f"the next {TRIES} seeds came out the same kind as seed {transformer_cfg.seed}: the same circuit, <eos> on "
         f"the same key type, the same forced anti-diagonal accuracy; raise TRIES to look further.")
 else:
-    say(f"seed {transformer_cfg.seed}'s circuit is {kinds['this']['circuit']}, seed {seed}'s is "
-        f"{kinds['other']['circuit']}: one design and one data budget, two kinds of circuit.")
+    say(f"the two seeds' circuits are {kinds['this']['circuit']} and {kinds['other']['circuit']}: one design and "
+        f"one data budget, two kinds of circuit.")
 pause(PAUSE)
 
 # %% [markdown]
@@ -964,11 +968,12 @@ pause(PAUSE)
 tell()
 steering = steering_experiment(run)
 figure(plot_steering, steering, out("notebook_steering.png"))
-for layer in steering["layers"]:
-    window = steering[layer]["clean_window"]["class means"]  # [(from, to)] ranges of alpha that steer cleanly
-    print(f"{layer}: " + (f"clean from alpha {window[0][0]:g} to {window[-1][1]:g}; alpha = 1 is "
-                          f"{'inside' if any(low <= 1 <= high for low, high in window) else 'outside'}"
-                          if window else "no clean window"))
+windows = {layer: steering[layer]["clean_window"]["class means"] for layer in steering["layers"]}  # [(from, to)]
+for layer, window in windows.items():
+    print(f"{layer}: " + (f"clean from alpha {window[0][0]:g} to {window[-1][1]:g}" if window else "no clean window"))
+inside = [layer for layer, window in windows.items() if any(low <= 1 <= high for low, high in window)]
+print(f"alpha = 1, x's class mean moved onto y's, is inside the window at {', '.join(inside)}" if inside else
+      "alpha = 1, x's class mean moved onto y's, is inside no window")
 say(steering.finding())
 
 # %% [markdown]
@@ -986,7 +991,7 @@ say(steering.finding())
 #
 # </details>
 #
-# **Exercise.** Steer without the clamp at 0. Does the window change, and in which layer?
+# **Exercise.** Steer without the clamp. Does the window change, and in which layer?
 
 # %%
 tell()
@@ -1004,7 +1009,7 @@ pause(PAUSE)
 # **Question.** Does the same steering work in the transformer's residual stream?
 # **Hypothesis.** Before the head the stream at input p is W_E[letter] + W_pos[p], so v is W_E[y] - W_E[x] and
 # alpha = 1 is typing y: the mirror flips if the head carries the new letter across.
-# **Experiment.** Step 21's sweep, at one token position, against random directions and one stream dimension.
+# **Experiment.** The same sweep, at one token position, against random directions and one stream dimension.
 #
 # <details><summary>The two sites, and what each can show</summary>
 #
@@ -1110,7 +1115,7 @@ pause(PAUSE)
 # **Question.** Can a sparse autoencoder recover the features "the letter at position p is x" from hidden1 alone?
 # A *sparse autoencoder (SAE)* is a network trained to rewrite each activation as a sparse, non-negative mix of
 # learned directions; its *dictionary* is that set of directions, one per SAE feature.
-# **Hypothesis.** No neuron is such a feature (step 9), but an SAE should find sparse, linear features.
+# **Hypothesis.** No neuron is such a feature (see selectivity), but an SAE should find sparse, linear features.
 # **Experiment.** Match true features to SAE features by correlation, against randomly rotated SAE features.
 # *FVE* (fraction of variance explained) is 1 minus the reconstruction's squared error over the activations'
 # variance; *L0* is how many SAE features are active for an input, on average.
@@ -1154,12 +1159,12 @@ acts = layer_features(model, sequences, vocab, cfg.device, ("hidden1",))["hidden
 wide_sae, _ = train_sae(acts, N_FEATURES, seed=0, steps=SAE_STEPS, progress=False)
 matched = matched_r(ground_truth(sequences, len(vocab.letters)), wide_sae.encode(acts).detach())  # one to one
 print(f"{N_FEATURES} features: {n_found(matched)} of {len(matched)} ground-truth features found "
-      f"(step 24's SAE: {sae['found']['sae']})")
+      f"(the SAE above: {sae['found']['sae']})")
 pause(PAUSE)
 
 # %% [markdown]
 # ## Step 25: a crowded layer, where superposition can really happen (--crowded) (4 min)
-# **Question.** Where a layer must hold more letter directions than it has neurons, what do steps 23 and 24 show?
+# **Question.** Where a layer must hold more letter directions than it has neurons, what do the same measures show?
 # **Hypothesis.** Then the directions cannot all be orthogonal: they overlap, or the layer carries fewer of them.
 #
 # <details><summary>The experiment in full</summary>
@@ -1212,12 +1217,10 @@ pause(PAUSE)
 # ## Step 26: things to try (3 min)
 # **Question.** Which settings change the story, and how?
 # - `--seed 6`: another held-out split. Does the network still generalize, and does the mechanism still hold?
-# - `--seq-len 5`: more sequences. How many directions now?
 # - `--hidden 4`: fewer neurons than needed directions. What happens to the mechanism?
-# - `python demo.py --seeds 10`: every headline number over ten seeds (add `--samples 1000` for this notebook's).
+# - `python demo.py --seeds 10`: every headline number over ten seeds.
 # - `python demo.py --model transformer --seeds 10`: how many transformers have the clean circuit?
 # - `python demo.py --sweep`: held-out accuracy over sequence length and width.
-# - `python demo.py --seq-len 5 --sae`: letters on a line; the middle one has no feature of its own.
 #
 # In a notebook, put the flags in `NOTEBOOK_FLAGS` in the first code cell and run all cells again.
 #
@@ -1225,9 +1228,12 @@ pause(PAUSE)
 #
 # - `--seed 6`: if held-out accuracy drops, the explanation says what the training data lacked, and the mechanism's
 #   statement says where it falls short.
-# - `python demo.py --seeds 10` gives each headline number as a median and range; demo.py trains on 2,000 samples.
+# - `--seq-len 5`: more sequences. How many directions now?
+# - `python demo.py --seeds 10` gives each headline number as a median and range; demo.py trains on 2,000 samples,
+#   so add `--samples 1000` for this notebook's models.
 # - `python demo.py --sae`: the sparse autoencoder over three SAE seeds.
-# - `python demo.py --seq-len 5 --sae`: steering toward the middle letter of a line overshoots.
+# - `python demo.py --seq-len 5 --sae`: positions whose letters lie on a line; the middle letter has no feature of
+#   its own, and steering toward it overshoots.
 # - `--chapter features --crowded`: chapter 4 again, with a crowded layer measured in step 25.
 #
 # </details>
