@@ -26,7 +26,7 @@ from reversal.support.config import build_parser, integer, resolve
 SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
 SWEEP_WIDTHS = [4, 8, 16, 32]
 MAX_SEEDS = 100
-METRICS_SCHEMA_VERSION = 3  # metrics.json's layout (README.md); 3: "untrained", additive_r2_train
+METRICS_SCHEMA_VERSION = 3  # metrics.json's layout (docs/metrics.md); 3: "untrained", additive_r2_train
 
 
 def settings():

@@ -162,7 +162,7 @@ def test_demo_writes_the_mechanism_to_metrics(demo_run):
     assert len(mechanism["subspace_patching"]["hidden1"]) == 3, "expected an L x L matrix per layer"
     assert "statement" not in mechanism, "metrics.json keeps numbers; the sentences are the result's finding()'s"
     text = (out / "metrics.json").read_text()
-    assert json.loads(text)["schema_version"] == 3, "the schema the README documents: bump both together"
+    assert json.loads(text)["schema_version"] == 3, "the schema docs/metrics.md documents: bump both together"
     assert len(text.encode()) < 100_000, f"metrics.json is {len(text.encode()):,} bytes at the defaults"
 
 

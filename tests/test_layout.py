@@ -69,3 +69,12 @@ def test_the_readme_tree_names_every_folder():
     readme = (ROOT / "README.md").read_text()
     missing = [folder for folder in ALLOWED if f"{folder}/" not in readme]
     assert not missing, f"README's 'Where things live' lacks {missing}"
+
+
+def test_the_readme_glossary_is_the_package_glossary():
+    from reversal.report.glossary import GLOSSARY
+    readme = (ROOT / "README.md").read_text()
+    assert "## Glossary" in readme, "the README ends with the glossary"
+    listed = readme.split("## Glossary", 1)[1]
+    missing = [term for term, definition in GLOSSARY if f"- **{term}**: {definition}" not in listed]
+    assert not missing, f"README's glossary lacks or words differently: {missing}; copy from reversal/report/glossary.py"

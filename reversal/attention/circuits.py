@@ -108,8 +108,11 @@ class OVCircuit(Result):
                    "largest_direct": float(direct.max())}
         evidence = [f"  OV circuit from the weights, head {head + 1}: W_E W_V W_O W_U has its largest entry on the "
                     f"diagonal in {hits} of {n_letters} letter rows: attending to a letter adds {span(diagonal)} to "
-                    f"its own logit; the largest entry off the diagonal is {off.max():.1f}"
-                    + (", a copying matrix." if hits == n_letters else ": not a pure copying matrix.")]
+                    f"its own logit; " + (
+                        f"each row's diagonal entry beats that row's largest other entry by at least "
+                        f"{(diagonal - off).min():.1f}, a copying matrix." if hits == n_letters else
+                        f"in {n_letters - hits} rows another entry is larger, by up to {(off - diagonal).max():.1f}: "
+                        f"not a pure copying matrix.")]
         smallest = diagonal.min()
         evidence.append(f"  The direct path W_E W_U (a letter's logits at its own position, without the head) is at "
                         f"most {direct.max():.1f} in size, " + (

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from ..core.common import mirror_mask
 from ..report.files import save_figure
 from ..report.result import Finding, Result
+from ..report.wording import span
 from ..report.plots import heatmap, output_position_labels, positions
 from ..core.train import sequence_accuracy
 
@@ -76,9 +77,8 @@ class Comparison(Result):
         for summary, how in ((mlp, "patching input i's letter directions in hidden1 restores at output j"),
                              (transformer, "output j's mean attention on input i")):
             routing = np.asarray(summary["routing"])  # (L outputs, L inputs): the mirror is the anti-diagonal, both
-            lines.append(f"  {KINDS[summary['kind']]} routing ({how}): {routing[mirror].min():.2f} to "
-                         f"{routing[mirror].max():.2f} on the mirror, at most {np.abs(routing[~mirror]).max():.2f} "
-                         f"elsewhere.")
+            lines.append(f"  {KINDS[summary['kind']]} routing ({how}): {span(routing[mirror], '.2f')} on the "
+                         f"mirror, at most {np.abs(routing[~mirror]).max():.2f} elsewhere.")
         behaviour = "The same behaviour" if same else "Different behaviour (see the influence maps)"
         if all(clean):
             lines.append(f"  {behaviour}, routed in different places: in the MLP the routing is spread over rotated "

@@ -118,7 +118,7 @@ class CircuitVerdict(Result):
                 "antidiagonal_accuracy": self["antidiagonal_accuracy"]}
 
     def finding(self):  # for the head circuit_verdict was asked about
-        mass, push, lead = self["mirror_mass"], self["value_eos_push"], self["mirror_lead"]
+        mass, lead = self["mirror_mass"], self["mirror_lead"]
         seq_len = len(mass)
         numbers = {"clean": int(self["clean"]), "lowest_mirror_attention": float(min(mass)),
                    "threshold": self["threshold"], "antidiagonal_forced": self["antidiagonal_accuracy"],
@@ -142,9 +142,13 @@ class CircuitVerdict(Result):
             headline = (f"The mirror circuit, softer than our test: the mirror has the top attention score in every "
                         f"letter row of all {self['n_sequences']} sequences (lead at least {min(lead):.2f}), yet "
                         f"{len(weak)} of {seq_len} letter outputs average under {self['threshold']} on it.")
-            evidence = [f"  Circuit: the mirror wins every row, but not clean by our test ({test}): {rows}. The "
-                        f"rest of the attention blurs the copy without outvoting it."]
-            return Finding(headline, numbers, evidence + [forced])
+            evidence = [f"  Circuit: the mirror wins every row, but not clean by our test ({test}): {rows}."]
+            if self["antidiagonal_accuracy"] >= self["accuracy"]:  # the clean pattern does as well: the rest is blur
+                evidence[0] += " The rest of the attention blurs the copy without outvoting it."
+                return Finding(headline, numbers, evidence + [forced])
+            evidence[0] += (" The rest of the attention never outvotes the mirror, yet the model needs it: forced "
+                            "onto the exact anti-diagonal it gets fewer right (below). What the rest reads:")
+            return Finding(headline, numbers, evidence + self._instead() + [forced])
         accuracy = self["accuracy"]
         headline = (f"The circuit is NOT clean by our test: {len(weak)} of {seq_len} letter outputs put under "
                     f"{self['threshold']} of their attention on their mirror, and in some sequence another key "
@@ -153,6 +157,12 @@ class CircuitVerdict(Result):
         evidence = [f"  Circuit: NOT clean by our test ({test}): {rows}; in output{'s' if len(losing) > 1 else ''} "
                     f"{', '.join(map(str, losing))} another key outscores the mirror in some sequence. The model gets "
                     f"{accuracy:.0%} of these sequences right. What it does instead (numbers from this seed):"]
+        return Finding(headline, numbers, evidence + self._instead() + [forced])
+
+    def _instead(self):
+        """Where the attention off the mirror goes, and what the values there push: lines."""
+        push, seq_len, weak = self["value_eos_push"], len(self["mirror_mass"]), self["weak_rows"]
+        evidence = []
         key = self["eos_key"]
         if key != seq_len:
             evidence.append(f"  <eos> (query {seq_len + 1}) puts {self['eos_mass']:.2f} of its attention on "
@@ -174,7 +184,7 @@ class CircuitVerdict(Result):
             else:
                 sentence += f" (its mirror's value: {push[mirror]:+.1f})."
             evidence.append(sentence)
-        return Finding(headline, numbers, evidence + [forced])
+        return evidence
 
     def _forced_line(self):
         """What forcing the exact anti-diagonal pattern does, said against the model's own pattern's accuracy."""
@@ -185,8 +195,8 @@ class CircuitVerdict(Result):
             why = (f"fewer than the {own:.0%} of its own pattern: the values were learned for the pattern this model "
                    f"has, not for the clean one.")
         elif forced == own:
-            why = (f"the same as its own pattern: the values work with the clean pattern too, so this pattern is a "
-                   f"blurred copy of the clean one.")
+            why = ("the same as its own pattern: the values work with the clean pattern too, so this pattern is a "
+                   "blurred copy of the clean one.")
         else:
             why = (f"more than the {own:.0%} of its own pattern: the values work better with the clean pattern than "
                    f"with the one this model has.")

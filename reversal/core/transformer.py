@@ -15,7 +15,7 @@ Attention is bidirectional (no causal mask): output position j must read input p
 
 The parameters have TransformerLens's names and shapes (embed.W_E (V, d), pos_embed.W_pos (T, d),
 blocks.0.attn.W_Q/W_K/W_V (heads, d, d_head), blocks.0.attn.W_O (heads, d_head, d), unembed.W_U (d, V)), so a
-state_dict loads into a HookedTransformer with its biases set to zero; the README shows how.
+state_dict loads into a HookedTransformer with its biases set to zero; docs/running.md shows how.
 
 The starting weights and the learning rate were chosen by measurement (bench/transformer_design.py). Every design
 tried reverses the held-out sequences on nearly every seed; they differ in how often the attention pattern comes out

@@ -37,7 +37,7 @@ from ..core.directions import class_means
 from ..core.pca import principal_axes
 from ..report.files import save_figure
 from ..report.result import Finding, Result
-from ..report.wording import precise
+from ..report.wording import precise, span
 from ..core.model import run_with_hooks
 from .steering import class_mean_vector
 from .steering_result import clean_intervals
@@ -396,10 +396,13 @@ class SaeScores(Result):
     def finding(self):
         s, names, found = self["settings"], self["names"], self["found"]
         g, rotated = len(names), self["per_seed"][0]["rotated"]
-        headline = (f"A sparse autoencoder on {s['layer']} finds {found['sae']} of {g} ground-truth features (one "
-                    f"SAE feature each, r >= {s['found_at']}); single neurons {found['neurons']}, a fitted readout "
-                    f"{found['readout']}; its features randomly rotated, which reconstruct as well, "
-                    f"{rotated['found_mean']:.1f} (95th percentile {rotated['found_p95']:.1f}).")
+        by_seed = self["found_by_seed"]
+        counts = (f"{found['sae']} of {g} ground-truth features (matched one to one at r >= {s['found_at']})"
+                  if len(by_seed) == 1 else f"{span(by_seed, 'd')} of {g} ground-truth features over "
+                  f"{len(by_seed)} SAE seeds (seed {s['seeds'][0]}: {found['sae']})")
+        headline = (f"A sparse autoencoder on {s['layer']} finds {counts}; single neurons {found['neurons']}, a "
+                    f"fitted readout {found['readout']}; its features randomly rotated {rotated['found_mean']:.1f} "
+                    f"(95th percentile {rotated['found_p95']:.1f}).")
         numbers = {"sae_found": found["sae"], "neurons_found": found["neurons"], "readout_found": found["readout"],
                    "rotated_found_p95": rotated["found_p95"], "ground_truth_features": g, "fve": self["fve"]}
         return Finding(headline, numbers, *self._lines())

@@ -33,6 +33,8 @@ def plot_steering(steering, path):
                 ax.axvspan(low, high, color="tab:blue", alpha=0.07, linewidth=0)
             for low, high in found["clean_window"]["class means"]:
                 ax.axvspan(low, high, color="tab:blue", alpha=0.2, linewidth=0)
+                if low == high:  # a window one alpha wide has no width: mark that alpha
+                    ax.axvline(low, color="tab:blue", alpha=0.5, linewidth=2)
             draws = sweep["random_chosen"][key]  # (K, A)
             ax.fill_between(alphas, np.percentile(draws, 5, axis=0), percentile_95(draws), color=colours["random"],
                             alpha=0.25, linewidth=0)

@@ -132,8 +132,12 @@ class Steering(Result):
             verdict = (f"{random} and one {unit} do not" if beats_random and beats_neuron else
                        f"{random} and one {unit} do too" if not (beats_random or beats_neuron) else
                        f"{random} do not, one {unit} does" if beats_random else f"one {unit} does not, {random} do")
+            narrow = [layer for layer in tested  # alpha 1 (the class mean of x moved onto y's) outside the window
+                      if not any(low <= 1 <= high for low, high in s[layer]["clean_window"]["class means"])]
+            windows = "; ".join(f"{layer} {_window(s[layer]['clean_window']['class means'])}" for layer in narrow)
             headline = (f"Steering {listing(tested)} along the class-mean direction makes the output copying p say "
                         f"y, the others nearly unchanged, for all {n} triples at once"
+                        + (f", but only in a narrow window ({windows}; not at alpha 1)" if narrow else "")
                         + (f" ({listing(arithmetic)} too: readout arithmetic)" if arithmetic else "")
                         + (f" (not {listing(missed)})" if missed else "") + f"; {verdict}.")
         elif arithmetic:

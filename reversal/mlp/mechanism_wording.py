@@ -99,9 +99,10 @@ def _misses(mechanism, name):
     return misses
 
 
-def in_short(mechanism):
+def in_short(mechanism, details="below"):
     """The mechanism in one sentence, computed: where each letter lives and what reads it, or which checks miss on
-    this run. The checks are the ones Mechanism.finding prints (the PASS_* thresholds), so the two agree."""
+    this run. The checks are the ones Mechanism.finding prints (the PASS_* thresholds), so the two agree. details:
+    where the reader finds the checks' numbers ("below" in the full finding; "in step 13" in the notebook's step 14)."""
     m = mechanism
     needed, width, n_letters, seq_len = m["needed_directions"], m["width"], m["n_letters"], m["seq_len"]
     size = plural(n_letters - 1, "direction")
@@ -111,10 +112,10 @@ def in_short(mechanism):
     if misses["hidden1"]:
         where = "; and ".join(f"in {name}, " + ", ".join(misses[name]) for name in LAYERS if misses[name])
         where += "".join(f"; and {miss}" for miss in variance)
-        return f"on this run the per-position picture holds only in part: {where} (details below)."
+        return f"on this run the per-position picture holds only in part: {where} (details {details})."
     also = (" The same holds in hidden2." if not misses["hidden2"] else
-            f" In hidden2 it holds only in part: {', '.join(misses['hidden2'])} (below).")
-    also += "".join(f" One check misses: {miss} (below)." for miss in variance)
+            f" In hidden2 it holds only in part: {', '.join(misses['hidden2'])} ({details}).")
+    also += "".join(f" One check misses: {miss} ({details})." for miss in variance)
     kept = ("leaves the other outputs' accuracy as it was" if first["lost_elsewhere"] == 0 else
             f"costs the other outputs at most {_points(first['lost_elsewhere'], PASS_KEPT)} points of accuracy")
     shared = "" if needed <= width else (f"; {needed} needed directions in {width} neurons cannot all be "
@@ -176,9 +177,13 @@ def _headline(mechanism):
     if misses["hidden1"]:
         failing = [name for name in LAYERS if misses[name]]
         count = sum(len(misses[name]) for name in failing)
+        verdicts = [layer_verdict(m, name) for name in failing]
+        kinds = [kind for kind, missed in (
+            ("patching", any(v["mirror"].min() < PASS_RESTORED or v["elsewhere"] > PASS_ELSEWHERE for v in verdicts)),
+            ("the random control", any(not v["control_separates"] for v in verdicts)),
+            ("removal", any(not v["separate"] for v in verdicts))) if missed]
         return (f"On this run the per-position letter directions explain the outputs only in part: {listing(failing)} "
-                f"miss{'es' if len(failing) == 1 else ''} {plural(count, 'check')} of patching, its random control "
-                f"and removal (below).")
+                f"miss{'es' if len(failing) == 1 else ''} {plural(count, 'check')} of {listing(kinds)} (below).")
     first = layer_verdict(m, "hidden1")
     rest = "the same holds in hidden2" if not misses["hidden2"] else "in hidden2 only in part"
     return (f"Each input letter lives in its own {plural(m['n_letters'] - 1, 'direction')} of hidden1, read only by "
@@ -314,8 +319,8 @@ def _evidence(mechanism):
     if heldout == 1 and m["additive_heldout_accuracy"] == 1:
         caveats.append("    An additive function of (position, letter) pairs seen in training extends to unseen "
                      "combinations by construction, so a network this close to additive is expected to handle new "
-                     "combinations, as this one does. Being close is not a guarantee: on some seeds (try --seed 6) "
-                     "neither the network nor its additive fit gets every held-out sequence right.")
+                     "combinations, as this one does. Being close is not a guarantee: `python demo.py --seeds 10` shows "
+                     "how many seeds reverse every held-out sequence.")
     elif m["additive_heldout_accuracy"] > heldout:
         caveats.append("    The additive fit reverses more held-out sequences than the network does: where the network "
                        "errs, it departs from its own additive fit, so the shortfall is the network's, not "

@@ -150,8 +150,9 @@ class ProbeAccuracy(Result):
         else:
             near = abs(control.mean() - self["chance"]) <= 0.1
             evidence.append(f"  Leakage check, labels shuffled across sequences ({spread}): " + (
-                "near chance, as it must be when no probe is scored on a sequence it was fitted on." if near else
-                f"not near chance {self['chance']:.0%}: the folds leak, check them."))
+                f"near chance ({chance(self['chance'])}) on average, as it must be when no probe is scored on a "
+                f"sequence it was fitted on; single positions vary by chance with {self['sequences']} sequences."
+                if near else f"not near chance {self['chance']:.0%}: the folds leak, check them."))
         decodable = [name for name in names if min(untrained["letters"][name]) >= 0.99]
         if decodable:
             verb = "gives" if len(decodable) == 1 else "give"
@@ -162,9 +163,15 @@ class ProbeAccuracy(Result):
                  f"for {percentages(readout).strip()} of the sequences (per input position; the model misreads "
                  f"the rest)")
         for name in [name for name in names if name in LINEAR_READOUT]:
+            below = [i for i, (probe, own) in enumerate(zip(trained["letters"][name], readout)) if probe < own]
+            scores = percentages([trained["letters"][name][i] for i in below]).strip()
+            short = ("" if not below else f" The cross-validated probe scores less at input "
+                     f"{listing(str(i + 1) for i in below)} ({scores}): fitted without the sequences it names, it "
+                     f"can miss what the model's own readout gets.")
             caveats.append(f"  {name} is decodable by construction: {LINEAR_READOUT[name]}, and read at output "
                            f"{len(readout) + 1}-i it names input i's letter {where}. So wherever the model reverses "
-                           f"correctly a linear probe exists; a high {name} score says the model works, nothing more.")
+                           f"correctly a linear probe exists; a high {name} score says the model works, nothing "
+                           f"more.{short}")
         caveats.append("  A probe shows the information is present, not that the model uses it; that takes ablation "
                        "and patching.")
         return Finding(headline, numbers, evidence, caveats)

@@ -8,8 +8,6 @@ Each entry is (term, definition). The order is the order a reader of the tutoria
 
 import textwrap
 
-from ..features.steering_result import CLEAN_FLIP, CLEAN_SIDE_EFFECTS
-
 GLOSSARY = [
     ("L and V", "L is the sequence length (3 by default) and V the number of letters in the vocabulary (3: a, b, c)."),
     ("held-out sequence", "A sequence the model never trained on; accuracy on these says whether it generalizes."),
@@ -49,8 +47,8 @@ GLOSSARY = [
     ("OV circuit", "W_V and W_O read together (with W_E and W_U): what an attended token writes into the output."),
     ("steering", "Adding a direction, times a strength alpha, to an activation during the forward pass, to change "
                  "what the model says."),
-    ("steering window", f"The range of alpha over which steering does what was asked on at least {CLEAN_FLIP:.0%} "
-                        f"of the sequences and changes any other output on at most {CLEAN_SIDE_EFFECTS:.0%}."),
+    ("steering window", "The range of alpha over which steering writes the asked-for letter on nearly every "
+                        "sequence and leaves the other outputs nearly unchanged (the printout states both cut-offs)."),
     ("feature", "A property of the input that the network represents, here 'the letter at position p is x'."),
     ("superposition", "A layer representing more features than it has neurons, as directions that cannot all be "
                       "orthogonal."),
