@@ -969,11 +969,13 @@ tell()
 steering = steering_experiment(run)
 figure(plot_steering, steering, out("notebook_steering.png"))
 windows = {layer: steering[layer]["clean_window"]["class means"] for layer in steering["layers"]}  # [(from, to)]
-for layer, window in windows.items():
-    print(f"{layer}: " + (f"clean from alpha {window[0][0]:g} to {window[-1][1]:g}" if window else "no clean window"))
-inside = [layer for layer, window in windows.items() if any(low <= 1 <= high for low, high in window)]
-print(f"alpha = 1, x's class mean moved onto y's, is inside the window at {', '.join(inside)}" if inside else
-      "alpha = 1, x's class mean moved onto y's, is inside no window")
+if DETAILS:  # the headline gives the first layer's window
+    for layer, window in windows.items():
+        print(f"{layer}: " + (f"clean from alpha {window[0][0]:g} to {window[-1][1]:g}" if window else
+                              "no clean window"))
+    inside = [layer for layer, window in windows.items() if any(low <= 1 <= high for low, high in window)]
+    print(f"alpha = 1, x's class mean moved onto y's, is inside the window at {', '.join(inside)}" if inside else
+          "alpha = 1, x's class mean moved onto y's, is inside no window")
 say(steering.finding())
 
 # %% [markdown]
