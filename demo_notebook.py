@@ -1,25 +1,33 @@
 # %% [markdown]
 # # Reversing sequences: a first lesson in mechanistic interpretability
 #
-# A guided tour, step by step: train a tiny network to reverse letter sequences, then open it up and look at how it
-# does it. Run it as a script (it pauses between steps) or open it as a notebook (VS Code, or JupyterLab with
-# jupytext) and run it cell by cell.
+# Train a tiny network to reverse letter sequences, then open it up and find out how it does it. Each step asks a
+# question and closes with a one-line takeaway computed from this run.
 #
-#     python demo_notebook.py                      # pauses after each step; press Enter to go on
+#     python demo_notebook.py              # pauses after each step; press Enter to go on
+#     python demo_notebook.py --details    # also each step's evidence, caveats and longer notes
+#     python demo_notebook.py --help       # every setting
+#
+# In a notebook, set `DETAILS = True` in the first code cell; the longer notes are folded.
+#
+# **A 90-minute class.** Each heading gives its minutes. In class, steps 1 to 8, 11 to 16, 18, 21, 23, 24 and 26
+# (87 min); as homework, steps 9, 10, 17, 19, 20, 22 and 25 (31 min). Run every cell all the same: later steps use
+# what earlier ones compute.
+#
+# <details><summary>The chapters, the flags and the files</summary>
+#
 #     python demo_notebook.py --no-pause           # runs straight through
 #     python demo_notebook.py --chapter features   # starts at a chapter; what it needs is trained first
 #     python demo_notebook.py --show               # also opens each figure in a window as its step runs
 #     python demo_notebook.py --crowded            # step 25 also measures a crowded layer (about 4 s more)
-#     python demo_notebook.py --help               # every setting
 #
 # Four chapters. 1, the model (steps 1 to 7): the task, the data, training, hooks, and what the network does.
 # 2, the mechanism (steps 8 to 14): probes, selectivity, weights, ablation and patching take the MLP apart, and the
 # mechanism is stated and tested. 3, attention (steps 15 to 20): a one-layer transformer trained on the same split,
 # its circuit read from its attention pattern and its weights. 4, features (steps 21 to 25): steering both models
 # along the directions found, superposition, and a sparse autoencoder scored against the ground truth; step 26 lists
-# things to try. The notebook
-# always tells both models' stories, so it has no --model flag; `python demo.py --model transformer` runs the
-# transformer alone.
+# things to try and the glossary. The notebook always tells both models' stories, so it has no --model flag;
+# `python demo.py --model transformer` runs the transformer alone.
 #
 # Writes into --out: notebook_training_loss.png, activation_heatmaps.png, and one figure per experiment:
 # notebook_position_influence.png, notebook_probe_accuracy.png, notebook_neuron_selectivity.png,
@@ -29,6 +37,8 @@
 # notebook_steering.png, notebook_transformer_steering.png, notebook_superposition.png and notebook_sae.png;
 # with --crowded also notebook_superposition_crowded.png and notebook_sae_crowded.png.
 # The same story without the commentary, plus metrics.json, is demo.py.
+#
+# </details>
 
 # %%
 import argparse
@@ -37,7 +47,8 @@ import dataclasses
 import os
 
 from reversal.support.config import DEFAULT_LR, build_parser, resolve
-from reversal.support.tutorial import figure, finish_figures, in_notebook, pause, show_figures, start_at_chapter, tell
+from reversal.support.tutorial import (figure, finish_figures, in_notebook, pause, say, show_details, show_figures,
+                                       start_at_chapter, tell)
 
 parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=False,
                       description="A guided, step-by-step tutorial: train a tiny sequence reverser and look inside it. "
@@ -46,6 +57,9 @@ parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=Fal
 CHAPTERS = {"model": (1, []), "mechanism": (8, [1, 2, 3, 4, 7]), "attention": (15, [1, 2, 3, 4, 7, 13]),
             "features": (21, [1, 2, 3, 4, 7, 15])}
 parser.add_argument("--no-pause", action="store_true", help="run straight through without waiting for Enter")
+parser.add_argument("--details", action="store_true",
+                    help="print every step's evidence and caveats, and the longer notes, besides its question and "
+                         "takeaway (in a notebook: DETAILS = True)")
 def chapter(text):
     """A chapter's name in any case, or its number: 4 and Features both mean features."""
     name = list(CHAPTERS)[int(text) - 1] if text in ("1", "2", "3", "4") else text.lower()
@@ -67,6 +81,7 @@ parser.add_argument("--crowded", action="store_true",
 parser.add_argument("--model", help=argparse.SUPPRESS)  # not a setting here: caught below, to say where it lives
 # In a notebook sys.argv holds the kernel's own arguments, so the flags come from this list instead:
 NOTEBOOK_FLAGS = []  # e.g. ["--seed", "1", "--seq-len", "4"]
+DETAILS = False  # True: every step also prints its evidence and caveats, as --details does in a terminal
 args = parser.parse_args(NOTEBOOK_FLAGS if in_notebook() else None)
 if args.model is not None:
     parser.error("argument --model: the notebook tells both stories, the MLP (chapters 1, 2 and 4) and the "
@@ -99,6 +114,7 @@ from reversal.mlp.dimensionality import plot_dimensionality
 from reversal.mlp.generalization import generalization
 from reversal.mlp.influence import plot_influence, position_influence
 from reversal.mlp.mechanism import find_mechanism, in_short
+from reversal.report.glossary import GLOSSARY, glossary_lines
 from reversal.mlp.patching import activation_patching, patch_neurons, plot_patching
 from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity, null_cutoff, plot_selectivity
@@ -115,67 +131,84 @@ os.makedirs(cfg.out, exist_ok=True)
 out = lambda name: os.path.join(cfg.out, name)
 if not in_notebook():
     stop_quietly_when_the_reader_goes()  # python demo_notebook.py | head: no traceback when head stops reading
+DETAILS = DETAILS or args.details
+show_details(DETAILS)  # say() and tell() print the evidence and the folded notes only with details
 tell()  # in a terminal, print the introduction above (a notebook shows it already)
 show_figures(args.show)  # --show: find a way to open windows, or say in one line that there is none
 if args.chapter != "model":
     start_at_chapter(*CHAPTERS[args.chapter])  # runs the steps it needs quietly, then the chapter, then exits
 
+
 # %% [markdown]
 # # Chapter 1: the model
-# ## Step 1: the task
-# The network reads a few letters and an end marker, and must write them back in reverse order:
-# `a b c <eos>` -> `c b a <eos>`. Every output position has a fixed source: output 1 copies input L, output 2 copies
-# input L-1, and so on. Mechanistic interpretability (MI) asks not only *whether* a network does this, but *how*:
-# which parts of it carry which information, and which parts the answer actually depends on.
+# ## Step 1: the task (2 min)
+# **Question.** Can a small network learn to write letters backwards, and can we find out how it does it?
+#
+# **L and V.** L is the sequence length and V the number of letters in the vocabulary. The network reads L letters
+# and an end marker, and writes them back reversed. Output j copies input L+1-j, its *mirror position*.
+# Mechanistic interpretability (MI) asks not only *whether* a network does this, but *how*.
 
 # %%
 tell()
-print(cfg)
+if DETAILS:
+    print(cfg)
 data = make_data(cfg)
 vocab = data.vocab
 example = torch.tensor(vocab.encode(cfg.input))  # the test input, --input
-print(f"Reverse {cfg.seq_len} letters from {cfg.vocab!r}, followed by <eos>. For example:")
-print(f"  input  {' '.join(vocab.decode(add_eos(example[None], vocab.eos_id)[0].tolist()))}")
-print(f"  target {' '.join(vocab.decode(make_targets(example[None], vocab.eos_id)[0].tolist()))}")
+print(f"L = {cfg.seq_len} letters from V = {len(vocab.letters)} ({cfg.vocab!r}), then <eos>: "
+      f"{' '.join(vocab.decode(add_eos(example[None], vocab.eos_id)[0].tolist()))} -> "
+      f"{' '.join(vocab.decode(make_targets(example[None], vocab.eos_id)[0].tolist()))}")
+say(f"output j must copy input {cfg.seq_len + 1}-j, a rule the network has to learn from examples.")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 2: the data
-# With the defaults, 3 letters and length 3, there are only 3^3 = 27 distinct sequences, so the 1000 training
-# samples are mostly repeats. To find out whether the network does more than memorize them, about 20% of the
-# distinct sequences are held out: the network never sees them during training, and we test it on them afterwards.
+# ## Step 2: the data (2 min)
+# **Question.** How can we tell a network that learned the rule from one that memorized its examples?
+#
+# A *held-out sequence* is one the network never trains on: accuracy on these says whether it generalizes. About a
+# fifth of the distinct sequences are held out; the training samples are drawn, with repeats, from the rest.
 
 # %%
 tell()
 n_distinct = len(data.train_sequences) + len(data.heldout_sequences)
-print(f"{n_distinct} distinct sequences: {len(data.train_sequences)} for training, "
-      f"{len(data.heldout_sequences)} held out.")
 print("held out (never trained on):", ", ".join("".join(vocab.decode(s.tolist())) for s in data.heldout_sequences[:20]))
-print(f"{len(data.samples)} training samples drawn with replacement from the training sequences; the first five:")
-for sample in data.samples[:5]:
-    print(f"  {' '.join(vocab.decode(add_eos(sample[None], vocab.eos_id)[0].tolist())):<24} -> "
-          f"{' '.join(vocab.decode(make_targets(sample[None], vocab.eos_id)[0].tolist()))}")
+if DETAILS:
+    print(f"{len(data.samples)} training samples drawn with replacement from the training sequences; the first five:")
+    for sample in data.samples[:5]:
+        print(f"  {' '.join(vocab.decode(add_eos(sample[None], vocab.eos_id)[0].tolist())):<24} -> "
+              f"{' '.join(vocab.decode(make_targets(sample[None], vocab.eos_id)[0].tolist()))}")
+say(f"{n_distinct} distinct sequences: {len(data.train_sequences)} to train on, drawn {len(data.samples):,} times "
+    f"with repeats, and {len(data.heldout_sequences)} held out to test on.")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 3: the model
-# embedding (8 numbers per token) -> flatten -> Linear+ReLU -> Linear+ReLU -> one Linear that predicts every output
-# position at once. There is no attention: the only place letters can be "moved" is through the two hidden layers.
+# ## Step 3: the model (3 min)
+# **Question.** What is inside the network, and where can it move a letter between positions?
+#
+# An embedding (a learned vector per token) -> flatten -> Linear+ReLU (`hidden1`) -> Linear+ReLU (`hidden2`) ->
+# unembed. The *unembed* is the last linear map, from the final activations to one score (logit) per token. There is
+# no attention: letters move between positions only through the hidden layers.
 
 # %%
 tell()
 model = make_model(cfg, vocab)
 untrained = copy.deepcopy(model)  # kept for later: the same network before any training, as a control
-print(model)
-print(f"{model.parameter_count():,} parameters. Shapes for a batch of B sequences: tokens (B, {cfg.seq_len + 1}) -> "
-      f"embedding (B, {(cfg.seq_len + 1) * cfg.d_embed}) -> hidden1 (B, {cfg.hidden}) -> hidden2 (B, {cfg.hidden}) -> "
-      f"logits (B, {cfg.seq_len + 1}, {len(vocab)})")
+if DETAILS:
+    print(model)
+if DETAILS:
+    print(f"Shapes for a batch of B sequences: tokens (B, {cfg.seq_len + 1}) -> embedding (B, "
+          f"{(cfg.seq_len + 1) * cfg.d_embed}) -> hidden1 (B, {cfg.hidden}) -> hidden2 (B, {cfg.hidden}) -> "
+          f"logits (B, {cfg.seq_len + 1}, {len(vocab)})")
+say(f"{model.parameter_count():,} parameters; every route from an input letter to an output runs through the two "
+    f"hidden layers of {cfg.hidden} neurons.")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 4: training
-# Adam, cross-entropy averaged over every output position, mini-batches of `--batch-size` samples. After every epoch we
-# measure exact-match accuracy on the held-out sequences: a sequence counts only if every output token is right.
+# ## Step 4: training (3 min)
+# **Question.** Does it learn to reverse, including the sequences it never saw?
+#
+# Adam, cross-entropy over every output position, mini-batches of `--batch-size` samples. A sequence counts as right
+# only if every output token is (exact match).
 
 # %%
 tell()
@@ -184,47 +217,62 @@ history = train(model, data, cfg)
 run = Run(model, untrained, data, cfg)  # what every experiment below takes: the model, its untrained twin, the data, cfg
 train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
 heldout_accuracy = history.heldout_accuracy[-1]
-print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
+if DETAILS:
+    print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
 print(f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(reverse_text(model, vocab, cfg.input))}")
-print(generalization(run, train_accuracy, heldout_accuracy).finding())
 figure(plot_training, history, out("notebook_training_loss.png"), title="Training (notebook run)")
+say(generalization(run, train_accuracy, heldout_accuracy).finding())
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 5: hooks, reading the hidden layers
-# A forward hook is a function PyTorch calls with a layer's output every time the layer runs. `run_with_cache`
-# attaches one to `hidden1` and `hidden2`, stores what they output, and removes the hooks again, even if something
-# fails on the way (a `try/finally` inside a context manager).
+# ## Step 5: hooks, reading the hidden layers (4 min)
+# **Question.** How do we read what a hidden layer computes for one input?
+#
+# A *forward hook* is a function PyTorch calls with a layer's output every time the layer runs; it can record the
+# output or return a replacement. `run_with_cache` attaches hooks, stores the outputs, and removes the hooks again
+# even if something fails (a `try/finally` inside a context manager).
 
 # %%
 tell()
 test_tokens = torch.tensor([vocab.encode(cfg.input) + [vocab.eos_id]], device=cfg.device)  # (1, T)
 logits, cache = run_with_cache(model, test_tokens, ("hidden1", "hidden2"))
-for name, activation in cache.items():
-    print(f"{name:<9} shape {tuple(activation.shape)}  values {[round(v, 2) for v in activation[0].tolist()]}")
-print("hooks still attached after the run:", hook_count(model), "(the context manager removed them)")
-print("Every hidden value is >= 0: each is the output of a ReLU, which turns negatives into 0.")
+if DETAILS:
+    for name, activation in cache.items():
+        print(f"{name:<9} shape {tuple(activation.shape)}  values {[round(v, 2) for v in activation[0].tolist()]}")
+    print("Every hidden value is >= 0: each is the output of a ReLU, which turns negatives into 0.")
+lowest = min(activation.min().item() for activation in cache.values())
+say(f"the hooks recorded both hidden layers for {cfg.input!r}, every value "
+    f"{'>= 0 (after a ReLU)' if lowest >= 0 else 'as it came'}; {hook_count(model)} hooks were left attached.")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 6: the heatmaps
+# ## Step 6: the heatmaps (4 min)
 # **Question.** Do the hidden neurons respond differently to different inputs, and are some never used?
-# **Hypothesis.** Most neurons vary across inputs; a few may be dead (0 for every input): a neuron whose input to
-# the ReLU is pushed below 0 for every input during training stays at 0.
-# **Experiment.** Capture both hidden layers for every distinct sequence (a seeded sample of 64 when there are more):
-# a row per input, a column per neuron, colour = activation. Orange labels are held-out sequences, the cyan box is
-# the test input, a red outline marks a dead neuron.
+# **Hypothesis.** Most neurons vary across inputs; a few may be *dead*, 0 for every input.
+# **Experiment.** Capture both hidden layers for every distinct sequence: a row per input, a column per neuron.
+#
+# <details><summary>How to read the figure, and why a neuron dies</summary>
+#
+# A neuron whose input to the ReLU is pushed below 0 for every input during training stays at 0. The heatmaps use a
+# seeded sample of 64 sequences when there are more; colour is the activation. Orange labels are held-out sequences,
+# the cyan box is the test input, a red outline marks a dead neuron.
+#
+# </details>
 
 # %%
 tell()
 capture = capture_all(run)
-print(capture.finding())
 figure(plot_activations, capture, out("activation_heatmaps.png"), seed=cfg.seed)
+say(capture.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** Dead columns cannot matter to the output; columns that vary carry *some*
-# information about the input. The heatmap does not say which information, or whether the output uses it: the probes,
-# ablation and patching below test that. Which neuron is dead changes with --seed.
+# <details><summary>What it proves, and what not</summary>
+#
+# Dead columns cannot matter to the output; columns that vary carry *some* information about the input. The heatmap
+# does not say which information, or whether the output uses it: the probes, ablation and patching below test that.
+# Which neuron is dead changes with --seed.
+#
+# </details>
 #
 # **Exercise.** Find the inputs that make one live neuron fire most. Do they share a letter at some position?
 
@@ -236,66 +284,81 @@ print(f"hidden1 neuron {NEURON} fires most for", [capture["labels"][i] for i in 
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 7: behaviour first. What does the network do?
+# ## Step 7: behaviour first. What does the network do? (5 min)
 # **Question.** Which input positions does each output position depend on?
-# **Hypothesis.** If it reverses, changing the letter at input position i changes the *predicted letter* at output
-# L+1-i and nowhere else. The logits are numbers, not decisions: they may still move a little elsewhere.
-# **Experiment.** For every sequence and input position, swap in each other letter. Count how often each output's
-# predicted letter changes (argmax view), and how far each output's logit for its original answer moves (logit view).
+# **Hypothesis.** Changing input i's letter changes the *predicted letter* at output L+1-i only (the logits may
+# still move a little elsewhere).
+# **Experiment.** Swap each input letter for each other one; count how often each output's prediction changes
+# (argmax view), and how far its logit moves (logit view).
 
 # %%
 tell()
 sequences = run.sequences  # every distinct sequence (a seeded sample if there are many)
 influence = position_influence(run)
-print(influence.finding())
 figure(plot_influence, influence, out("notebook_position_influence.png"))
+say(influence.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** At seed 42 the argmax map is the anti-diagonal: each output's decision depends
-# only on the mirrored input, and the logit map shows that other inputs move it too, by much less. This varies with
-# the seed: at --seed 6 changing input 1 or 3 flips its mirrored output in 89% of cases and the output at its own
-# position in 22%; the printout says which holds on this run. Both are behaviour: a lookup table would draw the same
+# <details><summary>What it proves, and what not</summary>
+#
+# Where the printout says so, the argmax map is the anti-diagonal: each output's decision depends only on the
+# mirrored input, and the logit map shows that other inputs move it too, by much less. This varies with the seed:
+# `python demo_notebook.py --seed 6` printed, when we ran it, that changing input 1 or 3 flips its mirrored output in
+# 89% of cases and the output at its own position in 22%. Both maps are behaviour: a lookup table would draw the same
 # pictures, and they say nothing about *how* the network computes.
 #
-# **Exercise.** Print the logit view for the untrained network. Is there any anti-diagonal before training? Compare
-# the size of its numbers with the trained ones.
+# </details>
+#
+# **Exercise.** Print the logit view for the untrained network. Is there an anti-diagonal before training?
 
 # %%
 tell()
 before = np.array(position_influence(dataclasses.replace(run, model=untrained))["logit"])  # (L inputs, L outputs)
-print("untrained: how far output j's logit moves when input i changes (rows: input i; columns: output j)")
-print("        " + "".join(f"output {j + 1:<4}" for j in range(cfg.seq_len)))
-for i, row in enumerate(before):
-    print(f"input {i + 1} " + "".join(f"{value:<11.3f}" for value in row))
+if DETAILS:
+    print("untrained: how far output j's logit moves when input i changes (rows: input i; columns: output j)")
+    print("        " + "".join(f"output {j + 1:<4}" for j in range(cfg.seq_len)))
+    for i, row in enumerate(before):
+        print(f"input {i + 1} " + "".join(f"{value:<11.3f}" for value in row))
 print(f"largest: {before.max():.3f}, against {np.array(influence['logit']).max():.1f} in the trained network")
 pause(PAUSE)
 
 # %% [markdown]
 # # Chapter 2: the mechanism
-# ## Step 8: probes. Where is each input letter stored?
-# **Question.** Can a linear classifier read the letter at each input position from the embedding, hidden1 and
-# hidden2?
-# **Hypothesis.** The information must survive every layer: to write out every letter, the network must keep all of
-# them. Whether a *linear* probe can read it is what we test. For hidden2 it is guaranteed if the model works: the
-# output layer is itself a linear readout of hidden2.
-# **Experiment.** One logistic-regression probe (L2 penalty) per layer and position, cross-validated over all
-# distinct sequences in 5 seeded folds, so every sequence is scored by a probe that never saw it. A control: the
-# same probes on the untrained network. And a leakage check: shuffled labels (each sequence labelled with another's
-# letter), which no probe can predict for a sequence it never saw, so they score chance by construction.
+# ## Step 8: probes. Where is each input letter stored? (5 min)
+# **Question.** Can a linear classifier read the letter at each input position from each layer?
+# A *probe* is a small linear classifier trained to read a quantity (here an input letter) from a layer's
+# activations; it shows the information is there, not that the model uses it.
+# **Hypothesis.** To write out every letter the network must keep them all, in every layer.
+# **Experiment.** A probe per layer and position, scored on sequences it never saw; the untrained network is the
+# control.
+#
+# <details><summary>The folds, the control and the leakage check</summary>
+#
+# One probe (L2 penalty) per layer and position, cross-validated over all distinct sequences in 5 seeded folds, so
+# every sequence is scored by a probe that never saw it. For hidden2 a linear readout is guaranteed if the model
+# works: the output layer is itself a linear readout of hidden2. A leakage check: shuffled labels (each sequence
+# labelled with another's letter), which no probe can predict for a sequence it never saw, so they score chance by
+# construction.
+#
+# </details>
 
 # %%
 tell()
 probes = probe_accuracy(run)
-print(probes.finding())
 figure(plot_probes, probes, out("notebook_probe_accuracy.png"))
+say(probes.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** A probe shows that information is *present* in a layer, not that the network
-# *uses* it: the untrained network's layers hold much of it too. The shuffled labels near chance show that the
-# folds do not leak: they are a check on the set-up, chance by construction, not a control task. A perfect hidden2 score adds nothing beyond "the model works".
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** Take the penalty away (`WEIGHT_DECAY = 0.0`), then make it large (1.0). Which network's probes move,
-# the trained or the untrained one?
+# A probe shows that information is *present* in a layer, not that the network *uses* it: the untrained network's
+# layers hold much of it too. The shuffled labels near chance show that the folds do not leak: they are a check on
+# the set-up, chance by construction, not a control task. A perfect hidden2 score adds nothing beyond "the model
+# works".
+#
+# </details>
+#
+# **Exercise.** Take the probes' penalty away (`WEIGHT_DECAY`), then make it large. Which network's probes move?
 
 # %%
 tell()
@@ -304,31 +367,41 @@ folds = fold_masks(len(sequences), N_FOLDS, torch.Generator().manual_seed(cfg.se
 for name, network in (("trained", model), ("untrained", untrained)):
     features = layer_features(network, sequences, vocab, cfg.device)["hidden2"][None]  # (1, N, H): one feature set
     accuracy = cross_validated_accuracy(features, sequences, folds, len(vocab.letters), WEIGHT_DECAY)[0]
-    print(f"{name} hidden2, weight decay {WEIGHT_DECAY}: accuracy per input position {percentages(accuracy.tolist())}")
+    print(f"{name} hidden2, weight decay {WEIGHT_DECAY}: mean accuracy {accuracy.mean():.0%}"
+          + (f", per input position {percentages(accuracy.tolist())}" if DETAILS else ""))
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 9: selectivity. Does one neuron mean one thing?
-# **Question.** Is there a neuron for "the letter at position 1", another for position 2, and so on?
-# **Hypothesis.** A tidy network would have one-position neurons: each neuron's variance explained by one position.
-# **Experiment.** For each neuron, the share of its variance explained by the letter at each position (eta squared,
-# 0 = unrelated, 1 = determined by it). How large must it be to count? A permutation null: shuffle which sequence
-# has which activation 200 times; the cut-off is what shuffled data exceed only 1% of the time (never below 10%).
-# The untrained network is the control.
+# ## Step 9: selectivity. Does one neuron mean one thing? (5 min)
+# **Question.** Is there a neuron for each input position's letter?
+# *Eta squared* is the share of a neuron's variance that one input position's letter explains, from 0 to 1.
+# **Hypothesis.** A tidy network would have one-position neurons.
+# **Experiment.** Each neuron's eta squared for each position, counted where it beats a shuffled null; the untrained
+# network is the control.
+#
+# <details><summary>The null</summary>
+#
+# How large must eta squared be to count? A permutation null: shuffle which sequence has which activation 200 times;
+# the cut-off is what shuffled data exceed only 1% of the time (never below 10%).
+#
+# </details>
 
 # %%
 tell()
 selectivity = neuron_selectivity(run)
-print(selectivity.finding())
 figure(plot_selectivity, selectivity, out("notebook_neuron_selectivity.png"))
+say(selectivity.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** With few sequences chance alone reaches a sizeable eta squared, so a fixed 10%
-# cut-off would count noise. The distributions say more than the counts: compare the trained and untrained medians
-# above. Eta squared measures association one position at a time, and says nothing about whether the output uses the
-# neuron.
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** Move the null's quantile (`QUANTILE`) and watch the counts. Which count would you report, and why?
+# With few sequences chance alone reaches a sizeable eta squared, so a fixed 10% cut-off would count noise. The
+# distributions say more than the counts: compare the trained and untrained medians above. Eta squared measures
+# association one position at a time, and says nothing about whether the output uses the neuron.
+#
+# </details>
+#
+# **Exercise.** Move the null's quantile (`QUANTILE`) and watch the counts. Which would you report, and why?
 
 # %%
 tell()
@@ -337,66 +410,86 @@ hidden1 = torch.cat([layer_features(network, sequences, vocab, cfg.device, ("hid
                      for network in (model, untrained)], 1)  # (N, 2H); the step's null pools hidden2 too
 cutoff = null_cutoff(hidden1, sequences, torch.Generator().manual_seed(cfg.seed), quantile=QUANTILE)
 positions = (np.array(selectivity["hidden1"]["eta"]) >= cutoff).sum(1)
-print(f"cut-off {cutoff:.2f}: trained hidden1 neurons depending on 0, 1, 2, ... positions: "
-      f"{np.bincount(positions, minlength=cfg.seq_len + 1).tolist()} (a dead neuron counts as 0)")
+print(f"cut-off {cutoff:.2f}: {(positions == 1).sum()} trained hidden1 neurons depend on one position alone, "
+      f"{(positions > 1).sum()} on more, {(positions == 0).sum()} on none")
+if DETAILS:
+    print(f"  neurons depending on 0, 1, 2, ... positions: {np.bincount(positions, minlength=cfg.seq_len + 1).tolist()} "
+          f"(a dead neuron counts as 0)")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 10: weights. What do the first layer's weights say?
-# **Question.** Before its ReLU, a hidden1 neuron is a sum over positions of W_p E_x: the position's weight block
-# times the letter's embedding. Do the weights predict which positions it depends on?
-# **Hypothesis.** Yes, by arithmetic: the variance over letters of what position p adds, as a share over positions,
-# is exactly the neuron's eta squared before the ReLU. If so, it predicts selectivity in the untrained network too.
-# **Experiment.** Each position's share, beside the measured eta squared, in the trained and the untrained network.
+# ## Step 10: weights. What do the first layer's weights say? (4 min)
+# **Question.** Before its ReLU, a first-layer neuron is a sum over positions of W_p E_x (the position's weight block
+# times the letter's embedding). Do the weights predict which positions it depends on?
+# **Hypothesis.** Yes, by arithmetic, before the ReLU, in the untrained network too.
+# **Experiment.** Each position's share of the variance, from the weights, beside the measured eta squared.
 
 # %%
 tell()
 weights = first_layer_weights(run)
-print(weights.finding())
 figure(plot_first_layer_weights, weights, out("notebook_first_layer_weights.png"))
+say(weights.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** Where the weights predict selectivity in both networks, the agreement is
-# arithmetic, not something training created; what is left is the ReLU. It says nothing about which neurons the
-# output needs. A weight block's norm alone would mislead: it ignores the embeddings.
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** For one neuron (`NEURON`, the first live one), compare the block norms, the shares and eta squared (a
-# dead neuron has eta squared 0 everywhere, whatever its weights). Find a neuron whose biggest block is not its most
-# selective position: what are the letters' embeddings doing there?
+# Where the weights predict selectivity in both networks, the agreement is arithmetic, not something training
+# created; what is left is the ReLU. It says nothing about which neurons the output needs. A weight block's norm
+# alone would mislead: it ignores the embeddings.
+#
+# </details>
+#
+# **Exercise.** For one neuron (`NEURON`), compare the block norms, the shares and eta squared. Find a neuron whose
+# biggest block is not its most selective position: what are the letters' embeddings doing there?
 
 # %%
 tell()
 NEURON = int(np.flatnonzero(np.array(weights["eta"]).sum(1) > 0)[0])  # the first neuron that is not dead
 blocks = model.linear1.weight.detach().cpu().view(cfg.hidden, cfg.seq_len + 1, -1)[NEURON, :cfg.seq_len]  # (L, E)
-print(f"hidden1 neuron {NEURON}: block norms {blocks.norm(dim=1).numpy().round(2)}, "
-      f"weight shares {np.round(weights['shares'][NEURON], 2)}, eta squared {np.round(weights['eta'][NEURON], 2)}")
+norms = blocks.norm(dim=1).numpy()  # (L,)
+print(f"hidden1 neuron {NEURON}: biggest block at input {norms.argmax() + 1}, most selective for input "
+      f"{np.argmax(weights['eta'][NEURON]) + 1}")
+if DETAILS:
+    print(f"  block norms {norms.round(2)}, weight shares {np.round(weights['shares'][NEURON], 2)}, eta squared "
+          f"{np.round(weights['eta'][NEURON], 2)}")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 11: ablation. Which neurons does the output need, and for which output?
+# ## Step 11: ablation. Which neurons does the output need, and for which output? (6 min)
 # **Question.** If we switch one neuron off, how much does each output lose?
-# **Hypothesis.** If neurons were one-position units, each neuron's damage would land on one output (100% of it on
-# its worst output). If the work is shared across positions, it would spread: 1/L evenly, and a random split puts
-# on average (1 + 1/2 + ... + 1/L)/L on the worst output.
-# **Experiment.** Resample-ablate each neuron: give it its value on another training sequence, averaged over 8 draws.
-# This is the field's standard; zeroing and holding it at its mean are shown beside it. Accuracy saturates (the model
-# wins by a margin of many logits), so measure the mean logit difference (correct minus best wrong) and the loss at
-# each output. Ablating a whole layer is only a sanity check here: in a chain with no residual path everything passes
-# through each layer.
+# *Ablation* removes a component to see what it was for; *resample ablation* replaces its activation with its value
+# on another, randomly chosen input. The *logit difference* is the correct token's logit minus the largest other one:
+# above 0 the answer is right, and its size is the margin.
+# **Hypothesis.** One-position neurons would each damage one output; shared work would spread the damage.
+# **Experiment.** Resample-ablate each neuron; measure each output's logit difference and loss.
+#
+# <details><summary>The ablations, the measures and the yardstick</summary>
+#
+# Each neuron gets its value on another training sequence, averaged over 8 draws: the field's standard; zeroing and
+# holding it at its mean are shown beside it. Accuracy saturates (the model wins by a margin of many logits), hence
+# the logit difference. Ablating a whole layer is only a sanity check here: in a chain with no residual path
+# everything passes through each layer. The yardstick for spread: one-position units put 100% of a neuron's damage on
+# its worst output; an even split puts 1/L on each, and a random split on average (1 + 1/2 + ... + 1/L)/L on the
+# worst.
+#
+# </details>
 
 # %%
 tell()
 ablation = neuron_ablation(run)
-print(ablation.finding())
 figure(plot_ablation, ablation, out("notebook_ablation.png"))
+say(ablation.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** How much margin one neuron's removal costs, and whether its damage lands on one
-# output or spreads. It does not say where the information lives instead: a direction spread over many neurons would
-# give the same picture (step 13 tests that). Which neuron is worst changes with the seed and the resample draws.
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** Zero the three hidden1 neurons whose resample ablation cost output `OUTPUT` the most, together. How
-# much margin is left? How many must go before that output is wrong?
+# How much margin one neuron's removal costs, and whether its damage lands on one output or spreads. It does not say
+# where the information lives instead: a direction spread over many neurons (step 13) would give the same picture.
+# Which neuron is worst changes with the seed and the resample draws.
+#
+# </details>
+#
+# **Exercise.** Zero together the three first-layer neurons that output `OUTPUT` needs most. How much margin is left?
 
 # %%
 tell()
@@ -414,55 +507,86 @@ def zero_neurons(activation):
 
 logits = run_with_hooks(model, tokens, {"hidden1": zero_neurons})
 accuracy, loss, margin = output_metrics(logits, make_targets(sequences, vocab.eos_id), cfg.seq_len)
-print(f"hidden1 neurons {NEURONS} zeroed together: mean logit difference per output "
-      f"{' '.join(f'{m:.1f}' for m in margin.tolist())} (unablated "
-      f"{' '.join(f'{m:.1f}' for m in ablation['baseline']['logit_diff'])}); accuracy {percentages(accuracy.tolist())}")
+print(f"the {len(NEURONS)} zeroed{f' {NEURONS}' if DETAILS else ''}: output {OUTPUT + 1}'s mean logit difference "
+      f"{margin[OUTPUT]:.1f}, against "
+      f"{ablation['baseline']['logit_diff'][OUTPUT]:.1f} unablated")
+if DETAILS:
+    print(f"  every output: {' '.join(f'{m:.1f}' for m in margin.tolist())} (unablated "
+          f"{' '.join(f'{m:.1f}' for m in ablation['baseline']['logit_diff'])}); accuracy {percentages(accuracy.tolist())}")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 12: activation patching. What suffices, and what is needed?
+# ## Step 12: activation patching. What suffices, and what is needed? (6 min)
 # **Question.** When one input letter changes, which activations carry that change to the output?
-# **Hypothesis.** A whole layer must carry all of it (a sanity check in a chain). Single neurons can only carry shares
-# that add up to the whole: in hidden2, whose readout is linear, exactly.
-# **Experiment.** Corrupt the input that an output copies. *Denoising*: run the corrupted input with clean activations
-# copied in (does the part suffice?). *Noising*: run the clean input with corrupted activations copied in (is the part
-# needed?). Measure LD = clean letter's logit minus corrupted letter's, normalised so that 1 = the part carries all of
-# LD_clean - LD_corrupted: restored for denoising, lost for noising.
+# *Activation patching* runs the model on one input while copying in a component's activation from another.
+# *Noising and denoising*: noising patches a corrupted run's activation into the clean run (what breaks it);
+# denoising, the clean activation into the corrupted run (what restores it).
+# **Hypothesis.** A whole layer carries all of it; single neurons carry shares of it.
+# **Experiment.** Corrupt the input an output copies; patch each neuron, then each layer, both ways.
+#
+# <details><summary>The measure</summary>
+#
+# LD = clean letter's logit minus corrupted letter's, normalised so that 1 = the part carries all of
+# LD_clean - LD_corrupted: restored for denoising, lost for noising. In hidden2, whose readout is linear, the shares
+# add up exactly.
+#
+# </details>
 
 # %%
 tell()
 patching = activation_patching(run)
-print(patching.finding())
 figure(plot_patching, patching, out("notebook_patching.png"))
+say(patching.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** In hidden2 a neuron's share is its direct logit attribution, and the shares add up
-# to 1. So when several neurons contribute, each single share is small by arithmetic; that alone is not evidence of a
-# "distributed" mechanism. Noising equals denoising here when every pair is run both ways round: with clean and
-# corrupted inputs from different sets, as in language models, they can differ. Negative shares mean a neuron alone
-# pushes toward the corrupted letter. Measured on one-letter corruptions only.
+# *Direct logit attribution* splits a logit into the contributions of the pieces that add up to it, because the last
+# layer is linear; a hidden2 neuron's patching share is exactly that.
 #
-# **Exercise.** Patch the `K` neurons with the largest shares together, both ways. How many does it take to carry
-# most of the answer? (The cell ranks neurons by their mean share over all outputs; the printout above ranked them for
-# each output separately, so the two can disagree.)
+# <details><summary>What it proves, and what not</summary>
+#
+# The shares add up to 1, so when several neurons contribute, each single share is small by arithmetic; that alone
+# is not evidence of a "distributed" mechanism. Noising equals denoising here when every pair is run both ways
+# round: with clean and corrupted inputs from different sets, as in language models, they can differ. Negative
+# shares mean a neuron alone pushes toward the corrupted letter. Measured on one-letter corruptions only.
+#
+# </details>
+#
+# **Exercise.** Patch the `K` neurons with the largest mean shares together. How many carry most of the answer?
 
 # %%
 tell()
 K = 4
 for name in ("hidden1", "hidden2"):
     best = np.argsort(-np.array(patching["denoising"][name]["neurons"]).mean(1), kind="stable")[:K].tolist()
-    for direction in ("denoising", "noising"):
+    for direction in ("denoising", "noising") if DETAILS else ("denoising",):  # the two agree here (see above)
         shares = patch_neurons(model, sequences, vocab, cfg.device, name, best, direction=direction)
-        print(f"{name}, {direction}: neurons {best} together carry {' '.join(f'{s:.2f}' for s in shares)} per output")
+        print(f"{name}, {direction}: the top {K}{f' {best}' if DETAILS else ''} together carry "
+              + (f"{' '.join(f'{s:.2f}' for s in shares)} per output" if DETAILS else
+                 f"{np.mean(shares):.2f} of the answer, averaged over the outputs"))
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 13: the mechanism. Where does each letter live, and who reads it?
-# **Question.** Single neurons each matter a little. So where does the letter at input position i live inside the
-# network, and how does output j find the letter it must copy?
-# **Hypothesis.** Each input position's letter is written into its own few *directions* of a hidden layer (not its
+# ## Step 13: the mechanism. Where does each letter live, and who reads it? (10 min)
+# **Question.** Single neurons each matter a little. So where does each letter live, and who reads it?
+
+# %%
+tell()
+mechanism = find_mechanism(run)
+print(f"In short: {mechanism.finding().headline}")
+
+# %% [markdown]
+# How we found it. A *direction* is a vector in a layer's activation space; the activation's component along it is a
+# number the next layer can read. A *class mean* is the average activation over the sequences with a given letter
+# at a given position; a *letter contrast*, the difference of two letters' class means there, is the direction that
+# tells them apart. A *subspace* is all combinations of a few directions, here one position's V-1 letter contrasts.
+# Splitting each activation into one part per position is a *change of basis*. We patch one position's part into a
+# run with every letter changed, against random subspaces, then remove it.
+#
+# <details><summary>The experiment in full</summary>
+#
+# **Hypothesis.** Each input position's letter is written into its own few directions of a hidden layer (not its
 # own neurons), added to the others; output j reads only the directions of its mirrored input L+1-j. An additive
-# code like that needs L x (V-1) directions: 3 positions x 2 letter contrasts = 6 with the defaults.
+# code like that needs L x (V-1) directions.
 # **Experiment.** (1) Count the directions the layers use: the variance held by the top k principal components,
 # beside the untrained network. (2) For each layer and input position, find the letter directions from class means
 # on the training sequences (mean activation with letter x at position i, minus the overall mean), and split every
@@ -473,31 +597,41 @@ pause(PAUSE)
 # draws' 95th percentile. Then remove position i's part and measure accuracy at every output. (4) The readout from
 # hidden2 is linear, so split the logit difference exactly into parts. (5) Fit the logits with a model that has no
 # interaction between positions.
+#
+# </details>
 
 # %%
 tell()
-mechanism = find_mechanism(run)
-print(mechanism.finding())
 figure(plot_dimensionality, mechanism, out("notebook_dimensionality.png"))
 figure(plot_subspace_interventions, mechanism, out("notebook_subspace_interventions.png"))
+finding = mechanism.finding()
+numbers = finding.numbers  # the three that carry it: patched at the mirror, the random control, removal
+say(dataclasses.replace(finding, headline=(
+    f"in hidden1, patching an input's own directions restores at least {numbers['hidden1_restored_at_mirror']:.0%} "
+    f"of its mirrored output's answer, random subspaces at most {numbers['hidden1_random_restored_at_mirror_p95']:.0%}"
+    f"; removing them costs the other outputs {numbers['hidden1_accuracy_lost_elsewhere']:.0%} of their accuracy.")))
 
 # %% [markdown]
-# **What it proves, and what not.** The patching figure is the anti-diagonal of step 7 *inside* the network: where
-# putting back position i's few directions restores the mirrored output and nothing else, and taking them away breaks
-# exactly that output, that is causal evidence for the mechanism, on these corruptions and this seed (the printout
-# above says whether it holds on this run). The dimension count alone proves little: hidden1 before its ReLU is an
-# affine function of the letters, so it has at most L x (V-1) directions for *any* weights, and the untrained network
-# is low-dimensional too. How much two positions' subspaces overlap, and how many neurons each spreads over, means
-# little without a yardstick: the printout measures both on class means over every sequence (there each letter is
-# equally often at each position) and puts random subspaces of the same size beside them. Where the printout says the
-# picture holds and L x (V-1) fits in --hidden, neurons mix positions because the directions are rotated against the
-# neuron axes, not because of superposition. Superposition is possible only where L x (V-1) exceeds --hidden (try
-# --hidden 4, or --seq-len 6 --vocab abcd: 18 > 16); steps 23 and 25 measure it. A
-# patched share above 100% means the patch overshoots the clean run; a negative one pushes toward the corrupted letter.
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** If the letter lives in directions, you can *write* a letter by moving along them (activation
-# steering). The cell adds to hidden1 the difference of two class means: "letter `NEW_LETTER` at input `POSITION`"
-# minus "the letter there now". Which output changes? Try other positions and letters, and hidden2.
+# The patching figure is the anti-diagonal of step 7 *inside* the network: where putting back position i's few
+# directions restores the mirrored output and nothing else, and taking them away breaks exactly that output, that is
+# causal evidence for the mechanism, on these corruptions and this seed (the printout above says whether it holds on
+# this run). The dimension count alone proves little: hidden1 before its ReLU is an *affine* function of the letters
+# (linear plus a constant, f(x) = A x + b), so it has at most L x (V-1) directions for *any* weights, and the
+# untrained network is low-dimensional too. How much two positions' subspaces overlap, and how many neurons each
+# spreads over, means little without a yardstick: the printout measures both on class means over every sequence
+# (there each letter is equally often at each position) and puts random subspaces of the same size beside them.
+# Where the printout says the picture holds and L x (V-1) fits in --hidden, neurons mix positions because the
+# directions are rotated against the neuron axes, not because of superposition (step 14). Superposition is possible
+# only where L x (V-1) exceeds --hidden (try --hidden 4, or --seq-len 6 --vocab abcd); steps 23 and 25 measure it. A
+# patched share above 100% means the patch overshoots the clean run; a negative one pushes toward the corrupted
+# letter.
+#
+# </details>
+#
+# **Exercise.** If a letter lives in directions, moving along them should *write* a letter. The cell adds to hidden1
+# "letter `NEW_LETTER` at input `POSITION`" minus "the letter there now", as class means. Which output changes?
 
 # %%
 tell()
@@ -513,42 +647,51 @@ assert torch.allclose(steer.double(), means[POSITION, vocab.index[NEW_LETTER]] -
 # clamp at 0: hidden1 comes out of a ReLU, and no real input makes it negative
 logits = run_with_hooks(model, add_eos(test, vocab.eos_id).to(cfg.device),
                         {"hidden1": lambda out: (out + steer.to(out.device)).clamp(min=0)})
-print(f"{cfg.input}, hidden1 moved from '{vocab.tokens[old]}' to '{NEW_LETTER}' at input {POSITION + 1}: "
+print(f"{cfg.input} with '{NEW_LETTER}' written at input {POSITION + 1}: "
       f"{' '.join(vocab.decode(logits.argmax(-1)[0].tolist()))}")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 14: what it means
-# - The mechanism, stated positively and tested by intervention, is printed below for this run. It is about
-#   *directions*. Single neurons are only partly selective (steps 9 and 11), and the natural unit to read this network
-#   in is the per-position directions of step 13 (where step 13's printout says it holds).
-# - Probing and activation patching are used the same way on large language models, with hooks on named activations
-#   (TransformerLens's `run_with_cache` and `run_with_hooks` are what ours imitate).
-# - Sparse autoencoders attack *superposition*: more features than dimensions. Here that is possible only where
-#   L x (V-1) exceeds --hidden; with the defaults 6 directions sit in 16 neurons, and the mixing is a rotated basis.
+# ## Step 14: what it means (3 min)
+# **Question.** What have we learned about this network, and what carries over to large models?
+# - The unit to read this network in is the per-position directions found above, not single neurons.
+# - Probes and activation patching work the same way on large language models, with hooks on named activations
+#   (ours imitate TransformerLens's `run_with_cache` and `run_with_hooks`).
+# - A *feature* is a property of the input that the network represents, such as "the letter at position 2 is b".
+#   *Superposition* is a layer representing more features than it has neurons, as directions that cannot all be
+#   orthogonal; sparse autoencoders attack it. Here it is possible only where L x (V-1) exceeds --hidden.
 
 # %%
 tell()
-print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
-      f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
-print(f"Mechanism: {in_short(mechanism)} (details: step 13)")
-print(f"Superposition: {mechanism['needed_directions']} needed directions, {cfg.hidden} neurons per layer: "
-      + ("room for every direction, so nothing forces superposition." if mechanism["needed_directions"] <= cfg.hidden
-         else "more directions than neurons, so superposition is possible here (step 23 measures it)."))
-print("These numbers are for this seed and settings; `python demo.py --samples 1000 --seeds 10` shows how they "
-      "spread over seeds for this notebook's model.")
+if DETAILS:
+    print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
+          f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
+    print(f"Mechanism: {in_short(mechanism)} (details: step 13)")
+    print("These numbers are for this seed and settings; `python demo.py --samples 1000 --seeds 10` shows how they "
+          "spread over seeds for this notebook's model.")
+say(f"{mechanism['needed_directions']} needed directions, {cfg.hidden} neurons per layer: "
+    + ("room for every direction, so nothing forces superposition." if mechanism["needed_directions"] <= cfg.hidden
+       else "more directions than neurons, so superposition is possible here (step 23 measures it)."))
 pause(PAUSE)
 
 # %% [markdown]
 # # Chapter 3: attention, the same task in a transformer
-# ## Step 15: a one-layer, attention-only transformer, on the same split
-# The MLP hid its routing in rotated directions that took class means and patching to find. A transformer moves
-# information between positions with *attention*: each output position (query) takes a weighted average of what the
-# positions it attends to (keys) send it (values). Ours is the smallest one that can reverse: token and position
-# embeddings added into a residual stream, one attention head that can look both ways, and an unembedding at every
-# position; no MLP, no LayerNorm, no biases. So every path from input to output is a product of weight matrices, the
-# setting of "A Mathematical Framework for Transformer Circuits" (Elhage et al. 2021). Its hook points have
-# TransformerLens's names (`blocks.0.attn.hook_pattern`, ...). It trains on exactly the same sequences and samples.
+# ## Step 15: a one-layer, attention-only transformer, on the same split (5 min)
+# **Question.** Does a transformer learn the same task from the same data?
+#
+# A transformer moves information between positions with *attention*: each output position (query) takes a weighted
+# average of what the positions it attends to (keys) send it (values). The *residual stream* is the running sum that
+# every layer reads from and adds its output to; here token embedding plus position embedding plus the head's output.
+# Ours has one attention head and nothing else: no MLP, no LayerNorm, no biases.
+#
+# <details><summary>Why this design</summary>
+#
+# The MLP hid its routing in rotated directions that took class means and patching to find. With no MLP, no
+# LayerNorm and no biases, every path from input to output is a product of weight matrices, the setting of "A
+# Mathematical Framework for Transformer Circuits" (Elhage et al. 2021). Its hook points have TransformerLens's names
+# (`blocks.0.attn.hook_pattern`, ...). It trains on exactly the same sequences and samples.
+#
+# </details>
 
 # %%
 tell()
@@ -557,53 +700,67 @@ transformer = make_model(transformer_cfg, vocab)
 transformer_history = train(transformer, data, transformer_cfg)
 transformer_untrained = make_model(transformer_cfg, vocab)  # same seed, same starting weights, never trained
 transformer_run = Run(transformer, transformer_untrained, data, transformer_cfg)  # what chapters 3 and 4 take
-print(transformer)
-print(f"{transformer.parameter_count():,} parameters; trained in {transformer_history.seconds:.2f} s; held-out "
-      f"sequences right: {sequence_accuracy(transformer, data.heldout_sequences, vocab.eos_id):.0%}")
-print("its hook points:", ", ".join(transformer.hook_points))
-pause(PAUSE)
+if DETAILS:
+    print(transformer)
+    print("its hook points:", ", ".join(transformer.hook_points))
+print(f"{transformer.parameter_count():,} parameters"
+      + (f"; trained in {transformer_history.seconds:.2f} s" if DETAILS else "")
+      + f"; held-out sequences right: {sequence_accuracy(transformer, data.heldout_sequences, vocab.eos_id):.0%}")
 
 # %% [markdown]
-# **Probes on the residual stream.** The same probes, folds and controls as step 8, on `blocks.0.hook_resid_pre` and
-# `blocks.0.hook_resid_post`, each flattened over positions to (N, T*d). Every letter is there before and after the
-# head, in the trained and the untrained transformer alike: the stream keeps each token's embedding at its own
-# position. So these probes cannot see the routing.
+# **Probes on the residual stream**, before the head (`hook_resid_pre`) and after it (`hook_resid_post`).
 #
-# **Exercise.** Probe only the output position that should hold input i's letter, in the trained and the untrained
-# transformer. Which one can tell them apart, and why? (In Python, counting from 0, input i is copied at position
-# L-1-i, hence `post[:, L-1-i]`; the printouts count from 1, where input i is copied at output L+1-i.)
+# <details><summary>What they can and cannot see</summary>
+#
+# The same probes, folds and controls as step 8, each layer flattened over positions to (N, T*d). Every letter is
+# there before and after the head, in the trained and the untrained transformer alike: the stream keeps each token's
+# embedding at its own position. So these probes cannot see the routing.
+#
+# </details>
+#
+# **Exercise.** Probe only the output position that should hold input i's letter, trained and untrained. Which one
+# can tell them apart, and why?
+#
+# <details><summary>Counting from 0</summary>
+#
+# In Python, counting from 0, input i is copied at position L-1-i, hence `post[:, L-1-i]`; the printouts count from
+# 1, where input i is copied at output L+1-i.
+#
+# </details>
 
 # %%
 tell()
 transformer_probes = probe_accuracy(transformer_run)
-print(transformer_probes.finding())
 folds = fold_masks(len(sequences), N_FOLDS, torch.Generator().manual_seed(cfg.seed))
 for name, network in (("trained", transformer), ("untrained", transformer_untrained)):
     post = layer_features(network, sequences, vocab, cfg.device, ("blocks.0.hook_resid_post",))
     post = post["blocks.0.hook_resid_post"].view(len(sequences), cfg.seq_len + 1, -1)  # (N, T, d)
     at_mirror = [cross_validated_accuracy(post[None, :, cfg.seq_len - 1 - i], sequences[:, i:i + 1], folds,
                                           len(vocab.letters)).item() for i in range(cfg.seq_len)]
-    print(f"{name}: input i's letter read from resid_post at output {cfg.seq_len + 1}-i only: {percentages(at_mirror)}")
+    print(f"{name}: input i's letter read at output {cfg.seq_len + 1}-i only: {percentages(at_mirror)}")
+say(transformer_probes.finding())
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 16: the attention pattern. Where does each output look?
+# ## Step 16: the attention pattern. Where does each output look? (4 min)
 # **Question.** Which input position does each output position read from?
-# **Hypothesis.** Output j attends to input L+1-j, the anti-diagonal. `<eos>`'s answer never changes, so its row is
-# free: training does not force it anywhere.
-# **Experiment.** Read `blocks.0.attn.hook_pattern` (batch, head, query, key) with `run_with_cache` for every
-# sequence and average; show three single sequences too.
+# **Hypothesis.** Output j attends to input L+1-j, the anti-diagonal; `<eos>`'s row is free.
+# **Experiment.** Read the pattern (`hook_pattern`) for every sequence and average.
 
 # %%
 tell()
 attention = attention_experiments(transformer_run)
-print(attention["patterns"].finding())
 figure(plot_patterns, attention["patterns"], out("notebook_attention_patterns.png"))
+say(attention["patterns"].finding())
 
 # %% [markdown]
-# **What it proves, and what not.** The pattern says where each output reads from, not that what it reads is used,
-# nor how the letter is turned into the output: steps 17 and 18 test those. The middle position is its own mirror, so
-# it could also read its letter from its own residual stream.
+# <details><summary>What it proves, and what not</summary>
+#
+# The pattern says where each output reads from, not that what it reads is used, nor how the letter is turned into
+# the output: steps 17 and 18 test those. The middle position is its own mirror, so it could also read its letter
+# from its own residual stream.
+#
+# </details>
 #
 # **Exercise.** Which single sequence puts the least attention on a mirror? Look at its pattern row by row.
 
@@ -614,35 +771,49 @@ _, transformer_cache = run_with_cache(transformer, tokens, ["blocks.0.attn.hook_
 pattern = transformer_cache["blocks.0.attn.hook_pattern"][:, 0].cpu()  # (N, query, key), head 0
 on_mirror = torch.stack([pattern[:, j, cfg.seq_len - 1 - j] for j in range(cfg.seq_len)], 1)  # (N, L)
 weakest = int(on_mirror.min(1).values.argmin())
-print(f"weakest: {''.join(vocab.decode(sequences[weakest].tolist()))!r}, attention on the mirror per output "
-      f"{[round(v, 3) for v in on_mirror[weakest].tolist()]}")
-print(np.round(pattern[weakest].numpy(), 3))
+print(f"weakest: {''.join(vocab.decode(sequences[weakest].tolist()))!r}, {on_mirror[weakest].min():.3f} on its mirror "
+      f"at output {on_mirror[weakest].argmin() + 1}")
+if DETAILS:
+    print(f"attention on the mirror per output {[round(v, 3) for v in on_mirror[weakest].tolist()]}")
+    print(np.round(pattern[weakest].numpy(), 3))
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 17: the QK and OV circuits, read from the weights
-# **Question.** Can we predict the pattern, and what the head writes, from the weights alone, without running an input?
-# **Hypothesis.** Attention scores are (x_q W_Q)(x_k W_K)^T, and each x is a token embedding plus a position embedding.
-# The positional part, W_pos W_Q W_K^T W_pos^T, should peak on the mirrored key in every letter row (the QK circuit).
-# What a head writes when it attends to a token is W_E W_V W_O W_U in logits (the OV circuit): a copying matrix, with
-# its largest entry on the diagonal, would copy the attended letter to the output.
-# **Experiment.** Multiply the matrices; compare the positional QK part with the token-dependent terms, and OV with
-# the direct path W_E W_U that skips the head.
+# ## Step 17: the QK and OV circuits, read from the weights (6 min)
+# **Question.** Can we predict the pattern, and what the head writes, from the weights alone?
+# The weights W_E, W_pos, W_Q, W_K, W_V, W_O, W_U are the token embedding, position embedding, query, key, value,
+# output and unembedding matrices; *d_head* is the width of the head's queries, keys and values. The *QK circuit*
+# (W_Q and W_K) says which key each query attends to; the *OV circuit* (W_V and W_O, with W_E and W_U) what an
+# attended token writes into the output.
+# **Hypothesis.** QK peaks on the mirrored key; OV copies, largest on its diagonal.
+#
+# <details><summary>The arithmetic</summary>
+#
+# Attention scores are (x_q W_Q)(x_k W_K)^T / sqrt(d_head), and each x is a token embedding plus a position
+# embedding. The positional part, W_pos W_Q W_K^T W_pos^T, should peak on the mirrored key in every letter row. What
+# a head writes when it attends to a token is W_E W_V W_O W_U in logits: a copying matrix, with its largest entry on
+# the diagonal, would copy the attended letter to the output. We compare the positional QK part with the
+# token-dependent terms, and OV with the direct path W_E W_U that skips the head.
+#
+# </details>
 
 # %%
 tell()
-print(attention["qk"].finding())
-print(attention["ov"].finding())
 figure(plot_circuits, attention["qk"], attention["ov"], vocab, out("notebook_circuits.png"))
+say(attention["qk"].finding(), attention["ov"].finding())
 
 # %% [markdown]
-# **What it proves, and what not.** Where the printout's worst-case margin is positive (seed 42), the weights predict
-# both halves of the mechanism: where to look (QK) and what to copy (OV). The positional argmax can be the mirror
-# even on seeds whose pattern is messy (--seed 6: output 1 puts 0.53 on `<eos>`); only the token-dependent terms
-# (the worst-case margin) show the mess, so read them too.
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** Check the QK circuit against a real run: rebuild the attention scores of one sequence from
-# W_E, W_pos, W_Q and W_K, and compare them with `blocks.0.attn.hook_attn_scores`.
+# Where the printout's worst-case margin is positive, the weights predict both halves of the mechanism: where to
+# look (QK) and what to copy (OV). The positional argmax can be the mirror even on seeds whose pattern is messy
+# (`python demo_notebook.py --seed 6 --details`, when we ran it, printed that output 1 puts 0.53 on `<eos>`); only
+# the token-dependent terms (the worst-case margin) show the mess, so read them too.
+#
+# </details>
+#
+# **Exercise.** Rebuild one sequence's attention scores from W_E, W_pos, W_Q and W_K, and compare them with the
+# hook `hook_attn_scores`.
 
 # %%
 tell()
@@ -657,27 +828,29 @@ print("largest difference from the hook:", (scores - hooked).abs().max().item())
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 18: interventions on the head
+# ## Step 18: interventions on the head (5 min)
 # **Question.** Does the output need the head, and is the anti-diagonal all the head needs to get right?
-# **Hypothesis.** Switching the head off leaves the letter outputs only the direct path, so accuracy falls to chance.
-# Forcing the exact anti-diagonal pattern keeps every sequence right; a uniform pattern does not. Patching the value
-# at the corrupted key restores the answer.
-# **Experiment.** Zero, mean and resample ablation of the head's output (`hook_result`); the pattern replaced through
-# `hook_pattern`; patching the values (`hook_v`), the pattern and the head's output, denoising and noising.
+# **Hypothesis.** Without the head, accuracy falls to chance; the exact anti-diagonal pattern keeps every sequence
+# right, a uniform one does not.
+# **Experiment.** Ablate the head's output, replace its pattern, and patch its values, pattern and output.
 
 # %%
 tell()
-print(attention["interventions"].finding())
 figure(plot_interventions, attention["interventions"], out("notebook_attention_interventions.png"))
+say(attention["interventions"].finding())
 
 # %% [markdown]
-# **What it proves, and what not.** Ablation shows the head is necessary. Where the forced anti-diagonal keeps every
-# sequence right (seed 42), that pattern suffices for this model's values; where it does not (--seed 6: 0% right),
-# the values were learned for the pattern the model has. Compare zero ablation with the hypothesis: at seed 42 the
-# direct path that is left has nearly flat logits whose argmax is each position's own letter, so the middle output
-# (its own mirror) survives and 33% of sequences stay right, above chance; at --seed 6 it does not (middle output
-# 33%, sequences 3.7%, chance). In one layer a key's value depends only on its own token, so the other keys'
-# patching shares of 0 are arithmetic, not evidence.
+# <details><summary>What it proves, and what not</summary>
+#
+# Ablation (zero, mean and resample) shows the head is necessary. Where the forced anti-diagonal keeps every sequence
+# right, that pattern suffices for this model's values; where it does not, the values were learned for the pattern
+# the model has. Compare zero ablation with the hypothesis: where the direct path that is left has nearly flat logits
+# whose argmax is each position's own letter, the middle output (its own mirror) survives and more sequences stay
+# right than chance. `python demo_notebook.py --seed 6`, when we ran it, printed 0% right with the anti-diagonal
+# forced, and with the head zeroed 33% at the middle output and 3.7% of sequences, chance. In one layer a key's value
+# depends only on its own token, so the other keys' patching shares of 0 are arithmetic, not evidence.
+#
+# </details>
 #
 # **Exercise.** Replace the pattern by the identity, each query attending only to itself. Predict the accuracy first.
 
@@ -690,19 +863,22 @@ print(f"identity pattern: {right.float().mean():.0%} of sequences right")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 19: two seeds, two circuits?
+# ## Step 19: two seeds, two circuits? (4 min)
 # **Question.** Does every transformer that reverses perfectly use the clean anti-diagonal?
 # **Hypothesis.** Not necessarily: `<eos>`'s row is unconstrained, and what it reads can push the values around.
-# **Experiment.** Train the same design with the next few seeds until one's circuit differs from this one's in kind
-# (at most `TRIES`), and compare the two patterns and what each key's value pushes onto `<eos>`. The kind: clean
-# (every letter row puts at least 0.9 on its mirror), the mirror circuit softer (the mirror wins every row, with
-# less on it), or another; whether `<eos>` attends most to itself; and the accuracy with the exact anti-diagonal
-# forced.
+# **Experiment.** Train the next seeds (at most `TRIES`) until one's circuit differs in kind, and compare.
+#
+# <details><summary>What "in kind" means</summary>
+#
+# The kind: clean (every letter row puts at least 0.9 on its mirror), the mirror circuit softer (the mirror wins
+# every row, with less on it), or another; whether `<eos>` attends most to itself; and the accuracy with the exact
+# anti-diagonal forced. The figure compares the two patterns and what each key's value pushes onto `<eos>`.
+#
+# </details>
 
 # %%
 tell()
 TRIES = 3
-print(attention["verdict"].finding())
 other = None
 for seed in range(transformer_cfg.seed + 1, transformer_cfg.seed + 1 + TRIES):
     other_run = start_run(dataclasses.replace(transformer_cfg, seed=seed, input=""))  # its own split and weights
@@ -711,32 +887,51 @@ for seed in range(transformer_cfg.seed + 1, transformer_cfg.seed + 1 + TRIES):
     if other[1]["verdict"].kind() != attention["verdict"].kind():
         break
 seed, other_attention = other
-print(f"\nseed {seed}:")
-print(other_attention["verdict"].finding())
+if DETAILS:
+    print(f"seed {transformer_cfg.seed}:\n{attention['verdict'].finding()}\nseed {seed}:\n{other_attention['verdict'].finding()}")
 kinds = {name: result["verdict"].kind() for name, result in [("this", attention), ("other", other_attention)]}
 for name, label in [("this", transformer_cfg.seed), ("other", seed)]:
     k = kinds[name]
     print(f"seed {label}: {k['circuit']} circuit, <eos> attends most to {'itself' if k['eos_on_itself'] else 'a letter'}"
           f", {k['antidiagonal_accuracy']:.0%} right with the exact anti-diagonal forced")
-if kinds["this"] == kinds["other"]:
-    print(f"(the next {TRIES} seeds came out the same kind as seed {transformer_cfg.seed}: the same circuit, <eos> on "
-          f"the same key type, the same forced anti-diagonal accuracy; raise TRIES to look further)")
 figure(plot_circuit_comparison, [(f"seed {transformer_cfg.seed}", attention["patterns"], attention["verdict"]),
                                   (f"seed {seed}", other_attention["patterns"], other_attention["verdict"])],
        out("notebook_two_circuits.png"))
+if kinds["this"] == kinds["other"]:
+    say(f"the next {TRIES} seeds came out the same kind as seed {transformer_cfg.seed}: the same circuit, <eos> on "
+        f"the same key type, the same forced anti-diagonal accuracy; raise TRIES to look further.")
+else:
+    say(f"the two seeds' circuits are {kinds['this']['circuit']} and {kinds['other']['circuit']}: one design and "
+        f"one data budget, two kinds of circuit.")
+pause(PAUSE)
 
 # %% [markdown]
-# **What it proves, and what not.** Accuracy cannot tell two such circuits apart; only the internals can. Each seed's
-# held-out split differs too (the seed picks it), so this compares training runs, not the initialisation alone.
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** `python demo.py --model transformer --samples 1000 --seeds 10` measures how many of 10 seeds come out
-# clean with this notebook's 1,000 samples (measured by us: 3 of 10, seeds 42, 45 and 49; demo.py's default of 2,000
-# samples gives 2 of 10).
+# Accuracy cannot tell two such circuits apart; only the internals can. Each seed's held-out split differs too (the
+# seed picks it), so this compares training runs, not the initialisation alone.
+#
+# </details>
+#
+# **Exercise.** `python demo.py --model transformer --samples 1000 --seeds 10` counts the clean seeds out of ten.
+#
+# <details><summary>What it printed when we ran it</summary>
+#
+# That command printed 3 of 10 clean (seeds 42, 45 and 49); `python demo.py --model transformer --seeds 10`, at
+# demo.py's default of 2,000 samples, printed 2 of 10.
+#
+# </details>
 
 # %% [markdown]
-# ## Step 20: the MLP against the transformer
-# The same data; whether the same behaviour, the printout says (at --seed 6 the MLP reverses 40% of the held-out
-# sequences, the transformer 100%). Where does the routing live in each?
+# ## Step 20: the MLP against the transformer (3 min)
+# **Question.** The same data; is it the same behaviour, and where does the routing live in each model?
+#
+# <details><summary>Another seed</summary>
+#
+# The two can differ: `python demo_notebook.py --seed 6`, when we ran it, printed that the MLP reverses 40% of the
+# held-out sequences and the transformer 100%.
+#
+# </details>
 
 # %%
 tell()
@@ -745,75 +940,108 @@ mlp_summary = model_summary(run, history, influence, mlp_routing(mechanism))
 transformer_summary = model_summary(transformer_run, transformer_history, transformer_influence,
                                     transformer_routing(attention["patterns"]))
 both = comparison(mlp_summary, transformer_summary)
-print(both.finding())
 figure(plot_comparison, both, out("notebook_mlp_vs_transformer.png"))
+say(both.finding())
 pause(PAUSE)
 
 # %% [markdown]
 # # Chapter 4: features
-# ## Step 21: steering. Can the directions we found *move* the answer?
-# **Question.** If input p's letter lives in class-mean directions (step 13), does pushing hidden1 along
-# v = mean(h | y at p) - mean(h | x at p) make the mirrored output say y, and change nothing else?
-# **Hypothesis.** Near alpha = 1, which moves x's class mean onto y's, the mirror flips and no other output moves.
-# Random directions of the same norm (20 a triple, read at their 95th percentile), or the single most correlated
-# neuron moved as far, do neither as cleanly. At hidden2 this is no test: hidden2 feeds the linear readout, so the
-# steered logits are the unsteered ones plus alpha W v, and the readout predicts them with no intervention run.
-# **Experiment.** Every (p, x, y), alpha from 0 to 3, at hidden1 and hidden2, clamped at 0 (the layers come out of a
-# ReLU). Flip: the mirror says y. Side effect: any other output changed. Clean: flip >= 90%, side effects <= 5%.
+# ## Step 21: steering. Can the directions we found *move* the answer? (6 min)
+# **Question.** Does pushing hidden1 along v = mean(h | y at p) - mean(h | x at p) make the mirrored output say y,
+# and change nothing else?
+# *Steering* adds a direction, times a strength alpha, to an activation during the forward pass, to change what the
+# model says. The *steering window* is the range of alpha over which it flips the mirror on nearly every sequence
+# and changes almost no other output.
+# **Hypothesis.** Near alpha = 1 the mirror flips and nothing else moves; random directions and one neuron do not.
+# **Experiment.** Every (p, x, y), a sweep of alpha, in both hidden layers.
+#
+# <details><summary>The thresholds, the controls and hidden2</summary>
+#
+# Clean: flip >= 90% of the sequences (the mirror says y), side effects (any other output changed) <= 5%. The
+# random directions are 20 a triple, read at their 95th percentile. The steered layers are clamped at 0 (they come
+# out of a ReLU). At hidden2 this is no test: hidden2 feeds the linear readout, so the steered logits are the
+# unsteered ones plus alpha W v, and the readout predicts them with no intervention run.
+#
+# </details>
 
 # %%
 tell()
 steering = steering_experiment(run)
-print(steering.finding())
 figure(plot_steering, steering, out("notebook_steering.png"))
+windows = {layer: steering[layer]["clean_window"]["class means"] for layer in steering["layers"]}  # [(from, to)]
+if DETAILS:  # the headline gives the first layer's window
+    for layer, window in windows.items():
+        print(f"{layer}: " + (f"clean from alpha {window[0][0]:g} to {window[-1][1]:g}" if window else
+                              "no clean window"))
+    inside = [layer for layer, window in windows.items() if any(low <= 1 <= high for low, high in window)]
+    print(f"alpha = 1, x's class mean moved onto y's, is inside the window at {', '.join(inside)}" if inside else
+          "alpha = 1, x's class mean moved onto y's, is inside no window")
+say(steering.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** A clean window at hidden1 says the class-mean directions are carried through
-# linear2 and its ReLU to the mirrored output and to no other, on these sequences; where the printout says the
-# class-mean direction beats the random draws' 95th percentile and the neuron, it is the direction that matters, not
-# the size of the push (where the neuron flips some triples at some alpha of its own, it carries part of the
-# direction). At hidden2 the agreement is arithmetic: the printout puts the readout's prediction beside the
-# measurement, and the clamp at 0 is all that separates them. The window depends on the training run: check above
-# whether alpha = 1 is inside it (measured by us at seed 42: 0.80 to 0.85 at both layers with this notebook's 1,000
-# samples, so alpha = 1 lies outside; 0.65 to 1.20 and 0.65 to 1.00 for demo.py's 2,000). The figure shades that
-# window darker, and lighter the wider one of its own triple alone.
+# <details><summary>What it proves, and what not</summary>
+#
+# A clean window at hidden1 says the class-mean directions are carried through linear2 and its ReLU to the mirrored
+# output and to no other, on these sequences; where the printout says the class-mean direction beats the random
+# draws' 95th percentile and the neuron, it is the direction that matters, not the size of the push (where the
+# neuron flips some triples at some alpha of its own, it carries part of the direction). At hidden2 the agreement
+# is arithmetic: the printout puts the readout's prediction beside the measurement, and the clamp at 0 is all that
+# separates them. The window depends on the training run: the lines above say where this run's lies and whether
+# alpha = 1 is inside it (`python demo.py`, at its 2,000 samples, printed 0.65 to 1.20 at hidden1 and 0.65 to 1.00
+# at hidden2 when we ran it). The figure shades that window darker, and lighter the wider one of its own triple
+# alone.
+#
+# </details>
 #
 # **Exercise.** Steer without the clamp. Does the window change, and in which layer?
 
 # %%
 tell()
-print("\n".join(line for line in steering_experiment(run, clamp=False).finding().evidence
-                if line.startswith("  hidden")))  # one line per layer
+unclamped = steering_experiment(run, clamp=False)
+for layer in unclamped["layers"]:
+    window = unclamped[layer]["clean_window"]["class means"]
+    print(f"{layer}, not clamped: " + (f"clean from alpha {window[0][0]:g} to {window[-1][1]:g}" if window else
+                                       "no clean window"))
+if DETAILS:
+    print("\n".join(line for line in unclamped.finding().evidence if line.startswith("  hidden")))  # one line per layer
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 22: steering the transformer's residual stream
-# **Question.** Does the same steering work in the transformer of chapter 3, where each position's letter rides in
-# a residual stream?
-# **Hypothesis.** At `blocks.0.hook_resid_pre`, the stream at input p is W_E[letter] + W_pos[p], so the class-mean
-# vector is exactly W_E[y] - W_E[x] and alpha = 1 is the same as typing y: the mirror flips if the head carries the
-# new letter across. That position is also a key and a value for every output, so a large push may change other
-# outputs too. At `blocks.0.hook_resid_post`, the mirrored output's position is read by the unembedding alone, so no
-# other output can change, and the flip follows from W_U too (the unembedding is linear): arithmetic, not a test.
-# **Experiment.** Step 21's sweep, each vector added at one token position only: the input's at resid_pre, the
-# mirrored output's at resid_post. Not clamped (no ReLU makes the stream). The controls are 20 random directions of
-# the same norm at the same position, and the one residual-stream dimension most correlated with the letter.
+# ## Step 22: steering the transformer's residual stream (5 min)
+# **Question.** Does the same steering work in the transformer's residual stream?
+# **Hypothesis.** Before the head the stream at input p is W_E[letter] + W_pos[p], so v is W_E[y] - W_E[x] and
+# alpha = 1 is typing y: the mirror flips if the head carries the new letter across.
+# **Experiment.** The same sweep, at one token position, against random directions and one stream dimension.
+#
+# <details><summary>The two sites, and what each can show</summary>
+#
+# Input p's position is also a key and a value for every output, so a large push may change other outputs too. At
+# `blocks.0.hook_resid_post`, the mirrored output's position is read by the unembedding alone, so no other output
+# can change, and the flip follows from W_U too (the unembedding is linear): arithmetic, not a test. The vector is
+# added at the input's position at resid_pre and at the mirrored output's at resid_post, not clamped (no ReLU makes
+# the stream).
+#
+# </details>
 
 # %%
 tell()
 transformer_steering = steering_experiment(transformer_run)
-print(transformer_steering.finding())
 figure(plot_steering, transformer_steering, out("notebook_transformer_steering.png"))
+say(transformer_steering.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** At resid_pre a clean window says the head moves whatever letter sits at input p
-# to the mirror; the window says how much smaller or larger than a real letter change (alpha = 1) the push may be.
-# That tests the head, not a direction we found: the direction is the embedding difference. The printout says what
-# ends the window there; where it is side effects, pushing the input's position harder changes what other outputs
-# read. At resid_post all of it is arithmetic: the printout puts the unembedding's prediction, logits + alpha W_U v,
-# beside the measurement; resid_pre, where the head must carry the push, is the site with a test. The
-# single-dimension control moves an axis the model does not compute with, so where it flips a triple, that says only
-# that the letter's direction has a large component along that axis.
+# <details><summary>What it proves, and what not</summary>
+#
+# At resid_pre a clean window says the head moves whatever letter sits at input p to the mirror; the window says how
+# much smaller or larger than a real letter change (alpha = 1) the push may be. That tests the head, not a direction
+# we found: the direction is the embedding difference. The printout says what ends the window there; where it is
+# side effects, pushing the input's position harder changes what other outputs read. At resid_post all of it is
+# arithmetic: the printout puts the unembedding's prediction, logits + alpha W_U v, beside the measurement;
+# resid_pre, where the head must carry the push, is the site with a test. The single-dimension control moves an axis
+# the model does not compute with, so where it flips a triple, that says only that the letter's direction has a
+# large component along that axis.
+#
+# </details>
 #
 # **Exercise.** Push far past the window (`ALPHA`). Does the mirror still say y, and where does its query attend?
 
@@ -837,68 +1065,94 @@ with hooks(transformer, {"blocks.0.hook_resid_pre": push}):
 print(f"{letters(one[0, :cfg.seq_len].cpu(), vocab)}, alpha {ALPHA}: output {mirror + 1} says "
       f"{vocab.tokens[logits[0, mirror].argmax().item()]}; "
       f"the whole output {' '.join(vocab.decode(logits.argmax(-1)[0].tolist()))}")
-print(f"output {mirror + 1}'s attention over the inputs, before: "
-      f"{np.round(plain['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}, "
-      f"steered: {np.round(steered['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}")
+if DETAILS:
+    print(f"output {mirror + 1}'s attention over the inputs, before: "
+          f"{np.round(plain['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}, "
+          f"steered: {np.round(steered['blocks.0.attn.hook_pattern'][0, 0, mirror].cpu().numpy(), 2)}")
+print(f"its attention on input {POSITION + 1}: {plain['blocks.0.attn.hook_pattern'][0, 0, mirror, POSITION]:.2f} "
+      f"before, {steered['blocks.0.attn.hook_pattern'][0, 0, mirror, POSITION]:.2f} steered")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 23: superposition. More directions than neurons?
+# ## Step 23: superposition. More directions than neurons? (5 min)
 # **Question.** Does the network carry more (position, letter) directions than it has neurons?
-# **Hypothesis.** With the defaults, no: L x (V-1) = 6 directions fit in 16 neurons. Superposition needs more
-# directions than neurons in a layer that still carries every letter; that is necessary, not sufficient: the layer
-# might also carry fewer directions than the additive count.
-# **Experiment.** The effective dimension of each layer (the participation ratio, (sum of the PCA variances)^2 /
-# (sum of their squares): k for k equal directions, and the number of components for 99%), the cosines between
-# different positions' class-mean directions against random directions, linear probes for every position's letter
-# (step 8's), and held-out accuracy.
+# **Hypothesis.** With the defaults, no: the L x (V-1) directions fit in --hidden neurons.
+# **Experiment.** Each layer's effective dimension, the overlap of different positions' directions against random
+# ones, the probes, and held-out accuracy. The *participation ratio* is an effective dimension: (sum of the PCA
+# variances)^2 / (sum of their squares), k for k equal directions, 1 for a line.
+#
+# <details><summary>Necessary, not sufficient</summary>
+#
+# More directions than neurons is necessary for superposition, not sufficient: the layer might also carry fewer
+# directions than the additive count. Beside the participation ratio, the printout gives the number of principal
+# components that hold 99% of the variance.
+#
+# </details>
 
 # %%
 tell()
 superposition = superposition_report(run)
-print(superposition.finding())
 figure(plot_superposition, superposition, out("notebook_superposition.png"))
-pause(PAUSE)
+say(superposition.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** L x (V-1) is what a general additive code needs; a network can use fewer
-# directions (a position's letters on a line). More needed directions than neurons is necessary for superposition,
-# not proof of it. Step 25 (`--crowded`) measures a layer that is crowded and still right. Where the layers lose
-# letters (the probes miss them), one run cannot say whether more training would keep them: a failure is not a
-# capacity limit until a larger budget has been tried (`python demo.py --sweep` does).
+# <details><summary>What it proves, and what not</summary>
+#
+# L x (V-1) is what a general additive code needs; a network can use fewer directions (a position's letters on a
+# line). More needed directions than neurons is necessary for superposition, not proof of it. Step 25 (`--crowded`)
+# measures a layer that is crowded and still right. Where the layers lose letters (the probes miss them), one run
+# cannot say whether more training would keep them: a failure is not a capacity limit until a larger budget has
+# been tried (`python demo.py --sweep` does).
+#
+# </details>
 #
 # **Exercise.** Run `python demo_notebook.py --chapter features --hidden 4` and compare this step's numbers.
 
+# %%
+tell()
+pause(PAUSE)
+
 # %% [markdown]
-# ## Step 24: a sparse autoencoder, scored against the ground truth
-# **Question.** Can a sparse autoencoder (SAE) recover the features this network must carry, "the letter at
-# position p is x" (L x V of them), from hidden1 alone?
-# **Hypothesis.** No neuron is such a feature (step 9). An SAE rewrites each activation as a sparse, non-negative mix
-# of dictionary directions; if the features are sparse and linear, it should find them.
-# **Experiment.** One SAE (a ReLU encoder, a decoder with unit-norm columns, an L1 penalty; L x V features, a number
-# chosen with the ground truth in hand) on hidden1 over every sequence (a seeded sample of 512 where there are more);
-# `python demo.py --sae` trains three SAE seeds with more steps. Match ground-truth features to SAE features one to
-# one, by correlation r (the best pair first, then the best pair left): a feature is found when its match has r >=
-# 0.9. The same rule scores the neurons, the principal components, and a linear+ReLU readout fitted to each feature
-# (a supervised reference). Also FVE (the fraction of hidden1's variance the reconstruction explains), L0 (how many
-# SAE features are active for a sequence, on average) and the model's accuracy with hidden1 replaced by the
-# reconstruction. The control: the SAE's features mixed by 20 random rotations, which reconstruct just as well.
+# ## Step 24: a sparse autoencoder, scored against the ground truth (6 min)
+# **Question.** Can a sparse autoencoder recover the features "the letter at position p is x" from hidden1 alone?
+# A *sparse autoencoder (SAE)* is a network trained to rewrite each activation as a sparse, non-negative mix of
+# learned directions; its *dictionary* is that set of directions, one per SAE feature.
+# **Hypothesis.** No neuron is such a feature (see selectivity), but an SAE should find sparse, linear features.
+# **Experiment.** Match true features to SAE features by correlation, against randomly rotated SAE features.
+# *FVE* (fraction of variance explained) is 1 minus the reconstruction's squared error over the activations'
+# variance; *L0* is how many SAE features are active for an input, on average.
+#
+# <details><summary>The SAE, the matching and the control in full</summary>
+#
+# One SAE (a ReLU encoder, a decoder with unit-norm columns, an L1 penalty; L x V features, a number chosen with the
+# ground truth in hand) on hidden1 over every sequence (a seeded sample of 512 where there are more); `python
+# demo.py --sae` trains three SAE seeds with more steps. Match ground-truth features to SAE features one to one, by
+# correlation r (the best pair first, then the best pair left): a feature is found when its match has r >= 0.9. The
+# same rule scores the neurons, the principal components, and a linear+ReLU readout fitted to each feature (a
+# supervised reference). Also FVE, L0 and the model's accuracy with hidden1 replaced by the reconstruction. The
+# control: the SAE's features mixed by 20 random rotations, which reconstruct just as well.
+#
+# </details>
 
 # %%
 tell()
 sae = sae_experiment(run, seeds=(0,), steps=SAE_STEPS)
-print(sae.finding())
 figure(plot_sae, sae, out("notebook_sae.png"))
+say(sae.finding())
 
 # %% [markdown]
-# **What it proves, and what not.** Its FVE and the model's accuracy with the reconstruction are near-perfect
-# whatever it found; only the count against the rotated control, and the ground truth that real models lack, tell
-# whether it found the features. The dictionary size came from that ground truth too. Where it finds fewer than the
-# readout, features that are sparse and linearly readable were not enough for this SAE. `python demo.py --sae
-# --seq-len 6 --vocab abcd` measures a crowded layer over three SAE seeds; step 25 (`--crowded`) runs this step's
-# SAE on one trained now.
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** Double the dictionary (`N_FEATURES`). Does it find more ground-truth features, or conjunctions?
+# Its FVE and the model's accuracy with the reconstruction are near-perfect whatever it found; only the count against
+# the rotated control, and the ground truth that real models lack, tell whether it found the features. The dictionary
+# size came from that ground truth too. Where it finds fewer than the readout, features that are sparse and linearly
+# readable were not enough for this SAE. `python demo.py --sae --seq-len 6 --vocab abcd` measures a crowded layer
+# over three SAE seeds; step 25 (`--crowded`) runs this step's SAE on one trained now.
+#
+# </details>
+#
+# **Exercise.** Double the dictionary (`N_FEATURES`). Does it find more true features, or conjunctions? A
+# *conjunction* is a feature that fires for two properties at once: "x at p and y at q".
 
 # %%
 tell()
@@ -907,21 +1161,25 @@ acts = layer_features(model, sequences, vocab, cfg.device, ("hidden1",))["hidden
 wide_sae, _ = train_sae(acts, N_FEATURES, seed=0, steps=SAE_STEPS, progress=False)
 matched = matched_r(ground_truth(sequences, len(vocab.letters)), wide_sae.encode(acts).detach())  # one to one
 print(f"{N_FEATURES} features: {n_found(matched)} of {len(matched)} ground-truth features found "
-      f"(step 24's SAE: {sae['found']['sae']})")
+      f"(the SAE above: {sae['found']['sae']})")
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 25: a crowded layer, where superposition can really happen (--crowded)
-# **Question.** Where a layer must hold more letter directions than it has neurons, and the model still reverses,
-# what do step 23's measures and step 24's SAE show?
-# **Hypothesis.** At --seq-len 6 --vocab abcd, L x (V-1) = 18 directions share 16 neurons. Then they cannot all be
-# orthogonal: different positions' directions must overlap, or the layer carries fewer than 18 directions (for
-# example a position's letters on a line). Random directions are the yardstick for how much overlap is a lot. The
-# SAE finds fewer of the 24 features than the fitted readout.
-# **Experiment.** With `--crowded`: train the same MLP at --seq-len 6 --vocab abcd (4,096 sequences, of which the
-# measures use a seeded sample of 512; this run's seed, samples and epochs, 16 neurons), then run step 23's measures
-# and step 24's SAE on it. It adds about 4 s with its exercise, so it is opt-in; without the flag this step says how
-# to run it.
+# ## Step 25: a crowded layer, where superposition can really happen (--crowded) (4 min)
+# **Question.** Where a layer must hold more letter directions than it has neurons, what do the same measures show?
+# **Hypothesis.** Then the directions cannot all be orthogonal: they overlap, or the layer carries fewer of them.
+#
+# <details><summary>The experiment in full</summary>
+#
+# At --seq-len 6 --vocab abcd, L x (V-1) = 18 directions share 16 neurons. Either different positions' directions
+# overlap, or the layer carries fewer than 18 directions (for example a position's letters on a line). Random
+# directions are the yardstick for how much overlap is a lot. The SAE finds fewer of the 24 features than the fitted
+# readout. With `--crowded`: train the same MLP at --seq-len 6 --vocab abcd (4,096 sequences, of which the measures
+# use a seeded sample of 512; this run's seed, samples and epochs, 16 neurons), then run step 23's measures and step
+# 24's SAE on it. It adds about 4 s with its exercise, so it is opt-in; without the flag this step says how to run
+# it.
+#
+# </details>
 
 # %%
 tell()
@@ -930,23 +1188,25 @@ if args.crowded:
     crowded = start_run(crowded_cfg)  # its own data, model and untrained twin
     train(crowded.model, crowded.data, crowded_cfg)
     crowded_superposition = superposition_report(crowded)
-    print(crowded_superposition.finding())
     figure(plot_superposition, crowded_superposition, out("notebook_superposition_crowded.png"))
     crowded_sae = sae_experiment(crowded, seeds=(0,), steps=SAE_STEPS)
-    print(crowded_sae.finding())
     figure(plot_sae, crowded_sae, out("notebook_sae_crowded.png"))
+    say(crowded_superposition.finding(), crowded_sae.finding())
 else:
-    print("Not run: add --crowded (python demo_notebook.py --crowded, or --chapter features --crowded to start at "
-          "chapter 4; in a notebook, put \"--crowded\" in NOTEBOOK_FLAGS and run all cells again) to train the "
-          "crowded model and measure it.")
+    say("not run: add --crowded to train the crowded model and measure it (in a notebook, put \"--crowded\" in "
+        "NOTEBOOK_FLAGS and run all cells again).")
 
 # %% [markdown]
-# **What it proves, and what not.** Crowded and still readable is where superposition *can* happen. Two ways to
-# fit: overlap (different positions' directions with a larger |cos| than random ones would have) or compression
-# (fewer principal components than the additive count, or a position's letters on a line). Compare the printout's
-# |cos| with its random baseline, and its component count with 18; then the SAE's count with its rotated control.
+# <details><summary>What it proves, and what not</summary>
 #
-# **Exercise.** Train the crowded SAE with two more SAE seeds. Does the count of features found move much?
+# Crowded and still readable is where superposition *can* happen. Two ways to fit: overlap (different positions'
+# directions with a larger |cos| than random ones would have) or compression (fewer principal components than the
+# additive count, or a position's letters on a line). Compare the printout's |cos| with its random baseline, and its
+# component count with the additive count; then the SAE's count with its rotated control.
+#
+# </details>
+#
+# **Exercise.** Train the crowded SAE with two more seeds. Does the count of features found move much?
 
 # %%
 tell()
@@ -956,33 +1216,55 @@ if args.crowded:
 pause(PAUSE)
 
 # %% [markdown]
-# ## Step 26: things to try
-# - `--seed 6`: a different held-out split. Does held-out accuracy stay at 100%? If not, the explanation says what
-#   the training data lacked, and the mechanism's statement says where it falls short.
-# - `--seq-len 5`: 243 sequences instead of 27. Does the network still generalize, and how many directions now?
-# - `--hidden 4`: 6 directions needed, 4 neurons. What happens to the mechanism?
-# - `python demo.py --seeds 10`: every headline number over 10 seeds, as a median and range (demo.py trains on
-#   2,000 samples; add `--samples 1000` for this notebook's models).
-# - `python demo.py --model transformer --seeds 10`: how many transformers come out with the clean circuit?
-# - `python demo.py --sweep`: held-out accuracy over sequence length and width, at two training budgets.
+# ## Step 26: things to try (3 min)
+# **Question.** Which settings change the story, and how?
+# - `--seed 6`: another held-out split. Does the network still generalize, and does the mechanism still hold?
+# - `--hidden 4`: fewer neurons than needed directions. What happens to the mechanism?
+# - `python demo.py --seeds 10`: every headline number over ten seeds.
+# - `python demo.py --model transformer --seeds 10`: how many transformers have the clean circuit?
+# - `python demo.py --sweep`: held-out accuracy over sequence length and width.
+#
+# In a notebook, put the flags in `NOTEBOOK_FLAGS` in the first code cell and run all cells again.
+#
+# <details><summary>More to try</summary>
+#
+# - `--seed 6`: if held-out accuracy drops, the explanation says what the training data lacked, and the mechanism's
+#   statement says where it falls short.
+# - `--seq-len 5`: more sequences. How many directions now?
+# - `python demo.py --seeds 10` gives each headline number as a median and range; demo.py trains on 2,000 samples,
+#   so add `--samples 1000` for this notebook's models.
 # - `python demo.py --sae`: the sparse autoencoder over three SAE seeds.
 # - `python demo.py --seq-len 5 --sae`: positions whose letters lie on a line; the middle letter has no feature of
 #   its own, and steering toward it overshoots.
 # - `--chapter features --crowded`: chapter 4 again, with a crowded layer measured in step 25.
 #
-# In a notebook, put the flags in `NOTEBOOK_FLAGS` in the first code cell and run all cells again.
+# </details>
 
 # %%
 tell()
-print("python demo_notebook.py --seed 6                 # another held-out split")
-print("python demo_notebook.py --seq-len 5              # 243 distinct sequences")
-print("python demo_notebook.py --hidden 4               # fewer neurons than needed directions")
-print("python demo.py --seeds 10                        # the MLP's headline numbers over 10 seeds")
-print("python demo.py --model transformer --seeds 10    # how clean the transformer's circuit is, over 10 seeds")
-print("python demo.py --sweep                           # sequence length x hidden width, at two training budgets")
-print("python demo.py --seq-len 5 --sae                 # letters on a line: the middle one has no feature")
-print("python demo_notebook.py --chapter features --crowded   # chapter 4 with a crowded layer too")
+if DETAILS:
+    print("python demo_notebook.py --seed 6                 # another held-out split")
+    print("python demo_notebook.py --seq-len 5              # 243 distinct sequences")
+    print("python demo_notebook.py --hidden 4               # fewer neurons than needed directions")
+    print("python demo.py --seeds 10                        # the MLP's headline numbers over 10 seeds")
+    print("python demo.py --model transformer --seeds 10    # how clean the transformer's circuit is, over 10 seeds")
+    print("python demo.py --sweep                           # sequence length x hidden width, at two training budgets")
+    print("python demo.py --seq-len 5 --sae                 # letters on a line: the middle one has no feature")
+    print("python demo_notebook.py --chapter features --crowded   # chapter 4 with a crowded layer too")
 finish_figures()  # in a terminal the figures were drawn in the background: wait until every one is written
-print(f"\nwrote the figures into {os.path.abspath(cfg.out)}")
+say(f"the figures are in {os.path.abspath(cfg.out)}; every number above is for --seed {cfg.seed}, and the "
+    f"commands above show how they move.")
+
+# %% [markdown]
+# # Glossary
+# Every term of the lesson, in the order the steps meet them. Each is defined where it is first used; in a terminal
+# the definitions print here with --details.
+
+# %%
+tell()
+if DETAILS or in_notebook():
+    print("\n".join(glossary_lines()))
+else:
+    print(", ".join(term for term, _ in GLOSSARY))
 if not in_notebook():
     quick_exit()  # run as a script: skip Python's slow teardown of torch; in a notebook the kernel stays

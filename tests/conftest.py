@@ -106,7 +106,8 @@ def viewer_environment(folder):
 # The whole-script runs the slow tests read, by fixture name, longest first: (script, flags, needs a viewer). Each
 # writes into its own folder, passed as --out; stdin is /dev/null, so a script that waited for a key would hang.
 SCRIPT_RUNS = {
-    "features_notebook_run": ("demo_notebook.py", ["--no-pause", "--chapter", "features", "--show", "--crowded"], True),
+    "features_notebook_run": ("demo_notebook.py", ["--no-pause", "--chapter", "features", "--show", "--crowded",
+                                                   "--details"], True),
     "notebook_run": ("demo_notebook.py", [], False),
     "demo_run": ("demo.py", ["--seeds", "3"], False),
     "transformer_demo_run": ("demo.py", ["--model", "transformer"], False),

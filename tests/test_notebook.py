@@ -42,8 +42,8 @@ def test_each_chapter_starts_where_its_heading_is():
 
 
 @pytest.mark.slow
-def test_chapter_features_starts_there_shows_each_figure_and_runs_the_crowded_model(features_notebook_run):
-    result, out, tmp_path = features_notebook_run  # --chapter features --show --crowded, a stand-in viewer
+def test_chapter_features_starts_there_shows_each_figure_runs_the_crowded_model_and_the_details(features_notebook_run):
+    result, out, tmp_path = features_notebook_run  # --chapter features --show --crowded --details, a stand-in viewer
     assert result.returncode == 0, result.stderr
     assert "Step 21" in result.stdout and "Step 26" in result.stdout
     assert not re.search(r"^Step ([1-9]|1\d|20):", result.stdout, re.MULTILINE), "an earlier step printed its text"
@@ -53,6 +53,7 @@ def test_chapter_features_starts_there_shows_each_figure_and_runs_the_crowded_mo
     opened = [os.path.basename(line) for line in (tmp_path / "opened").read_text().split()]
     assert opened == FEATURE_FIGURES, "--show opens each figure once, as its step runs"
     assert "an additive code needs L x (V-1) = 6 x 3 = 18 directions" in result.stdout  # the crowded model's report
+    assert "[details] What it proves, and what not:" in result.stdout, "--details did not unfold the notes"
 
 
 @pytest.mark.slow
@@ -117,3 +118,66 @@ def test_the_shipped_ipynb_is_the_script_as_a_notebook():
     assert sum(kind == "code" for kind, _ in cells) >= 20 and cells[0][0] == "markdown", "the parse lost the cells"
     markdown = [line for kind, source in cells if kind == "markdown" for line in source.splitlines()]
     assert not any(line.startswith("# #") for line in markdown), "a markdown cell kept its comment marks"
+
+
+def test_every_glossary_term_is_in_the_notebooks_markdown():
+    """Each term of reversal/report/glossary.py is defined in the tutorial's own words where it is first used."""
+    from reversal.report.glossary import GLOSSARY
+    from reversal.support.ipynb import percent_cells
+
+    markdown = "\n".join(source for kind, source in percent_cells(open(NOTEBOOK).read()) if kind == "markdown").lower()
+    missing = [term for term, _ in GLOSSARY if term.lower() not in markdown]
+    assert not missing, f"glossary terms the notebook's markdown never uses (define each where it is first used): {missing}"
+
+
+def test_tell_prints_details_blocks_only_with_details(tmp_path):
+    """A <details> block in a markdown cell is folded in a notebook; in a terminal it prints only with --details."""
+    script = tmp_path / "cells.py"
+    script.write_text("# %% [markdown]\n# ## Step 1\n# the question\n#\n"
+                      "# <details><summary>The evidence</summary>\n#\n# the long caveat\n#\n# </details>\n"
+                      "# the exercise\n\n"
+                      "# %%\nimport sys\nfrom reversal.support.tutorial import say, show_details, tell\n"
+                      "from reversal.report.result import Finding\n"
+                      "show_details(len(sys.argv) > 1)\ntell()\n"
+                      "say(Finding('the headline', evidence=['  the evidence line'], caveats=['  the caveat line']))\n")
+    run = lambda *flags: subprocess.run([sys.executable, str(script), *flags], cwd=ROOT, capture_output=True,
+                                        text=True, stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": ROOT})
+    short, full = run(), run("--details")
+    assert short.returncode == 0 and full.returncode == 0, short.stderr + full.stderr
+    assert "the question" in short.stdout and "the exercise" in short.stdout, short.stdout
+    assert "long caveat" not in short.stdout and "<details>" not in short.stdout, "a folded block printed by default"
+    assert "evidence line" not in short.stdout, "say() printed a finding's evidence without details"
+    assert short.stdout.strip().endswith("Takeaway: the headline"), "a step closes with its takeaway"
+    assert "The evidence" in full.stdout and "the long caveat" in full.stdout, f"--details lost the block:\n{full.stdout}"
+    assert "the evidence line" in full.stdout and "the caveat line" in full.stdout
+    assert full.stdout.strip().endswith("Takeaway: the headline")
+
+
+@pytest.mark.slow
+def test_the_default_printout_meets_the_reading_targets(notebook_run):
+    """Issue 14: at the defaults the tutorial prints at most 4,000 words and 300 numbers, no step over 350 words, and
+    step 13 states the mechanism early. bench/tutorial_words.py prints the counts per step."""
+    from bench.tutorial_words import (MAX_NUMBERS, MAX_STEP_WORDS, MAX_WORDS, MECHANISM_WITHIN, counts,
+                                      mechanism_word)
+
+    result, out, _ = notebook_run
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.replace(str(out), "OUT")  # the folder's random name is no number the reader reads
+    rows = counts(text)
+    words, numbers = sum(row[1] for row in rows), sum(row[2] for row in rows)
+    assert words <= MAX_WORDS, f"{words} words: move evidence behind --details (python bench/tutorial_words.py)"
+    assert numbers <= MAX_NUMBERS, f"{numbers} numbers: print fewer by default (python bench/tutorial_words.py)"
+    long = [(step, n) for step, n, _ in rows if isinstance(step, int) and n > MAX_STEP_WORDS]
+    assert not long, f"steps over {MAX_STEP_WORDS} words: {long}"
+    assert len({step for step, _, _ in rows if isinstance(step, int)}) == 27, "the introduction and 26 steps"
+    where = mechanism_word(text)
+    assert where is not None and where <= MECHANISM_WITHIN, f"step 13 states the mechanism at word {where}"
+    assert text.count("Takeaway: ") >= 26, "every step closes with a takeaway"
+
+
+@pytest.mark.slow
+def test_details_with_a_value_exits_2_with_one_line(tmp_path):
+    result = run_notebook("--details=yes", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "--details" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -11,8 +11,10 @@ import subprocess
 import sys
 
 from ..core.progress import in_notebook
+from ..report.result import Finding
 
 
+_details = False  # True with --details (DETAILS = True in a notebook): print the evidence and the folded text too
 _quiet = False  # True while start_at_chapter() runs the earlier steps a chapter needs, without their output
 _viewer = None  # the command that opens a figure in a window, set by show_figures() for --show
 
@@ -68,11 +70,35 @@ def show_figures(enabled):
         print(f"--show: {why_not}, so each figure is only written to a file, as without --show")
 
 
+def show_details(enabled):
+    """--details, or DETAILS = True in a notebook: from now on say() prints each finding's evidence and caveats, and
+    tell() the markdown folded in <details> blocks. Without it a step prints its question and its takeaway."""
+    global _details
+    _details = bool(enabled)
+
+
+def say(*takeaways):
+    """Close a step's experiment: each finding's headline (or a sentence computed from the run), the last one as
+    the step's one-line takeaway. With details, each finding's evidence and caveats come first, the measurements
+    and limits behind its headline.
+
+        say(probes.finding())                           # Takeaway: Linear probes name the input letters ...
+        say(f"{n_found} of {n_features} features found")  # a step with no Result says what it computed
+    """
+    for number, takeaway in enumerate(takeaways, 1):
+        if isinstance(takeaway, Finding):
+            if _details:
+                print("\n".join([*takeaway.evidence, *takeaway.caveats]))
+            takeaway = takeaway.headline
+        print(f"{'Takeaway: ' if number == len(takeaways) else ''}{takeaway}")
+
+
 def tell():
     """Print the markdown cells above the calling code cell, back to the code cell before them, so that a terminal
     shows the story a notebook renders (a step's closing words sit in a markdown cell of their own, after its code).
 
-    In a notebook the markdown is already on screen, so this does nothing there.
+    Lines from "<details><summary>Title</summary>" to "</details>", which a notebook shows folded, print only with
+    details (show_details), under their title. In a notebook the markdown is already on screen, so this does nothing.
     """
     if in_notebook():
         return
@@ -86,9 +112,18 @@ def tell():
         first -= 1
     for begin, end in zip(starts[first:calling], starts[first + 1:calling + 1]):
         print()
+        folded = False  # inside a <details> block that is not printed
         for line in above[begin + 1:end]:
             text = line[2:].replace("**", "").replace("`", "")  # markdown marks, which a terminal shows as they are
-            if text.startswith("#"):  # a heading: make it stand out
+            if text.startswith("<details>"):
+                folded = not _details
+                if _details:
+                    print(f"[details] {re.sub(r'<[^>]+>', '', text).strip()}:")
+            elif text.startswith("</details>"):
+                folded = False
+            elif folded:
+                continue
+            elif text.startswith("#"):  # a heading: make it stand out
                 heading = text.lstrip("# ")
                 print(f"{'=' * 78}\n{heading}\n{'=' * 78}")
             else:
@@ -117,7 +152,7 @@ def figure(plot, *args, **kwargs):
 
         _background = BackgroundFigures().__enter__()
     _background.draw(functools.partial(plot, **kwargs), *args)
-    print(f"(figure drawn in the background to {path}: open it to look)")
+    print(f"(figure: {path})")
 
 
 def finish_figures():
