@@ -171,7 +171,9 @@ pause(PAUSE)
 # %%
 tell()
 n_distinct = len(data.train_sequences) + len(data.heldout_sequences)
-print("held out (never trained on):", ", ".join("".join(vocab.decode(s.tolist())) for s in data.heldout_sequences[:20]))
+shown, more = data.heldout_sequences[:20], len(data.heldout_sequences) - 20
+print("held out (never trained on):", ", ".join("".join(vocab.decode(s.tolist())) for s in shown)
+      + (f" ... and {more} more" if more > 0 else ""))
 if DETAILS:
     print(f"{len(data.samples)} training samples drawn with replacement from the training sequences; the first five:")
     for sample in data.samples[:5]:
@@ -477,7 +479,7 @@ pause(PAUSE)
 # %%
 tell()
 ablation = neuron_ablation(run)
-figure(plot_ablation, ablation, out("notebook_ablation.png"))
+figure(plot_ablation, ablation, out("notebook_ablation.png"), detail=DETAILS)
 say(ablation.finding())
 
 # %% [markdown]
@@ -535,7 +537,7 @@ pause(PAUSE)
 # %%
 tell()
 patching = activation_patching(run)
-figure(plot_patching, patching, out("notebook_patching.png"))
+figure(plot_patching, patching, out("notebook_patching.png"), detail=DETAILS)
 say(patching.finding())
 
 # %% [markdown]
@@ -603,7 +605,7 @@ print(f"In short: {mechanism.finding().headline}")
 # %%
 tell()
 figure(plot_dimensionality, mechanism, out("notebook_dimensionality.png"))
-figure(plot_subspace_interventions, mechanism, out("notebook_subspace_interventions.png"))
+figure(plot_subspace_interventions, mechanism, out("notebook_subspace_interventions.png"), detail=DETAILS)
 finding = mechanism.finding()
 numbers = finding.numbers  # the three that carry it: patched at the mirror, the random control, removal
 say(dataclasses.replace(finding, headline=(
@@ -666,7 +668,7 @@ tell()
 if DETAILS:
     print(f"Behaviour: the network reverses {sequence_accuracy(model, data.all_sequences, vocab.eos_id):.0%} of all "
           f"{n_distinct} sequences, {heldout_accuracy:.0%} of the {len(data.heldout_sequences)} it never saw.")
-    print(f"Mechanism: {in_short(mechanism)} (details: step 13)")
+    print(f"Mechanism: {in_short(mechanism, details='in step 13')}")
     print("These numbers are for this seed and settings; `python demo.py --samples 1000 --seeds 10` shows how they "
           "spread over seeds for this notebook's model.")
 say(f"{mechanism['needed_directions']} needed directions, {cfg.hidden} neurons per layer: "
@@ -757,8 +759,8 @@ say(attention["patterns"].finding())
 # <details><summary>What it proves, and what not</summary>
 #
 # The pattern says where each output reads from, not that what it reads is used, nor how the letter is turned into
-# the output: steps 17 and 18 test those. The middle position is its own mirror, so it could also read its letter
-# from its own residual stream.
+# the output: steps 17 and 18 test those. Where L is odd, the middle position is its own mirror, so it could also
+# read its letter from its own residual stream.
 #
 # </details>
 #
@@ -799,7 +801,7 @@ pause(PAUSE)
 
 # %%
 tell()
-figure(plot_circuits, attention["qk"], attention["ov"], vocab, out("notebook_circuits.png"))
+figure(plot_circuits, attention["qk"], attention["ov"], vocab, out("notebook_circuits.png"), detail=DETAILS)
 say(attention["qk"].finding(), attention["ov"].finding())
 
 # %% [markdown]
@@ -845,7 +847,7 @@ say(attention["interventions"].finding())
 # Ablation (zero, mean and resample) shows the head is necessary. Where the forced anti-diagonal keeps every sequence
 # right, that pattern suffices for this model's values; where it does not, the values were learned for the pattern
 # the model has. Compare zero ablation with the hypothesis: where the direct path that is left has nearly flat logits
-# whose argmax is each position's own letter, the middle output (its own mirror) survives and more sequences stay
+# whose argmax is each position's own letter, the middle output (where L is odd) survives and more sequences stay
 # right than chance. `python demo_notebook.py --seed 6`, when we ran it, printed 0% right with the anti-diagonal
 # forced, and with the head zeroed 33% at the middle output and 3.7% of sequences, chance. In one layer a key's value
 # depends only on its own token, so the other keys' patching shares of 0 are arithmetic, not evidence.
