@@ -2,18 +2,20 @@
 
     python demo.py                 # defaults: 2000 samples of length-3 sequences over "abc", 100 epochs
     python demo.py --out results   # write the files into results/ instead of the current folder
+    python demo.py --verbose       # print every finding in full, evidence and caveats too (by default: a short log)
     python demo.py --seeds 10      # also: every headline number over 10 seeds, as a median and range (about 15 s)
     python demo.py --sweep         # also: held-out accuracy over sequence length x hidden width, two budgets
     python demo.py --sae           # also: a sparse autoencoder on hidden1, scored against the ground truth (~4 s more)
     python demo.py --model transformer   # the same task in a one-layer attention-only transformer
     python demo.py --help          # every setting
 
-Writes into --out: training_loss.png, activation_heatmaps.png, position_influence.png, probe_accuracy.png,
+Writes into --out: report.html (the whole run on one page, every figure embedded beside its finding: open it in a
+browser), training_loss.png, activation_heatmaps.png, position_influence.png, probe_accuracy.png,
 neuron_selectivity.png, first_layer_weights.png, ablation.png, patching.png, dimensionality.png,
 subspace_interventions.png, steering.png, superposition.png, metrics.json and model.pt; with --seeds seeds.png,
-with --sae sae.png, with --sweep capacity_sweep.png. With --model transformer: training_loss.png,
+with --sae sae.png, with --sweep capacity_sweep.png. With --model transformer: report.html, training_loss.png,
 position_influence.png, probe_accuracy.png, attention_patterns.png, circuits.png, attention_interventions.png,
-steering.png.
+steering.png, metrics.json and model.pt.
 The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
