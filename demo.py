@@ -115,8 +115,9 @@ def main(args, cfg):
     # its untrained twin (the control: the same shape and starting weights, never trained)
     run = start_run(cfg)
     data, vocab, model = run.data, run.vocab, run.model
-    print(f"{model.parameter_count():,} parameters; {len(data.train_sequences)} training and "
-          f"{len(data.heldout_sequences)} held-out sequences")
+    sizes = (f"{model.parameter_count():,} parameters; {len(data.train_sequences)} training and "
+             f"{len(data.heldout_sequences)} held-out sequences")
+    print(sizes)
 
     history = train(model, data, cfg)
     steps = cfg.epochs * math.ceil(cfg.samples / cfg.batch_size)  # the last batch of an epoch may be short
@@ -187,7 +188,7 @@ def main(args, cfg):
     sections = [Section(*QUESTIONS[name], [out(figure) for figure in figure_files], finding)
                 for name, finding, figure_files in lesson]
     write_report(out("report.html"), f"Reversing letters: the {run.kind}, step by step",
-                 [settings_line(cfg), f"{model.parameter_count():,} parameters; {trained}", prediction],
+                 [settings_line(cfg), sizes, trained, prediction] + [f"({SEED_NOTE}.)"] * (run.kind == "mlp"),
                  summary, sections, GLOSSARY)
     figure_count = sum(len(section.figures) for section in sections)
     print("\n" + wrap(f"wrote report.html (open it in a browser), {figure_count} figures, metrics.json and model.pt "
@@ -198,7 +199,7 @@ def settings_line(cfg):
     """The settings that shape the run, in one line (the full Config is printed with --verbose)."""
     width = f"hidden {cfg.hidden}" if cfg.model == "mlp" else f"d_model {cfg.d_model}"
     return (f"{cfg.model}, seed {cfg.seed}: {cfg.samples} samples of length-{cfg.seq_len} sequences over "
-            f"{cfg.vocab!r}, {width}, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}")
+            f"{cfg.vocab!r}, {width}, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}, on {cfg.device}")
 
 
 class Log:
