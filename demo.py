@@ -2,18 +2,20 @@
 
     python demo.py                 # defaults: 2000 samples of length-3 sequences over "abc", 100 epochs
     python demo.py --out results   # write the files into results/ instead of the current folder
+    python demo.py --verbose       # print every finding in full, evidence and caveats too (by default: a short log)
     python demo.py --seeds 10      # also: every headline number over 10 seeds, as a median and range (about 15 s)
     python demo.py --sweep         # also: held-out accuracy over sequence length x hidden width, two budgets
     python demo.py --sae           # also: a sparse autoencoder on hidden1, scored against the ground truth (~4 s more)
     python demo.py --model transformer   # the same task in a one-layer attention-only transformer
     python demo.py --help          # every setting
 
-Writes into --out: training_loss.png, activation_heatmaps.png, position_influence.png, probe_accuracy.png,
+Writes into --out: report.html (the whole run on one page, every figure embedded beside its finding: open it in a
+browser), training_loss.png, activation_heatmaps.png, position_influence.png, probe_accuracy.png,
 neuron_selectivity.png, first_layer_weights.png, ablation.png, patching.png, dimensionality.png,
 subspace_interventions.png, steering.png, superposition.png, metrics.json and model.pt; with --seeds seeds.png,
-with --sae sae.png, with --sweep capacity_sweep.png. With --model transformer: training_loss.png,
+with --sae sae.png, with --sweep capacity_sweep.png. With --model transformer: report.html, training_loss.png,
 position_influence.png, probe_accuracy.png, attention_patterns.png, circuits.png, attention_interventions.png,
-steering.png.
+steering.png, metrics.json and model.pt.
 The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
@@ -26,6 +28,8 @@ from reversal.support.config import build_parser, integer, resolve
 SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
 SWEEP_WIDTHS = [4, 8, 16, 32]
 MAX_SEEDS = 100
+LOG_WIDTH = 120  # the short log's lines fit a terminal, and a projected one
+SHORT_LOG = ["steering", "superposition", "capacity_sweep", "sae", "across_seeds"]  # one headline each, by default
 METRICS_SCHEMA_VERSION = 3  # metrics.json's layout (docs/metrics.md); 3: "untrained", additive_r2_train
 
 
@@ -44,6 +48,9 @@ def settings():
                         help="also train a sparse autoencoder on hidden1 (3 SAE seeds) and score its features against "
                              "the ground truth, 'the letter at position p is x' (mlp only; about 4 s more with the "
                              "defaults)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every finding in full: its evidence and caveats too (by default a short log of "
+                             "headlines; report.html always has everything)")
     args = parser.parse_args()
     if args.sweep and args.model != "mlp":
         parser.error("argument --sweep: the sweep varies the MLP's hidden width; use it with --model mlp")
@@ -60,6 +67,7 @@ if __name__ == "__main__":
 
 import math
 import os
+import textwrap
 
 import torch
 
@@ -79,20 +87,26 @@ from reversal.mlp.dimensionality import plot_dimensionality
 from reversal.mlp.generalization import generalization
 from reversal.mlp.influence import plot_influence, position_influence
 from reversal.mlp.mechanism import find_mechanism
+from reversal.mlp.mechanism_wording import in_short
 from reversal.mlp.patching import activation_patching, plot_patching
 from reversal.mlp.probes import plot_probes, probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity, plot_selectivity
 from reversal.mlp.subspaces import plot_subspace_interventions
 from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
+from reversal.report.glossary import GLOSSARY
+from reversal.report.html import Section, write_report
 from reversal.report.plots import BackgroundFigures, plot_training
+from reversal.report.questions import QUESTIONS
 from reversal.studies.seeds import across_seeds, plot_seeds
 from reversal.studies.sweep import capacity_sweep, plot_sweep
 from reversal.support.checkpoint import save_model
 
 
 def main(args, cfg):
-    print(cfg)
+    log = Log(args.verbose)
+    log.full(cfg)
+    log.short(settings_line(cfg))
     os.makedirs(cfg.out, exist_ok=True)
     out = lambda name: os.path.join(cfg.out, name)
 
@@ -101,41 +115,60 @@ def main(args, cfg):
     # its untrained twin (the control: the same shape and starting weights, never trained)
     run = start_run(cfg)
     data, vocab, model = run.data, run.vocab, run.model
-    print(f"{model.parameter_count():,} parameters; {len(data.train_sequences)} training and "
-          f"{len(data.heldout_sequences)} held-out sequences")
+    sizes = (f"{model.parameter_count():,} parameters; {len(data.train_sequences)} training and "
+             f"{len(data.heldout_sequences)} held-out sequences")
+    print(sizes)
 
     history = train(model, data, cfg)
     steps = cfg.epochs * math.ceil(cfg.samples / cfg.batch_size)  # the last batch of an epoch may be short
-    print(f"trained {cfg.epochs} epochs in {history.seconds:.2f} s ({steps / history.seconds:,.0f} steps/s); "
-          f"final loss {history.loss[-1]:.2e}")
+    trained = (f"trained {cfg.epochs} epochs in {history.seconds:.2f} s ({steps / history.seconds:,.0f} steps/s); "
+               f"final loss {history.loss[-1]:.2e}")
+    print(trained)
     train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
     heldout_accuracy = history.heldout_accuracy[-1]
     output = reverse_text(model, vocab, cfg.input)
-    print(f"\nprediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(output)}")
-    print(generalization(run, train_accuracy, heldout_accuracy).finding())
+    prediction = f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(output)}"
+    print(f"\n{prediction}")
+    generalization_finding = generalization(run, train_accuracy, heldout_accuracy).finding()
+    log.full(generalization_finding)
+    log.short(generalization_finding.headline)
+    # the report's sections, in lesson order: (name in QUESTIONS, finding, figure files)
+    lesson = [("training", generalization_finding, ["training_loss.png"])]
 
     with BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
         figures.draw(plot_training, history, out("training_loss.png"))
         experiments = {"mlp": mlp_experiments, "transformer": transformer_experiments}[run.kind]
-        results = experiments(run, figures, out)
+        results, experiment_lesson = experiments(run, figures, out, log)
+        lesson += experiment_lesson
 
         if args.sweep:  # opt-in: a model for every (length, width), then the misses again with 10x the samples
             seq_lens = [n for n in SWEEP_SEQ_LENS if n <= max_seq_len(len(cfg.vocab))]  # a big vocab allows fewer
             sweep = capacity_sweep(cfg, seq_lens, SWEEP_WIDTHS)
-            print(f"\n{sweep.finding()}")
+            lesson.append(("capacity_sweep", sweep.finding(), ["capacity_sweep.png"]))
+            log.full(f"\n{lesson[-1][1]}")
             figures.draw(plot_sweep, sweep, out("capacity_sweep.png"))
             results["interpretability"]["capacity_sweep"] = sweep
 
         if args.sae:  # opt-in: a sparse autoencoder on hidden1, scored against the features the network must carry
             sae = sae_experiment(run)
-            print("\n" + str(sae.finding()))
+            lesson.append(("sae", sae.finding(), ["sae.png"]))
+            log.full(f"\n{lesson[-1][1]}")
             figures.draw(plot_sae, sae, out("sae.png"))
             results.setdefault("features", {})["sae"] = sae
 
         if args.seeds:  # opt-in: one seed is an anecdote; train N and report each headline number's spread
             results["across_seeds"] = across_seeds(cfg, args.seeds)  # the headline numbers of the model's kind
-            print(f"\n{results['across_seeds'].finding()}")
+            lesson.append(("across_seeds", results["across_seeds"].finding(), ["seeds.png"]))
+            log.full(f"\n{lesson[-1][1]}")
             figures.draw(plot_seeds, results["across_seeds"], out("seeds.png"))
+
+    # the short log: the mechanism in short (the transformer: its circuit verdict), then one line a further finding
+    summary = (f"In short: {in_short(results['mechanism'])}" if run.kind == "mlp" else
+               results["attention"].finding().headline)
+    log.short(summary)
+    for name, finding, _ in lesson:
+        if name in SHORT_LOG:
+            log.short(finding.headline)
 
     save_model(model, cfg, out("model.pt"))  # weights + settings: reversal.support.checkpoint.load_model reads it back
     save_json({
@@ -151,17 +184,52 @@ def main(args, cfg):
         "train_seconds": history.seconds,
         **results,
     }, out("metrics.json"))
-    print(f"\nwrote the figures and metrics.json into {os.path.abspath(cfg.out)}")
+    # the whole run on one page: the figures are drawn by now (BackgroundFigures waits for them), so embed them
+    sections = [Section(*QUESTIONS[name], [out(figure) for figure in figure_files], finding)
+                for name, finding, figure_files in lesson]
+    write_report(out("report.html"), f"Reversing letters: the {run.kind}, step by step",
+                 [settings_line(cfg), sizes, trained, prediction] + [f"({SEED_NOTE}.)"] * (run.kind == "mlp"),
+                 summary, sections, GLOSSARY)
+    figure_count = sum(len(section.figures) for section in sections)
+    print("\n" + wrap(f"wrote report.html (open it in a browser), {figure_count} figures, metrics.json and model.pt "
+                      f"into {os.path.abspath(cfg.out)}"))
 
 
-def mlp_experiments(run, figures, out):
+def settings_line(cfg):
+    """The settings that shape the run, in one line (the full Config is printed with --verbose)."""
+    width = f"hidden {cfg.hidden}" if cfg.model == "mlp" else f"d_model {cfg.d_model}"
+    return (f"{cfg.model}, seed {cfg.seed}: {cfg.samples} samples of length-{cfg.seq_len} sequences over "
+            f"{cfg.vocab!r}, {width}, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}, on {cfg.device}")
+
+
+class Log:
+    """The printout in two layers: by default a short log, a line or a few per finding; with --verbose, every
+    finding in full. Lines both layers share are plain print()s."""
+
+    def __init__(self, verbose):
+        self.verbose = verbose
+
+    def full(self, text):
+        if self.verbose:
+            print(text)
+
+    def short(self, text):
+        if not self.verbose:  # wrapped, so that no line runs past LOG_WIDTH characters
+            print(wrap(str(text)))
+
+
+def wrap(text):
+    """text in lines of at most LOG_WIDTH characters, the later ones indented; a word (a path) is never split."""
+    return textwrap.fill(text, LOG_WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+
+
+def mlp_experiments(run, figures, out, log):
     """The MLP's lesson: hooks, behaviour, probes, selectivity, weights, ablation, patching, then the mechanism.
-    Prints what each found, queues its figure, and returns what metrics.json keeps."""
+    Prints what each found (with --verbose), queues its figure, and returns what metrics.json keeps and the lesson:
+    the report's sections, as (name in QUESTIONS, finding, figure files)."""
     # forward hooks capture both hidden layers for every distinct sequence
     capture = capture_all(run)
     figures.draw(plot_activations, capture, out("activation_heatmaps.png"), 64, run.seed)
-    print("\nhidden layers, captured with forward hooks:")
-    print(capture.finding())
 
     # experiments: what does it do, where is the information, which parts does the output need, and how?
     influence = position_influence(run)
@@ -173,38 +241,52 @@ def mlp_experiments(run, figures, out):
     weights = first_layer_weights(run)
     figures.draw(plot_first_layer_weights, weights, out("first_layer_weights.png"))
     ablation = neuron_ablation(run)
-    figures.draw(plot_ablation, ablation, out("ablation.png"))
+    figures.draw(plot_ablation, ablation, out("ablation.png"), detail=log.verbose)
     patching = activation_patching(run)
-    figures.draw(plot_patching, patching, out("patching.png"))
+    figures.draw(plot_patching, patching, out("patching.png"), detail=log.verbose)
     # the mechanism: letters live in per-position directions, and each output reads its mirrored input's
     mechanism = find_mechanism(run)
     figures.draw(plot_dimensionality, mechanism, out("dimensionality.png"))
-    figures.draw(plot_subspace_interventions, mechanism, out("subspace_interventions.png"))
+    figures.draw(plot_subspace_interventions, mechanism, out("subspace_interventions.png"), detail=log.verbose)
     # features: steer along the letter directions, and count directions against neurons (superposition?)
     steering = steering_experiment(run)
     figures.draw(plot_steering, steering, out("steering.png"))
     superposition = superposition_report(run)
     figures.draw(plot_superposition, superposition, out("superposition.png"))
 
-    print("\nexperiments on the trained model:")
-    for result in [influence, probes, selectivity, weights, ablation, patching]:
-        print(result.finding())
-    print(f"  ({SEED_NOTE}.)")
-    print("\n" + str(mechanism.finding()))
-    print("\n" + str(steering.finding()))
-    print(superposition.finding())
+    # the report's sections, in lesson order: (name in QUESTIONS, finding, figure files)
+    lesson = [("activations", capture.finding(), ["activation_heatmaps.png"]),
+             ("behaviour", influence.finding(), ["position_influence.png"]),
+             ("probes", probes.finding(), ["probe_accuracy.png"]),
+             ("selectivity", selectivity.finding(), ["neuron_selectivity.png"]),
+             ("weights", weights.finding(), ["first_layer_weights.png"]),
+             ("ablation", ablation.finding(), ["ablation.png"]),
+             ("patching", patching.finding(), ["patching.png"]),
+             ("mechanism", mechanism.finding(), ["dimensionality.png", "subspace_interventions.png"]),
+             ("steering", steering.finding(), ["steering.png"]),
+             ("superposition", superposition.finding(), ["superposition.png"])]
+    found = {name: finding for name, finding, _ in lesson}
+    log.full("\nhidden layers, captured with forward hooks:")
+    log.full(found["activations"])
+    log.full("\nexperiments on the trained model:")
+    for name in ["behaviour", "probes", "selectivity", "weights", "ablation", "patching"]:
+        log.full(found[name])
+    log.full(f"  ({SEED_NOTE}.)")
+    log.full("\n" + str(found["mechanism"]))
+    log.full("\n" + str(found["steering"]))
+    log.full(found["superposition"])
     return {"activations": capture,
             "interpretability": {"position_influence": influence, "probe_accuracy": probes,
                                  "neuron_selectivity": selectivity, "first_layer_weights": weights,
                                  "neuron_ablation": ablation, "patching": patching},
             "mechanism": mechanism,
-            "features": {"steering": steering, "superposition": superposition}}
+            "features": {"steering": steering, "superposition": superposition}}, lesson
 
 
-def transformer_experiments(run, figures, out):
+def transformer_experiments(run, figures, out, log):
     """The transformer's lesson: behaviour, probes on its residual stream, then its attention pattern, the QK and OV
     circuits read from the weights, interventions on the head, whether this seed's circuit is the clean one, and
-    steering along the residual stream's letter directions."""
+    steering along the residual stream's letter directions. Prints and returns as mlp_experiments does."""
     influence = position_influence(run)
     figures.draw(plot_influence, influence, out("position_influence.png"))
     # the same probes as the MLP's, on the residual stream before and after the attention layer
@@ -215,15 +297,22 @@ def transformer_experiments(run, figures, out):
     steering = steering_experiment(run)
     figures.draw(plot_steering, steering, out("steering.png"))
     figures.draw(plot_patterns, attention["patterns"], out("attention_patterns.png"))
-    figures.draw(plot_circuits, attention["qk"], attention["ov"], run.vocab, out("circuits.png"))
+    figures.draw(plot_circuits, attention["qk"], attention["ov"], run.vocab, out("circuits.png"), detail=log.verbose)
     figures.draw(plot_interventions, attention["interventions"], out("attention_interventions.png"))
-    print("\nexperiments on the trained transformer:")
-    print(influence.finding())
-    print(probes.finding())
-    print(attention.finding())
-    print("\n" + str(steering.finding()))
+    log.full("\nexperiments on the trained transformer:")
+    log.full(influence.finding())
+    log.full(probes.finding())
+    log.full(attention.finding())  # its headline is the report's summary; its parts are the report's steps below
+    log.full("\n" + str(steering.finding()))
+    lesson = [("behaviour", influence.finding(), ["position_influence.png"]),
+             ("probes", probes.finding(), ["probe_accuracy.png"]),
+             ("attention_patterns", attention["patterns"].finding(), ["attention_patterns.png"]),
+             ("circuits", attention["qk"].finding() + attention["ov"].finding(), ["circuits.png"]),
+             ("interventions", attention["interventions"].finding(), ["attention_interventions.png"]),
+             ("verdict", attention["verdict"].finding(), []),
+             ("steering", steering.finding(), ["steering.png"])]
     return {"interpretability": {"position_influence": influence, "probe_accuracy": probes},
-            "attention": attention, "features": {"steering": steering}}
+            "attention": attention, "features": {"steering": steering}}, lesson
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Bad settings are refused with exit 2 and one line; the two scripts run end to end."""
 
+import html
 import json
 import os
 import signal
@@ -170,13 +171,14 @@ def test_demo_writes_the_mechanism_to_metrics(demo_run):
 def test_seeds_reports_a_median_and_range_for_each_headline_number(demo_run):
     result, out, _ = demo_run
     across = json.loads((out / "metrics.json").read_text())["across_seeds"]
+    report = html.unescape((out / "report.html").read_text())  # the full finding: the short log has its headline
     assert across["seeds"] == [42, 43, 44], f"--seeds 3 should train seeds 42, 43, 44; got {across['seeds']}"
     assert set(across["numbers"]) == set(MLP_HEADLINES), "every headline number should be reported over the seeds"
     for name, spread in across["numbers"].items():
         assert len(spread["per_seed"]) == 3, f"{name}: one value per seed expected"
         assert spread["min"] <= spread["median"] <= spread["max"], f"{name}: median outside its range: {spread}"
         assert spread["min"] == min(spread["per_seed"]) and spread["max"] == max(spread["per_seed"]), name
-        assert MLP_HEADLINES[name][0] in result.stdout, f"the printout has no line for {name}"
+        assert MLP_HEADLINES[name][0] in report, f"report.html has no line for {name}"
     heldout_r2 = across["numbers"]["additive_r2_heldout"]["per_seed"][0]  # seed 42, the run's own model
     mechanism = json.loads((out / "metrics.json").read_text())["mechanism"]
     assert heldout_r2 == pytest.approx(mechanism["additive_r2_heldout"], abs=1e-6), \

@@ -78,3 +78,12 @@ def test_the_readme_glossary_is_the_package_glossary():
     listed = readme.split("## Glossary", 1)[1]
     missing = [term for term, definition in GLOSSARY if f"- **{term}**: {definition}" not in listed]
     assert not missing, f"README's glossary lacks or words differently: {missing}; copy from reversal/report/glossary.py"
+
+
+def test_the_readme_gives_the_notebooks_90_minute_path():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    notebook = " ".join(line.lstrip("# ") for line in (ROOT / "demo_notebook.py").read_text().splitlines()[:30])
+    path = readme.split("## A 90-minute class", 1)[1].split("(The same path", 1)[0].strip()
+    start = path.index("In class")
+    assert path[start:] in " ".join(notebook.split()), (
+        f"the README's path ({path[start:]!r}) differs from demo_notebook.py's introduction: keep them the same")

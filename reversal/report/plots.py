@@ -141,11 +141,11 @@ class BackgroundFigures:
                                             initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
         self.pending = []
 
-    def draw(self, plot, *args):
+    def draw(self, plot, *args, **kwargs):
         if self.pool is None:
-            plot(*args)
+            plot(*args, **kwargs)
         else:
-            self.pending.append(self.pool.submit(plot, *args))
+            self.pending.append(self.pool.submit(plot, *args, **kwargs))
 
     def __enter__(self):
         return self
