@@ -106,7 +106,7 @@ from reversal.support.checkpoint import save_model
 def main(args, cfg):
     log = Log(args.verbose)
     log.full(cfg)
-    log.short(settings_line(cfg))
+    log.short(cfg.summary())
     os.makedirs(cfg.out, exist_ok=True)
     out = lambda name: os.path.join(cfg.out, name)
 
@@ -188,18 +188,11 @@ def main(args, cfg):
     sections = [Section(*QUESTIONS[name], [out(figure) for figure in figure_files], finding)
                 for name, finding, figure_files in lesson]
     write_report(out("report.html"), f"Reversing letters: the {run.kind}, step by step",
-                 [settings_line(cfg), sizes, trained, prediction] + [f"({SEED_NOTE}.)"] * (run.kind == "mlp"),
+                 [cfg.summary(), sizes, trained, prediction] + [f"({SEED_NOTE}.)"] * (run.kind == "mlp"),
                  summary, sections, GLOSSARY)
     figure_count = sum(len(section.figures) for section in sections)
     print("\n" + wrap(f"wrote report.html (open it in a browser), {figure_count} figures, metrics.json and model.pt "
                       f"into {os.path.abspath(cfg.out)}"))
-
-
-def settings_line(cfg):
-    """The settings that shape the run, in one line (the full Config is printed with --verbose)."""
-    width = f"hidden {cfg.hidden}" if cfg.model == "mlp" else f"d_model {cfg.d_model}"
-    return (f"{cfg.model}, seed {cfg.seed}: {cfg.samples} samples of length-{cfg.seq_len} sequences over "
-            f"{cfg.vocab!r}, {width}, {cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}, on {cfg.device}")
 
 
 class Log:

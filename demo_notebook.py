@@ -35,7 +35,8 @@
 # notebook_subspace_interventions.png, then notebook_attention_patterns.png, notebook_circuits.png,
 # notebook_attention_interventions.png, notebook_two_circuits.png, notebook_mlp_vs_transformer.png, then
 # notebook_steering.png, notebook_transformer_steering.png, notebook_superposition.png and notebook_sae.png;
-# with --crowded also notebook_superposition_crowded.png and notebook_sae_crowded.png.
+# with --crowded also notebook_superposition_crowded.png and notebook_sae_crowded.png. At the end, step 26 writes
+# notebook_report.html: every step run, with its question, figures and takeaway, on one page for a browser.
 # The same story without the commentary, plus metrics.json, is demo.py.
 #
 # </details>
@@ -47,8 +48,8 @@ import dataclasses
 import os
 
 from reversal.support.config import DEFAULT_LR, build_parser, resolve
-from reversal.support.tutorial import (figure, finish_figures, in_notebook, pause, say, show_details, show_figures,
-                                       start_at_chapter, tell)
+from reversal.support.tutorial import (figure, in_notebook, pause, report, say, show_details, show_figures,
+                                       start_at_chapter, summarize, tell)
 
 parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=False,
                       description="A guided, step-by-step tutorial: train a tiny sequence reverser and look inside it. "
@@ -158,7 +159,7 @@ example = torch.tensor(vocab.encode(cfg.input))  # the test input, --input
 print(f"L = {cfg.seq_len} letters from V = {len(vocab.letters)} ({cfg.vocab!r}), then <eos>: "
       f"{' '.join(vocab.decode(add_eos(example[None], vocab.eos_id)[0].tolist()))} -> "
       f"{' '.join(vocab.decode(make_targets(example[None], vocab.eos_id)[0].tolist()))}")
-say(f"output j must copy input {cfg.seq_len + 1}-j, a rule the network has to learn from examples.")
+say(f"output j must copy input {cfg.seq_len + 1}-j, a rule the network has to learn from examples.", step=1)
 pause(PAUSE)
 
 # %% [markdown]
@@ -180,7 +181,7 @@ if DETAILS:
         print(f"  {' '.join(vocab.decode(add_eos(sample[None], vocab.eos_id)[0].tolist())):<24} -> "
               f"{' '.join(vocab.decode(make_targets(sample[None], vocab.eos_id)[0].tolist()))}")
 say(f"{n_distinct} distinct sequences: {len(data.train_sequences)} to train on, drawn {len(data.samples):,} times "
-    f"with repeats, and {len(data.heldout_sequences)} held out to test on.")
+    f"with repeats, and {len(data.heldout_sequences)} held out to test on.", step=2)
 pause(PAUSE)
 
 # %% [markdown]
@@ -202,7 +203,7 @@ if DETAILS:
           f"{(cfg.seq_len + 1) * cfg.d_embed}) -> hidden1 (B, {cfg.hidden}) -> hidden2 (B, {cfg.hidden}) -> "
           f"logits (B, {cfg.seq_len + 1}, {len(vocab)})")
 say(f"{model.parameter_count():,} parameters; every route from an input letter to an output runs through the two "
-    f"hidden layers of {cfg.hidden} neurons.")
+    f"hidden layers of {cfg.hidden} neurons.", step=3)
 pause(PAUSE)
 
 # %% [markdown]
@@ -223,7 +224,7 @@ if DETAILS:
     print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
 print(f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(reverse_text(model, vocab, cfg.input))}")
 figure(plot_training, history, out("notebook_training_loss.png"), title="Training (notebook run)")
-say(generalization(run, train_accuracy, heldout_accuracy).finding())
+say(generalization(run, train_accuracy, heldout_accuracy).finding(), step=4)
 pause(PAUSE)
 
 # %% [markdown]
@@ -244,7 +245,7 @@ if DETAILS:
     print("Every hidden value is >= 0: each is the output of a ReLU, which turns negatives into 0.")
 lowest = min(activation.min().item() for activation in cache.values())
 say(f"the hooks recorded both hidden layers for {cfg.input!r}, every value "
-    f"{'>= 0 (after a ReLU)' if lowest >= 0 else 'as it came'}; {hook_count(model)} hooks were left attached.")
+    f"{'>= 0 (after a ReLU)' if lowest >= 0 else 'as it came'}; {hook_count(model)} hooks were left attached.", step=5)
 pause(PAUSE)
 
 # %% [markdown]
@@ -265,7 +266,7 @@ pause(PAUSE)
 tell()
 capture = capture_all(run)
 figure(plot_activations, capture, out("activation_heatmaps.png"), seed=cfg.seed)
-say(capture.finding())
+say(capture.finding(), step=6)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -298,7 +299,7 @@ tell()
 sequences = run.sequences  # every distinct sequence (a seeded sample if there are many)
 influence = position_influence(run)
 figure(plot_influence, influence, out("notebook_position_influence.png"))
-say(influence.finding())
+say(influence.finding(), step=7)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -348,7 +349,7 @@ pause(PAUSE)
 tell()
 probes = probe_accuracy(run)
 figure(plot_probes, probes, out("notebook_probe_accuracy.png"))
-say(probes.finding())
+say(probes.finding(), step=8)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -392,7 +393,7 @@ pause(PAUSE)
 tell()
 selectivity = neuron_selectivity(run)
 figure(plot_selectivity, selectivity, out("notebook_neuron_selectivity.png"))
-say(selectivity.finding())
+say(selectivity.finding(), step=9)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -430,7 +431,7 @@ pause(PAUSE)
 tell()
 weights = first_layer_weights(run)
 figure(plot_first_layer_weights, weights, out("notebook_first_layer_weights.png"))
-say(weights.finding())
+say(weights.finding(), step=10)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -480,7 +481,7 @@ pause(PAUSE)
 tell()
 ablation = neuron_ablation(run)
 figure(plot_ablation, ablation, out("notebook_ablation.png"), detail=DETAILS)
-say(ablation.finding())
+say(ablation.finding(), step=11)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -538,7 +539,7 @@ pause(PAUSE)
 tell()
 patching = activation_patching(run)
 figure(plot_patching, patching, out("notebook_patching.png"), detail=DETAILS)
-say(patching.finding())
+say(patching.finding(), step=12)
 
 # %% [markdown]
 # *Direct logit attribution* splits a logit into the contributions of the pieces that add up to it, because the last
@@ -574,7 +575,7 @@ pause(PAUSE)
 # %%
 tell()
 mechanism = find_mechanism(run)
-print(f"In short: {mechanism.finding().headline}")
+summarize(f"In short: {mechanism.finding().headline}")  # printed, and the report opens with it
 
 # %% [markdown]
 # How we found it. A *direction* is a vector in a layer's activation space; the activation's component along it is a
@@ -608,10 +609,11 @@ figure(plot_dimensionality, mechanism, out("notebook_dimensionality.png"))
 figure(plot_subspace_interventions, mechanism, out("notebook_subspace_interventions.png"), detail=DETAILS)
 finding = mechanism.finding()
 numbers = finding.numbers  # the three that carry it: patched at the mirror, the random control, removal
-say(dataclasses.replace(finding, headline=(
-    f"in hidden1, patching an input's own directions restores at least {numbers['hidden1_restored_at_mirror']:.0%} "
-    f"of its mirrored output's answer, random subspaces at most {numbers['hidden1_random_restored_at_mirror_p95']:.0%}"
-    f"; removing them costs the other outputs {numbers['hidden1_accuracy_lost_elsewhere']:.0%} of their accuracy.")))
+headline = (f"in hidden1, patching an input's own directions restores at least "
+            f"{numbers['hidden1_restored_at_mirror']:.0%} of its mirrored output's answer, random subspaces at most "
+            f"{numbers['hidden1_random_restored_at_mirror_p95']:.0%}; removing them costs the other outputs "
+            f"{numbers['hidden1_accuracy_lost_elsewhere']:.0%} of their accuracy.")
+say(dataclasses.replace(finding, headline=headline), step=13)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -673,7 +675,7 @@ if DETAILS:
           "spread over seeds for this notebook's model.")
 say(f"{mechanism['needed_directions']} needed directions, {cfg.hidden} neurons per layer: "
     + ("room for every direction, so nothing forces superposition." if mechanism["needed_directions"] <= cfg.hidden
-       else "more directions than neurons, so superposition is possible here (step 23 measures it)."))
+       else "more directions than neurons, so superposition is possible here (step 23 measures it)."), step=14)
 pause(PAUSE)
 
 # %% [markdown]
@@ -740,7 +742,7 @@ for name, network in (("trained", transformer), ("untrained", transformer_untrai
     at_mirror = [cross_validated_accuracy(post[None, :, cfg.seq_len - 1 - i], sequences[:, i:i + 1], folds,
                                           len(vocab.letters)).item() for i in range(cfg.seq_len)]
     print(f"{name}: input i's letter read at output {cfg.seq_len + 1}-i only: {percentages(at_mirror)}")
-say(transformer_probes.finding())
+say(transformer_probes.finding(), step=15)
 pause(PAUSE)
 
 # %% [markdown]
@@ -753,7 +755,7 @@ pause(PAUSE)
 tell()
 attention = attention_experiments(transformer_run)
 figure(plot_patterns, attention["patterns"], out("notebook_attention_patterns.png"))
-say(attention["patterns"].finding())
+say(attention["patterns"].finding(), step=16)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -802,7 +804,7 @@ pause(PAUSE)
 # %%
 tell()
 figure(plot_circuits, attention["qk"], attention["ov"], vocab, out("notebook_circuits.png"), detail=DETAILS)
-say(attention["qk"].finding(), attention["ov"].finding())
+say(attention["qk"].finding(), attention["ov"].finding(), step=17)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -839,7 +841,7 @@ pause(PAUSE)
 # %%
 tell()
 figure(plot_interventions, attention["interventions"], out("notebook_attention_interventions.png"))
-say(attention["interventions"].finding())
+say(attention["interventions"].finding(), step=18)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -901,10 +903,10 @@ figure(plot_circuit_comparison, [(f"seed {transformer_cfg.seed}", attention["pat
        out("notebook_two_circuits.png"))
 if kinds["this"] == kinds["other"]:
     say(f"the next {TRIES} seeds came out the same kind as seed {transformer_cfg.seed}: the same circuit, <eos> on "
-        f"the same key type, the same forced anti-diagonal accuracy; raise TRIES to look further.")
+        f"the same key type, the same forced anti-diagonal accuracy; raise TRIES to look further.", step=19)
 else:
     say(f"the two seeds' circuits are {kinds['this']['circuit']} and {kinds['other']['circuit']}: one design and "
-        f"one data budget, two kinds of circuit.")
+        f"one data budget, two kinds of circuit.", step=19)
 pause(PAUSE)
 
 # %% [markdown]
@@ -943,7 +945,7 @@ transformer_summary = model_summary(transformer_run, transformer_history, transf
                                     transformer_routing(attention["patterns"]))
 both = comparison(mlp_summary, transformer_summary)
 figure(plot_comparison, both, out("notebook_mlp_vs_transformer.png"))
-say(both.finding())
+say(both.finding(), step=20)
 pause(PAUSE)
 
 # %% [markdown]
@@ -978,7 +980,7 @@ if DETAILS:  # the headline gives the first layer's window
     inside = [layer for layer, window in windows.items() if any(low <= 1 <= high for low, high in window)]
     print(f"alpha = 1, x's class mean moved onto y's, is inside the window at {', '.join(inside)}" if inside else
           "alpha = 1, x's class mean moved onto y's, is inside no window")
-say(steering.finding())
+say(steering.finding(), step=21)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -1029,7 +1031,7 @@ pause(PAUSE)
 tell()
 transformer_steering = steering_experiment(transformer_run)
 figure(plot_steering, transformer_steering, out("notebook_transformer_steering.png"))
-say(transformer_steering.finding())
+say(transformer_steering.finding(), step=22)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -1095,7 +1097,7 @@ pause(PAUSE)
 tell()
 superposition = superposition_report(run)
 figure(plot_superposition, superposition, out("notebook_superposition.png"))
-say(superposition.finding())
+say(superposition.finding(), step=23)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -1140,7 +1142,7 @@ pause(PAUSE)
 tell()
 sae = sae_experiment(run, seeds=(0,), steps=SAE_STEPS)
 figure(plot_sae, sae, out("notebook_sae.png"))
-say(sae.finding())
+say(sae.finding(), step=24)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -1193,10 +1195,10 @@ if args.crowded:
     figure(plot_superposition, crowded_superposition, out("notebook_superposition_crowded.png"))
     crowded_sae = sae_experiment(crowded, seeds=(0,), steps=SAE_STEPS)
     figure(plot_sae, crowded_sae, out("notebook_sae_crowded.png"))
-    say(crowded_superposition.finding(), crowded_sae.finding())
+    say(crowded_superposition.finding(), crowded_sae.finding(), step=25)
 else:
     say("not run: add --crowded to train the crowded model and measure it (in a notebook, put \"--crowded\" in "
-        "NOTEBOOK_FLAGS and run all cells again).")
+        "NOTEBOOK_FLAGS and run all cells again).", step=25)
 
 # %% [markdown]
 # <details><summary>What it proves, and what not</summary>
@@ -1253,9 +1255,11 @@ if DETAILS:
     print("python demo.py --sweep                           # sequence length x hidden width, at two training budgets")
     print("python demo.py --seq-len 5 --sae                 # letters on a line: the middle one has no feature")
     print("python demo_notebook.py --chapter features --crowded   # chapter 4 with a crowded layer too")
-finish_figures()  # in a terminal the figures were drawn in the background: wait until every one is written
 say(f"the figures are in {os.path.abspath(cfg.out)}; every number above is for --seed {cfg.seed}, and the "
-    f"commands above show how they move.")
+    f"commands above show how they move.", step=26)
+# the whole run on one page: each step's question, figures and takeaway. In a terminal the figures were drawn in the
+# background, so this first waits until every one is written.
+report(out("notebook_report.html"), cfg, transformer_cfg)
 
 # %% [markdown]
 # # Glossary

@@ -54,8 +54,8 @@ class Section:
 def write_report(path, title, settings_lines, in_short, sections, glossary):
     """Write the report to path, whole or not at all (files.write_atomically).
 
-    settings_lines: the run's settings and training, one string a line; in_short: the mechanism in one paragraph;
-    sections: Sections in lesson order; glossary: (term, definition) pairs, as report.glossary.GLOSSARY."""
+    settings_lines: the run's settings and training, one string a line; in_short: the mechanism in one paragraph, or
+    None where the run did not look for it (the notebook's later chapters); sections: Sections in lesson order; glossary: (term, definition) pairs, as report.glossary.GLOSSARY."""
     page = render(title, settings_lines, in_short, sections, glossary)
     write_atomically(path, lambda file: file.write(page.encode()))
 
@@ -67,7 +67,8 @@ def render(title, settings_lines, in_short, sections, glossary):
              '<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{e(title)}</title>",
              f"<style>{STYLE}</style>", "</head>", "<body>", f"<h1>{e(title)}</h1>"]
     parts += [f'<p class="settings">{e(line)}</p>' for line in settings_lines]
-    parts.append(f'<p class="in-short">{e(in_short)}</p>')
+    if in_short:
+        parts.append(f'<p class="in-short">{e(in_short)}</p>')
     parts += [render_section(section) for section in sections]
     parts.append("<h2>Glossary</h2>")
     parts.append("<dl>" + "".join(f"<dt>{e(term)}</dt><dd>{e(definition)}</dd>" for term, definition in glossary)

@@ -46,6 +46,13 @@ class Config:
     def to_dict(self):
         return asdict(self)
 
+    def summary(self):
+        """The settings that shape the run, in one line (print(cfg) shows them all)."""
+        width = f"hidden {self.hidden}" if self.model == "mlp" else f"d_model {self.d_model}"
+        return (f"{self.model}, seed {self.seed}: {self.samples} samples of length-{self.seq_len} sequences over "
+                f"{self.vocab!r}, {width}, {self.epochs} epochs, batch {self.batch_size}, lr {self.lr:g}, on "
+                f"{self.device}")
+
 
 class BadSetting(Exception):
     """A setting a user got wrong; carries the one line to print."""

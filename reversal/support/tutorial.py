@@ -11,12 +11,20 @@ import subprocess
 import sys
 
 from ..core.progress import in_notebook
+from ..report.glossary import GLOSSARY
+from ..report.html import Section, write_report
+from ..report.questions import STEPS
 from ..report.result import Finding
+from ..report.wording import listing
 
 
 _details = False  # True with --details (DETAILS = True in a notebook): print the evidence and the folded text too
 _quiet = False  # True while start_at_chapter() runs the earlier steps a chapter needs, without their output
 _viewer = None  # the command that opens a figure in a window, set by show_figures() for --show
+# what report() puts on the page, kept as the run goes:
+_lesson = {}  # step number -> (figure paths, Finding): the step's figures and takeaway, from say(..., step=N)
+_drawn = []  # the figures drawn since the last say(): they belong to the step that say() closes
+_in_short = None  # the run in one paragraph, from summarize(): the report opens with it
 
 
 def pause(enabled):
@@ -77,20 +85,59 @@ def show_details(enabled):
     _details = bool(enabled)
 
 
-def say(*takeaways):
+def say(*takeaways, step=None):
     """Close a step's experiment: each finding's headline (or a sentence computed from the run), the last one as
     the step's one-line takeaway. With details, each finding's evidence and caveats come first, the measurements
-    and limits behind its headline.
+    and limits behind its headline. step: the notebook's step number; the takeaways, and the figures drawn since the
+    last say(), become that step's section of the report (report()), headed as questions.STEPS[step] says.
 
-        say(probes.finding())                           # Takeaway: Linear probes name the input letters ...
-        say(f"{n_found} of {n_features} features found")  # a step with no Result says what it computed
+        say(probes.finding(), step=8)                             # Takeaway: Linear probes name the input letters ...
+        say(f"{n_found} of {n_features} features found", step=24)  # a step with no Result says what it computed
     """
+    if step is not None and not _quiet:  # a step run quietly, for a later chapter, is not part of the report
+        _lesson[step] = (list(_drawn), one_finding(takeaways))  # running a cell again replaces its step's section
+    _drawn.clear()
     for number, takeaway in enumerate(takeaways, 1):
         if isinstance(takeaway, Finding):
             if _details:
                 print("\n".join([*takeaway.evidence, *takeaway.caveats]))
             takeaway = takeaway.headline
         print(f"{'Takeaway: ' if number == len(takeaways) else ''}{takeaway}")
+
+
+def one_finding(takeaways):
+    """say()'s takeaways as one Finding for the report: the headlines in order as its headline (a sentence given as a
+    string starts with a capital there), their numbers, evidence and caveats together."""
+    findings = [takeaway if isinstance(takeaway, Finding) else Finding(takeaway[:1].upper() + takeaway[1:])
+                for takeaway in takeaways]
+    return Finding(" ".join(finding.headline for finding in findings),
+                   {name: value for finding in findings for name, value in finding.numbers.items()},
+                   [line for finding in findings for line in finding.evidence],
+                   [line for finding in findings for line in finding.caveats])
+
+
+def summarize(text):
+    """Print the run's result in one paragraph (the mechanism, "In short: ..."); the report opens with it."""
+    global _in_short
+    _in_short = text
+    print(text)
+
+
+def report(path, *configs):
+    """Write every step said so far on one page, path (report/html.py): each config's settings and the summary at
+    the top, then a section per step in step order, with its heading and question (questions.STEPS), its figures,
+    its takeaway and key numbers, and the evidence folded; the glossary at the end. A run that started at a chapter
+    has only its steps, and its title says which. Waits for the figures still being drawn, then says where it is."""
+    finish_figures()  # the figures are embedded in the page, so each must be written first
+    steps = sorted(_lesson)
+    sections = [Section(*STEPS[step], *_lesson[step]) for step in steps]
+    shown = (f"all {len(STEPS)} steps" if steps == sorted(STEPS) else
+             f"steps {steps[0]} to {steps[-1]}" if steps == list(range(steps[0], steps[-1] + 1)) else
+             "steps " + listing(map(str, steps)))
+    write_report(path, f"Reversing letters, the notebook: {shown}", [cfg.summary() for cfg in configs], _in_short,
+                 sections, GLOSSARY)
+    figure_count = sum(len(section.figures) for section in sections)
+    print(f"wrote {os.path.abspath(path)}: {shown} on one page, {figure_count} figures embedded (open it in a browser)")
 
 
 def tell():
@@ -142,6 +189,7 @@ def figure(plot, *args, **kwargs):
     path = args[-1]
     if _quiet:  # an earlier step run only for what a later chapter needs: its figure is not wanted
         return
+    _drawn.append(path)  # the report shows it in the section of the step the next say() closes
     if in_notebook() or _viewer is not None:  # drawn now, to be shown now
         plot(*args, **kwargs)
         show(path)
