@@ -1,8 +1,10 @@
-"""report.html: every section has its headline, every figure is embedded, nothing points off the page. The fast
-tests build a report from made-up findings and tiny PNGs; the slow ones read the report a real demo.py run wrote."""
+"""report.html and notebook_report.html: every section has its headline, every figure is embedded, nothing points
+off the page. The fast tests build a report from made-up findings and tiny PNGs, and hold the notebook's headings to
+STEPS; the slow ones read the reports that real demo.py and demo_notebook.py runs wrote."""
 
 import base64
 import html
+import os
 import re
 from html.parser import HTMLParser
 
@@ -12,7 +14,7 @@ import pytest
 
 from reversal.report.glossary import GLOSSARY
 from reversal.report.html import Section, write_report
-from reversal.report.questions import QUESTIONS
+from reversal.report.questions import QUESTIONS, STEPS
 from reversal.report.result import Finding
 
 OFF_PAGE = re.compile(r"^\s*(https?:|//)", re.IGNORECASE)
@@ -20,27 +22,33 @@ CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]*)", re.IGNORECASE)
 
 
 class ReportReader(HTMLParser):
-    """What the tests check, collected from the page: each <section>'s title and headline, every <img> src, every
-    href, src and CSS url(...), and whether there is any <script>."""
+    """What the tests check, collected from the page: the <h1> title, each <section>'s title, headline and number of
+    images, every <img> src, every href, src and CSS url(...), and whether there is any <script>."""
 
     def __init__(self):
         super().__init__()
-        self.sections = []  # [{"title": ..., "headline": ...}]
+        self.title = ""
+        self.sections = []  # [{"title": ..., "headline": ..., "images": count}]
         self.images, self.links, self.scripts = [], [], 0
         self.reading = None  # "title" or "headline" while inside that element of the current section
+        self.in_h1 = False
         self.in_section = self.in_style = False
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "section":
-            self.sections.append({"title": "", "headline": ""})
+            self.sections.append({"title": "", "headline": "", "images": 0})
             self.in_section = True
+        elif tag == "h1":
+            self.in_h1 = True
         elif tag == "h2" and self.in_section:
             self.reading = "title"
         elif tag == "p" and self.in_section and "headline" in (attrs.get("class") or "").split():
             self.reading = "headline"
         elif tag == "img":
             self.images.append(attrs.get("src") or "")
+            if self.in_section:
+                self.sections[-1]["images"] += 1
         elif tag == "script":
             self.scripts += 1
         elif tag == "style":
@@ -53,12 +61,16 @@ class ReportReader(HTMLParser):
             self.reading = None
         if tag == "section":
             self.in_section = False
+        if tag == "h1":
+            self.in_h1 = False
         if tag == "style":
             self.in_style = False
 
     def handle_data(self, data):
         if self.reading:
             self.sections[-1][self.reading] += data
+        if self.in_h1:
+            self.title += data
         if self.in_style:
             self.links += CSS_URL.findall(data)
 
@@ -176,3 +188,63 @@ def test_the_default_log_is_short(fixture, request):
     assert len(longest) <= 120, f"a line of {len(longest)} characters: {longest[:80]}..."
     files = result.stdout.strip().split("\n\n")[-1]  # the last paragraph: the files written
     assert "report.html" in files, f"the log should end by naming the report: {files!r}"
+
+
+NOTEBOOK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "demo_notebook.py")
+
+
+def notebook_steps():
+    """{step: (heading, question)} as demo_notebook.py's markdown writes them: the heading "## Step N: ..." without
+    its minutes, and the "**Question.**" line under it, up to the line that ends with "?"; markdown marks removed."""
+    lines, steps = open(NOTEBOOK).read().splitlines(), {}
+    for k, line in enumerate(lines):
+        heading = re.match(r"^# ## (Step (\d+): .*) \(\d+ min\)$", line)
+        if heading:
+            question = [lines[k + 1].removeprefix("# **Question.** ")]
+            while not question[-1].endswith("?") and k + len(question) + 1 < len(lines):
+                question.append(lines[k + len(question) + 1].removeprefix("# "))
+            steps[int(heading.group(2))] = tuple(re.sub(r"[*`]", "", text)
+                                                 for text in (heading.group(1), " ".join(question)))
+    return steps
+
+
+def test_the_notebooks_headings_and_questions_are_the_reports():
+    written = notebook_steps()
+    assert sorted(written) == sorted(STEPS), \
+        f"demo_notebook.py has steps {sorted(written)}, questions.STEPS has {sorted(STEPS)}: add or remove one"
+    for step, (heading, question) in written.items():
+        assert heading == STEPS[step][0], \
+            f"step {step}'s heading in demo_notebook.py is {heading!r}, in questions.STEPS {STEPS[step][0]!r}"
+        assert question == STEPS[step][1], \
+            f"step {step}'s question in demo_notebook.py is {question!r}, in questions.STEPS {STEPS[step][1]!r}"
+
+
+def step_of_each_figure():
+    """{figure file name: the step whose code draws it}, from demo_notebook.py's out("...png") names."""
+    step, steps = 0, {}
+    for line in open(NOTEBOOK).read().splitlines():
+        heading = re.match(r"^# ## Step (\d+):", line)
+        step = int(heading.group(1)) if heading else step
+        for name in re.findall(r'out\("([^"]+\.png)"\)', line):
+            steps[name] = step
+    return steps
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixture, steps", [("notebook_run", range(1, 27)),
+                                            ("features_notebook_run", range(21, 27))])  # --chapter features
+def test_the_notebook_writes_a_self_contained_report(fixture, steps, request):
+    result, out, _ = request.getfixturevalue(fixture)
+    assert result.returncode == 0, result.stderr
+    reader = read_report(out / "notebook_report.html")
+    assert_self_contained(reader)
+    assert [s["title"] for s in reader.sections] == [STEPS[step][0] for step in steps], \
+        "the notebook's report should have a section for each step run, in step order"
+    if steps != range(1, 27):
+        assert f"steps {steps[0]} to {steps[-1]}" in reader.title, f"the title should say which steps: {reader.title!r}"
+    figures = sorted(path.name for path in out.glob("*.png"))
+    assert len(reader.images) == len(figures), f"every figure written should be in the report: {figures}"
+    section = {STEPS[step][0]: s for step, s in zip(steps, reader.sections)}
+    drawn_by = step_of_each_figure()
+    for name in figures:
+        assert section[STEPS[drawn_by[name]][0]]["images"], f"step {drawn_by[name]} drew {name}, its section shows none"
