@@ -187,7 +187,7 @@ def main(args, cfg):
     # the whole run on one page: the figures are drawn by now (BackgroundFigures waits for them), so embed them
     sections = [Section(*QUESTIONS[name], [out(figure) for figure in figure_files], finding)
                 for name, finding, figure_files in lesson]
-    write_report(out("report.html"), f"Reversing letters: the {run.kind}, step by step",
+    write_report(out("report.html"), f"Reversing letters: the {'MLP' if run.kind == 'mlp' else run.kind}, step by step",
                  [cfg.summary(), sizes, trained, prediction] + [f"({SEED_NOTE}.)"] * (run.kind == "mlp"),
                  summary, sections, GLOSSARY)
     figure_count = sum(len(section.figures) for section in sections)

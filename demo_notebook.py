@@ -42,57 +42,22 @@
 # </details>
 
 # %%
-import argparse
+NOTEBOOK_FLAGS = []  # the settings, in a notebook: e.g. ["--seed", "1", "--seq-len", "4"] (a terminal reads its own)
+DETAILS = False  # True: every step also prints its evidence and caveats, as --details does in a terminal
+try:
+    from reversal.support.notebook import start, start_chapter
+except ModuleNotFoundError:  # a fresh hosted notebook: the lesson's package is not installed here
+    raise SystemExit("Run  %pip install git+<this lesson's repository URL>  (or pip install . in a clone), then "
+                     "this cell again.") from None
+args, cfg, out = start(NOTEBOOK_FLAGS, DETAILS)  # checks every setting before torch loads; --help answers here
+PAUSE, DETAILS = not args.no_pause, args.details
+
+# %%
+# the lesson's tools, by chapter (the settings above are checked first, so --help answers before torch loads)
 import copy
 import dataclasses
 import os
 
-from reversal.support.config import DEFAULT_LR, build_parser, resolve
-from reversal.support.tutorial import (figure, in_notebook, pause, report, say, show_details, show_figures,
-                                       start_at_chapter, summarize, tell)
-
-parser = build_parser("demo_notebook.py", default_samples=1000, choose_model=False,
-                      description="A guided, step-by-step tutorial: train a tiny sequence reverser and look inside it. "
-                                  "Four chapters, 26 steps: an MLP, then a one-layer transformer, then features.")
-# --chapter: the step each chapter starts at, and the earlier steps whose results it needs (run first, quietly)
-CHAPTERS = {"model": (1, []), "mechanism": (8, [1, 2, 3, 4, 7]), "attention": (15, [1, 2, 3, 4, 7, 13]),
-            "features": (21, [1, 2, 3, 4, 7, 15])}
-parser.add_argument("--no-pause", action="store_true", help="run straight through without waiting for Enter")
-parser.add_argument("--details", action="store_true",
-                    help="print every step's evidence and caveats, and the longer notes, besides its question and "
-                         "takeaway (in a notebook: DETAILS = True)")
-def chapter(text):
-    """A chapter's name in any case, or its number: 4 and Features both mean features."""
-    name = list(CHAPTERS)[int(text) - 1] if text in ("1", "2", "3", "4") else text.lower()
-    if name not in CHAPTERS:
-        raise argparse.ArgumentTypeError(f"must be one of {', '.join(CHAPTERS)}, or its number 1 to 4, got {text!r}")
-    return name
-
-
-parser.add_argument("--chapter", type=chapter, default="model", metavar="{" + ",".join(CHAPTERS) + "}",
-                    help="start at this chapter, by name or number: model (1, step 1), mechanism (2, step 8), "
-                         "attention (3, step 15) or features (4, step 21); the earlier steps it needs run first "
-                         "without their output (default: model)")
-parser.add_argument("--show", action="store_true",
-                    help="also open each figure in a window as its step runs (where there is a display)")
-parser.add_argument("--crowded", action="store_true",
-                    help="step 25 trains a second MLP at --seq-len 6 --vocab abcd (18 needed directions in 16 "
-                         "neurons) and measures its superposition and SAEs on it (about 4 s more); without it, step "
-                         "25 only says how")
-parser.add_argument("--model", help=argparse.SUPPRESS)  # not a setting here: caught below, to say where it lives
-# In a notebook sys.argv holds the kernel's own arguments, so the flags come from this list instead:
-NOTEBOOK_FLAGS = []  # e.g. ["--seed", "1", "--seq-len", "4"]
-DETAILS = False  # True: every step also prints its evidence and caveats, as --details does in a terminal
-args = parser.parse_args(NOTEBOOK_FLAGS if in_notebook() else None)
-if args.model is not None:
-    parser.error("argument --model: the notebook tells both stories, the MLP (chapters 1, 2 and 4) and the "
-                 "transformer (chapters 3 and 4); for the transformer alone run demo.py --model transformer")
-if args.chapter != "model" and in_notebook():
-    parser.error("argument --chapter: in a notebook, run the first cell of each step that CHAPTERS lists for the "
-                 "chapter, then the chapter's own cells")
-cfg = resolve(args, parser)
-
-# the lesson's imports come after the settings are checked, so --help and a typo answer before torch loads
 import numpy as np
 import torch
 
@@ -121,23 +86,14 @@ from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, fold_masks, p
 from reversal.mlp.selectivity import neuron_selectivity, null_cutoff, plot_selectivity
 from reversal.mlp.subspaces import plot_subspace_interventions
 from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
-from reversal.report.files import quick_exit, stop_quietly_when_the_reader_goes
+from reversal.report.files import quick_exit
 from reversal.report.plots import plot_training
 from reversal.report.wording import percentages
+from reversal.support.config import DEFAULT_LR
+from reversal.support.tutorial import figure, in_notebook, pause, report, say, summarize, tell
 
-torch.set_num_threads(1)  # matrices this small run faster on one thread than split across cores
-PAUSE = not args.no_pause
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short
-os.makedirs(cfg.out, exist_ok=True)
-out = lambda name: os.path.join(cfg.out, name)
-if not in_notebook():
-    stop_quietly_when_the_reader_goes()  # python demo_notebook.py | head: no traceback when head stops reading
-DETAILS = DETAILS or args.details
-show_details(DETAILS)  # say() and tell() print the evidence and the folded notes only with details
-tell()  # in a terminal, print the introduction above (a notebook shows it already)
-show_figures(args.show)  # --show: find a way to open windows, or say in one line that there is none
-if args.chapter != "model":
-    start_at_chapter(*CHAPTERS[args.chapter])  # runs the steps it needs quietly, then the chapter, then exits
+start_chapter(args)  # --chapter: run that chapter from here (and, quietly, the steps it needs), then stop
 
 
 # %% [markdown]

@@ -18,12 +18,20 @@ FEATURE_FIGURES = ["notebook_steering.png", "notebook_transformer_steering.png",
 
 
 def notebook_chapters():
-    """CHAPTERS as written in demo_notebook.py: {name: (first step, needed steps)}."""
-    tree = ast.parse(open(NOTEBOOK).read())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "CHAPTERS":
-            return ast.literal_eval(node.value)
-    raise AssertionError("demo_notebook.py defines no CHAPTERS")
+    """CHAPTERS, from reversal/support/notebook.py: {name: (first step, needed steps)}."""
+    from reversal.support.notebook import CHAPTERS
+    return CHAPTERS
+
+
+def test_the_first_code_cell_is_short_and_holds_the_settings():
+    text = open(NOTEBOOK).read()
+    cells = text.split("\n# %%")
+    first = next(cell for cell in cells[1:] if not cell.startswith(" [markdown]"))
+    lines = [line for line in first.splitlines()[1:] if line.strip()]
+    assert len(lines) <= 10, f"the first code cell has {len(lines)} lines, at most 10: move the plumbing into the package"
+    assert any(line.startswith("NOTEBOOK_FLAGS = ") for line in lines) and any(line.startswith("DETAILS = ")
+                                                                               for line in lines)
+    assert "pip install" in first, "where the package is missing, the first cell says the one line to run"
 
 
 def run_notebook(*args, env=None):

@@ -69,7 +69,11 @@ def quick_exit():
 def stop_quietly_when_the_reader_goes():
     """`python demo.py | head`: when whatever reads our output closes it early, the next print raises
     BrokenPipeError. Stop there without a traceback, with status 1: Python's documentation of SIGPIPE recommends
-    pointing stdout at os.devnull, so that the flush at exit has nowhere left to fail."""
+    pointing stdout at os.devnull, so that the flush at exit has nowhere left to fail.
+
+    It also sends each line out as it is printed, as a terminal does: a reader such as `tee` then sees the log as it
+    happens, and one that goes away early is noticed at the next line rather than when the run ends."""
+    sys.stdout.reconfigure(line_buffering=True)
     previous = sys.excepthook
 
     def hook(kind, error, traceback):

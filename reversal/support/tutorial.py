@@ -140,7 +140,7 @@ def report(path, *configs):
     print(f"wrote {os.path.abspath(path)}: {shown} on one page, {figure_count} figures embedded (open it in a browser)")
 
 
-def tell():
+def tell(caller=None):
     """Print the markdown cells above the calling code cell, back to the code cell before them, so that a terminal
     shows the story a notebook renders (a step's closing words sit in a markdown cell of their own, after its code).
 
@@ -149,7 +149,7 @@ def tell():
     """
     if in_notebook():
         return
-    caller = inspect.currentframe().f_back
+    caller = caller or inspect.currentframe().f_back  # the calling cell's frame; notebook.start passes the first's
     with open(caller.f_code.co_filename) as file:
         above = file.read().splitlines()[:caller.f_lineno - 1]
     starts = [i for i, line in enumerate(above) if line.startswith("# %%")]  # where each cell starts
@@ -211,14 +211,14 @@ def finish_figures():
         pool.__exit__(None, None, None)
 
 
-def start_at_chapter(first_step, needs):
+def start_at_chapter(first_step, needs, caller=None):
     """--chapter: run the code cells of the steps in `needs` without their output, then every cell from step
-    `first_step` on, in the calling script's globals; then exit. Call it from the script's first code cell.
+    `first_step` on, in the calling script's globals; then exit. Called by notebook.start_chapter.
 
     A step is the code below a markdown cell headed "## Step N". Of a needed step only its first code cell runs (the
     exercises below it are skipped). Each cell is compiled at its own line numbers, so tell() and tracebacks work.
     """
-    caller = inspect.currentframe().f_back
+    caller = caller or inspect.currentframe().f_back  # the frame of the cell that asked: notebook.start_chapter's
     namespace, filename = caller.f_globals, caller.f_code.co_filename
     with open(filename) as file:
         lines = file.read().splitlines()
