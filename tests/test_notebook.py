@@ -1,6 +1,5 @@
 """The notebook's chapters, --chapter, --show and --crowded."""
 
-import ast
 import os
 import re
 import subprocess
