@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
-from threading import Event, Thread
+from threading import Event, Lock, Thread
 from dataclasses import dataclass
 
 import matplotlib.image
@@ -80,6 +80,8 @@ background = {}  # what started at collection: the models' training, the script 
 folders = []  # the script runs' own folders, removed at the end
 running = []  # the script runs' processes, stopped at the end
 ending = Event()  # set at the end: start no further script run
+started = set()  # the script runs begun, by name; `starting` guards it (two threads start them)
+starting = Lock()
 
 
 def train_weights(settings):
@@ -115,10 +117,15 @@ SCRIPT_RUNS = {
 
 
 def run_scripts(names):
-    """Run each named script in turn, in a thread (the scripts are other processes: this thread only waits)."""
+    """Run each named script in turn, in a thread (the scripts are other processes: this thread only waits). A
+    script a test asked for before its turn (script_run) has started already, beside this one: skip it."""
     for name in names:
         if ending.is_set():
             break
+        with starting:
+            if name in started:
+                continue
+            started.add(name)
         script, flags, viewer = SCRIPT_RUNS[name]
         folder = pathlib.Path(tempfile.mkdtemp(prefix=f"{name}-"))
         folders.append(folder)
@@ -171,10 +178,15 @@ def pytest_unconfigure(config):
 
 
 def script_run(name):
-    """(CompletedProcess, the --out folder, the run's own folder) of SCRIPT_RUNS[name]: started at collection."""
-    if name not in background:  # collected some other way: run it now
+    """(CompletedProcess, the --out folder, the run's own folder) of SCRIPT_RUNS[name]: started at collection, one
+    after another on the second core. By the time a test asks for one, the tests that need no script are done (they
+    run first), so a run still waiting its turn starts now, beside the one running: both cores are free for them."""
+    if name not in background:  # collected some other way
         background[name] = Future()
-        run_scripts([name])
+    with starting:
+        waiting = name not in started
+    if waiting:
+        Thread(target=run_scripts, args=([name],), daemon=True).start()
     return background[name].result()
 
 
