@@ -57,6 +57,7 @@ PAUSE, DETAILS = not args.no_pause, args.details
 import copy
 import dataclasses
 import os
+import textwrap
 
 import numpy as np
 import torch
@@ -1227,6 +1228,6 @@ tell()
 if DETAILS or in_notebook():
     print("\n".join(glossary_lines()))
 else:
-    print(", ".join(term for term, _ in GLOSSARY))
+    print(textwrap.fill(", ".join(term for term, _ in GLOSSARY), 120))
 if not in_notebook():
     quick_exit()  # run as a script: skip Python's slow teardown of torch; in a notebook the kernel stays

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 from ..core.progress import in_notebook
 from ..report.glossary import GLOSSARY
@@ -18,6 +19,7 @@ from ..report.result import Finding
 from ..report.wording import listing
 
 
+WIDTH = 120  # a takeaway is wrapped to lines of at most this many characters, for a terminal or a projector
 _details = False  # True with --details (DETAILS = True in a notebook): print the evidence and the folded text too
 _quiet = False  # True while start_at_chapter() runs the earlier steps a chapter needs, without their output
 _viewer = None  # the command that opens a figure in a window, set by show_figures() for --show
@@ -102,7 +104,8 @@ def say(*takeaways, step=None):
             if _details:
                 print("\n".join([*takeaway.evidence, *takeaway.caveats]))
             takeaway = takeaway.headline
-        print(f"{'Takeaway: ' if number == len(takeaways) else ''}{takeaway}")
+        print(textwrap.fill(f"{'Takeaway: ' if number == len(takeaways) else ''}{takeaway}", WIDTH,
+                            subsequent_indent="  ", break_long_words=False, break_on_hyphens=False))
 
 
 def one_finding(takeaways):
@@ -120,7 +123,7 @@ def summarize(text):
     """Print the run's result in one paragraph (the mechanism, "In short: ..."); the report opens with it."""
     global _in_short
     _in_short = text
-    print(text)
+    print(textwrap.fill(text, WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False))
 
 
 def report(path, *configs):
