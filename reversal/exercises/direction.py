@@ -32,8 +32,16 @@ def check(student_fn, run):
     means = class_means(hidden1, run.sequences, n_letters)  # (L, V, H)
     for position in range(run.sequences.shape[1]):
         for letter in range(n_letters):
-            answer = torch.as_tensor(student_fn(hidden1, run.sequences, position, letter)).detach().double().cpu()
             named = f"letter {run.vocab.letters[letter]!r} at position {position}"
+            try:
+                answer = student_fn(hidden1, run.sequences, position, letter)
+            except RuntimeError as error:
+                if "must match the size" not in str(error):
+                    raise
+                raise Wrong(f"for {named} your function raised RuntimeError: {error}. The class mean has one row per "
+                            f"selected sequence and the overall mean one per sequence: did you average over the "
+                            f"neurons (axis 1)? Average over the sequences (axis 0)") from None
+            answer = torch.as_tensor(answer).detach().double().cpu()
             if answer.shape != expected[position, letter].shape:
                 rows = int((run.sequences[:, position] == letter).sum())
                 axis = " you averaged over the neurons (axis 1); average over the sequences (axis 0)." \

@@ -51,8 +51,11 @@ def check(student_fn, run):
                                    ("hidden1",))
     clean_logits, corrupt_logits = logits[:len(run.sequences)].repeat(n_letters - 1, 1, 1), logits[len(run.sequences):]
     corruption = Corruption(run.sequences, clean, corrupted, {"hidden1": cache["hidden1"][:len(run.sequences)]})
-    expected = share_restored(intervene(run, "hidden1", subspaces, corruption).patched, clean_logits, corrupt_logits,
-                              clean, corrupted).double()  # (L patched, L outputs)
+    patched = intervene(run, "hidden1", subspaces, corruption).patched  # (L, P, T, V): block i patches position i
+    expected = share_restored(patched, clean_logits, corrupt_logits, clean, corrupted).double()  # (L in, L out)
+    # the mirror mistake, measured by the package: share_restored flips the letters itself, so flipped letters in
+    # give LD at output j for input j's letters
+    unmirrored = share_restored(patched, clean_logits, corrupt_logits, clean.flip(1), corrupted.flip(1)).double()
     for position in range(seq_len):
         share = torch.as_tensor(student_fn(run.model, subspaces, clean, corrupted, run.vocab.eos_id, position))
         share = share.detach().double().cpu().flatten()
@@ -63,16 +66,16 @@ def check(student_fn, run):
         if torch.allclose(share, torch.zeros(seq_len, dtype=torch.float64), atol=1e-6):
             raise Wrong(f"patching position {position} restores nothing at any output: does your hook return the "
                         f"patched activation? A hook that returns None leaves the corrupted run as it was")
-        if share[mirror] < 0.5 < expected[position, mirror] and (share.sum() - share[mirror]) > seq_len - 1.5:
+        if position != mirror and torch.allclose(share, unmirrored[position], atol=1e-3):
+            raise Wrong(f"patching position {position}, you restore {_list(share)}, the package "
+                        f"{_list(expected[position])}: output j's letter is input L-1-j's (the mirror), not input "
+                        f"j's; did you take the letters as clean rather than clean.flip(1)?")
+        elsewhere = [share[j] for j in range(seq_len) if j != mirror]
+        if share[mirror] < 0.5 < expected[position, mirror] and all(0.5 < value < 1.5 for value in elsewhere):
             raise Wrong(f"patching position {position}, the share at its mirror, output {mirror}, is "
                         f"{share[mirror]:.2f} (the package's: {expected[position, mirror]:.2f}), and near 1 "
                         f"elsewhere: did you patch the corrupted run's activation into the clean run, rather than the "
                         f"clean into the corrupted?")
-        if position != mirror and share[position] > 0.5 > share[mirror]:
-            raise Wrong(f"patching position {position} restores {share[position]:.2f} at output {position} and "
-                        f"{share[mirror]:.2f} at output {mirror}, the package's {expected[position, position]:.2f} "
-                        f"and {expected[position, mirror]:.2f}: output j's letter is input L-1-j's (the mirror), not "
-                        f"input j's; did you take the letters as clean rather than clean.flip(1)?")
         if not torch.allclose(share, expected[position], atol=1e-3):
             raise Wrong(f"patching position {position}, you restore {_list(share)}, the package "
                         f"{_list(expected[position])}: replace only position {position}'s part, out - "
