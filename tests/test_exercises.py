@@ -12,7 +12,7 @@ import torch
 
 from reversal.core.common import margin
 from reversal.core.data import add_eos
-from reversal.core.model import hooks, run_with_cache, run_with_hooks
+from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
 from reversal.exercises import EXERCISES, ablate, direction, hook, patch, solutions
 from reversal.exercises.checking import Wrong, verdict
 from reversal.mlp.subspaces import logit_difference
@@ -86,10 +86,8 @@ def test_a_hook_left_attached_is_told(run):
         model.hidden1.register_forward_hook(lambda module, inputs, output: cache.update(hidden1=output.detach()))
         with torch.no_grad():
             return model(tokens), cache["hidden1"]
-    try:
-        assert "a hook is still attached" in wrong_message(hook, cache_hidden1, run)
-    finally:
-        run.model.hidden1._forward_hooks.clear()  # the session's model is shared: leave it as it was
+    assert "a hook is still attached" in wrong_message(hook, cache_hidden1, run)
+    assert hook_count(run.model) == 0, "the check takes the student's hook off: the session's model is shared"
 
 
 # Exercise 2, zero ablation: a hook that returns nothing, the <eos> output kept, the margin against every logit.
