@@ -61,7 +61,8 @@ def test_imports_keep_to_the_layers(path):
     folder = path.parent.name
     allowed = ALLOWED[folder] | ({"support"} if f"{folder}/{path.name}" in SCRIPTS else set())
     for target, _ in imports(path):
-        assert target in allowed, f"{folder}/{path.name} imports reversal.{target}; it may import only {sorted(allowed)}"
+        assert target in allowed, f"{folder}/{path.name} imports reversal.{target}; it may import only " \
+                                  f"{sorted(allowed)}"
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda path: f"{path.parent.name}/{path.name}")

@@ -43,11 +43,11 @@ def check(student_fn, run):
                             f"neurons (axis 1)? Average over the sequences (axis 0)") from None
             answer = torch.as_tensor(answer).detach().double().cpu()
             if answer.shape != expected[position, letter].shape:
-                rows = int((run.sequences[:, position] == letter).sum())
-                axis = " you averaged over the neurons (axis 1); average over the sequences (axis 0)." \
-                    if answer.shape == (rows,) else ""
+                rows = int((run.sequences[:, position] == letter).sum())  # one number per selected sequence
+                fix = ("you averaged over the neurons (axis 1); average over the sequences (axis 0)"
+                       if answer.shape == (rows,) else "return one number per neuron")
                 raise Wrong(f"for {named} you return shape {tuple(answer.shape)}, not (H,) = "
-                            f"{tuple(expected[position, letter].shape)}:{axis or ' return one number per neuron.'}")
+                            f"{tuple(expected[position, letter].shape)}: {fix}")
             if torch.allclose(answer, means[position, letter], atol=1e-5):
                 raise Wrong(f"for {named} you return the class mean itself: subtract the mean over all the sequences, "
                             f"so that what the letter adds is left")
