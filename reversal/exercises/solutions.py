@@ -1,0 +1,61 @@
+"""The reference solutions of the exercises, one function each, under the stubs' names. Try the stub first:
+
+    python -m reversal.exercises --solutions      # every check passes on these
+"""
+
+import torch
+
+from ..core.common import margin
+from ..core.data import add_eos
+from ..core.model import hooks, run_with_cache, run_with_hooks
+from ..mlp.subspaces import logit_difference
+
+
+def cache_hidden1(model, tokens):
+    """Exercise 1 (hook.py)."""
+    cache = {}
+
+    def hook(output):
+        cache["hidden1"] = output.detach()  # returns None: read, not changed
+
+    with torch.no_grad(), hooks(model, {"hidden1": hook}):
+        logits = model(tokens)  # (N, T, V)
+    return logits, cache["hidden1"]  # (N, H)
+
+
+def zero_ablate(model, tokens, targets, neuron):
+    """Exercise 2 (ablate.py)."""
+
+    def hook(output):
+        out = output.clone()  # (N, H)
+        out[:, neuron] = 0
+        return out  # returned: it replaces hidden1
+
+    seq_len = tokens.shape[1] - 1
+    logits = run_with_hooks(model, tokens, {"hidden1": hook})[:, :seq_len]  # (N, L, V): the <eos> output left out
+    targets = targets[:, :seq_len]  # (N, L)
+    accuracy = (logits.argmax(-1) == targets).float().mean(0)  # (L,)
+    return accuracy, margin(logits, targets).mean(0)  # (L,) each
+
+
+def letter_direction(activations, sequences, position, letter):
+    """Exercise 3 (direction.py)."""
+    with_letter = activations[sequences[:, position] == letter]  # (M, H)
+    return with_letter.double().mean(0) - activations.double().mean(0)  # (H,)
+
+
+def patch_position(model, subspaces, clean, corrupted, eos_id, position):
+    """Exercise 4 (patch.py)."""
+    clean_tokens, corrupt_tokens = add_eos(clean, eos_id), add_eos(corrupted, eos_id)  # (P, T) each
+    clean_logits, cache = run_with_cache(model, clean_tokens, ("hidden1",))
+    corrupt_logits, _ = run_with_cache(model, corrupt_tokens, ())
+    clean_part = subspaces.components(cache["hidden1"])[:, position]  # (P, H) position's part of the clean run
+
+    def patch(out):
+        corrupt_part = subspaces.components(out)[:, position]  # (P, H)
+        return (out.double() - corrupt_part + clean_part).float()  # the corrupted run, position's part clean
+
+    patched_logits = run_with_hooks(model, corrupt_tokens, {"hidden1": patch})
+    good, bad = clean.flip(1), corrupted.flip(1)  # (P, L): output j reads input L-1-j, the mirror
+    ld = lambda logits: logit_difference(logits, good, bad)  # (P, L)
+    return (ld(patched_logits) - ld(corrupt_logits)).sum(0) / (ld(clean_logits) - ld(corrupt_logits)).sum(0)

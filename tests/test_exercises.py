@@ -1,0 +1,191 @@
+"""The exercises (reversal/exercises/): every solution passes its check, each check answers wrong versions with the
+message meant for them, a stub says it is not written yet, and the runner prints one line per exercise.
+
+The wrong versions are the mistakes students make, written as a student would, from the solution with one thing
+changed; the phrase each test expects is the part of the message that names the mistake."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from reversal.core.common import margin
+from reversal.core.data import add_eos
+from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
+from reversal.exercises import EXERCISES, ablate, direction, hook, patch, solutions
+from reversal.exercises.checking import Wrong, verdict
+from reversal.mlp.subspaces import logit_difference
+
+from conftest import ROOT
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
+def test_the_solution_passes(exercise, run):
+    assert verdict(exercise, getattr(solutions, exercise.FUNCTION), run, "solutions.py").endswith(": passed")
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
+def test_a_stub_is_not_written_yet(exercise, run):
+    line = verdict(exercise, getattr(exercise, exercise.FUNCTION), run, "the stubs")
+    assert line == (f"{exercise.NUMBER} {exercise.TITLE}: not written yet (raise NotImplementedError in "
+                    f"{exercise.FUNCTION}, the stubs)"), line
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
+def test_each_exercise_says_how_hard_and_how_long(exercise):
+    assert exercise.DIFFICULTY in (1, 2, 3) and 0 < exercise.MINUTES <= 20 and exercise.HINT
+    assert EXERCISES.index(exercise) + 1 == exercise.NUMBER, "EXERCISES is in lesson order, numbered from 1"
+
+
+def test_an_error_in_the_students_code_is_one_line(run):
+    line = verdict(direction, lambda activations, *_: activations.nonexistent, run, "mine.py")
+    assert line.startswith("3 direction: letter_direction raised AttributeError") and "\n" not in line
+
+
+def wrong_message(exercise, student_fn, run):
+    with pytest.raises(Wrong) as wrong:
+        exercise.check(student_fn, run)
+    return str(wrong.value)
+
+
+# Exercise 1, the hook: one that replaces where it should read, one on the layer before the ReLU, one whose cache
+# keeps the graph, one left attached.
+
+def cache_with(name="hidden1", store=lambda output: output.detach(), returned=lambda output: None, no_grad=True):
+    def cache_hidden1(model, tokens):
+        cache = {}
+
+        def read(output):
+            cache["hidden1"] = store(output)
+            return returned(output)
+
+        with torch.set_grad_enabled(not no_grad), hooks(model, {name: read}):
+            logits = model(tokens)
+        return logits, cache["hidden1"]
+    return cache_hidden1
+
+
+def test_a_hook_that_returns_a_value_is_told(run):
+    message = wrong_message(hook, cache_with(returned=torch.zeros_like), run)
+    assert "does your hook return a value?" in message, message
+
+
+def test_a_hook_before_the_relu_is_told(run):
+    assert "did you hook linear1, before the ReLU?" in wrong_message(hook, cache_with(name="linear1"), run)
+
+
+def test_a_cache_that_keeps_the_graph_is_told(run):
+    message = wrong_message(hook, cache_with(store=lambda output: output, no_grad=False), run)
+    assert "store output.detach()" in message, message
+
+
+def test_a_hook_left_attached_is_told(run):
+    def cache_hidden1(model, tokens):
+        cache = {}
+        model.hidden1.register_forward_hook(lambda module, inputs, output: cache.update(hidden1=output.detach()))
+        with torch.no_grad():
+            return model(tokens), cache["hidden1"]
+    assert "a hook is still attached" in wrong_message(hook, cache_hidden1, run)
+    assert hook_count(run.model) == 0, "the check takes the student's hook off: the session's model is shared"
+
+
+# Exercise 2, zero ablation: a hook that returns nothing, the <eos> output kept, the margin against every logit.
+
+def ablate_with(returns=True, outputs=lambda tokens: tokens.shape[1] - 1, measure=margin):
+    def zero_ablate(model, tokens, targets, neuron):
+        def zero(output):
+            out = output.clone()
+            out[:, neuron] = 0
+            return out if returns else None
+
+        kept = outputs(tokens)
+        logits = run_with_hooks(model, tokens, {"hidden1": zero})[:, :kept]
+        return (logits.argmax(-1) == targets[:, :kept]).float().mean(0), measure(logits, targets[:, :kept]).mean(0)
+    return zero_ablate
+
+
+def test_an_ablation_hook_that_returns_nothing_is_told(run):
+    assert "does your hook return the changed copy?" in wrong_message(ablate, ablate_with(returns=False), run)
+
+
+def test_the_eos_output_kept_is_told(run):
+    message = wrong_message(ablate, ablate_with(outputs=lambda tokens: tokens.shape[1]), run)
+    assert "leave out the <eos> output" in message, message
+
+
+def test_a_margin_against_every_logit_is_told(run):
+    largest = lambda logits, targets: logits.gather(-1, targets[..., None])[..., 0] - logits.amax(-1)
+    message = wrong_message(ablate, ablate_with(measure=largest), run)
+    assert "the correct one included?" in message, message
+
+
+def test_a_zeroed_sequence_rather_than_neuron_is_told(run):
+    def zero_ablate(model, tokens, targets, neuron):
+        def zero(output):
+            out = output.clone()
+            out[neuron] = 0  # row `neuron`: one sequence, every neuron
+            return out
+        logits = run_with_hooks(model, tokens, {"hidden1": zero})[:, :-1]
+        return (logits.argmax(-1) == targets[:, :-1]).float().mean(0), margin(logits, targets[:, :-1]).mean(0)
+    assert "zero column `neuron` of hidden1" in wrong_message(ablate, zero_ablate, run)
+
+
+# Exercise 3, the class-mean direction: a mean over the wrong axis, the overall mean not subtracted.
+
+def test_a_mean_over_the_neurons_is_told(run):
+    wrong_axis = lambda acts, sequences, position, letter: (acts[sequences[:, position] == letter].mean(1)
+                                                            - acts.mean(1))
+    assert "did you average over the neurons (axis 1)?" in wrong_message(direction, wrong_axis, run)
+
+
+def test_a_scalar_mean_is_told(run):
+    everything = lambda acts, sequences, position, letter: acts[sequences[:, position] == letter].mean() - acts.mean()
+    assert "return one number per neuron" in wrong_message(direction, everything, run)
+
+
+def test_a_class_mean_left_uncentred_is_told(run):
+    uncentred = lambda acts, sequences, position, letter: acts[sequences[:, position] == letter].mean(0)
+    assert "subtract the mean over all the sequences" in wrong_message(direction, uncentred, run)
+
+
+# Exercise 4, subspace patching: the wrong direction, the mirror taken as i, a hook that returns nothing.
+
+def patch_with(into_clean=False, mirror=True, returns=True):
+    def patch_position(model, subspaces, clean, corrupted, eos_id, position):
+        clean_tokens, corrupt_tokens = add_eos(clean, eos_id), add_eos(corrupted, eos_id)
+        clean_logits, clean_cache = run_with_cache(model, clean_tokens, ("hidden1",))
+        corrupt_logits, corrupt_cache = run_with_cache(model, corrupt_tokens, ("hidden1",))
+        donor = corrupt_cache if into_clean else clean_cache
+        donor_part = subspaces.components(donor["hidden1"])[:, position]
+
+        def replace(out):
+            patched = (out.double() - subspaces.components(out)[:, position] + donor_part).float()
+            return patched if returns else None
+
+        patched_logits = run_with_hooks(model, clean_tokens if into_clean else corrupt_tokens, {"hidden1": replace})
+        good, bad = (clean.flip(1), corrupted.flip(1)) if mirror else (clean, corrupted)
+        ld = lambda logits: logit_difference(logits, good, bad)
+        return (ld(patched_logits) - ld(corrupt_logits)).sum(0) / (ld(clean_logits) - ld(corrupt_logits)).sum(0)
+    return patch_position
+
+
+def test_a_patch_corrupted_into_clean_is_told(run):
+    message = wrong_message(patch, patch_with(into_clean=True), run)
+    assert "did you patch the corrupted run's activation into the clean run" in message, message
+
+
+def test_the_mirror_taken_as_i_is_told(run):
+    assert "output j's letter is input L-1-j's (the mirror)" in wrong_message(patch, patch_with(mirror=False), run)
+
+
+def test_a_patching_hook_that_returns_nothing_is_told(run):
+    assert "does your hook return the patched activation?" in wrong_message(patch, patch_with(returns=False), run)
+
+
+@pytest.mark.slow
+def test_the_runner_passes_the_solutions():
+    result = subprocess.run([sys.executable, "-m", "reversal.exercises", "--solutions"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [f"{exercise.NUMBER} {exercise.TITLE}: passed" for exercise in EXERCISES]
