@@ -1,4 +1,6 @@
-"""Run every exercise's check on the default model, trained here once (a few seconds), and print one line each.
+"""Run every exercise's check on the default model, trained here once (a few seconds), and print one line each. The
+transformer's exercises run on the default transformer (demo.py --model transformer), trained here too when one of
+them is run.
 
     python -m reversal.exercises                  # the stubs in reversal/exercises/, as you have edited them
     python -m reversal.exercises my_answers.py    # your own file, defining the stubs' function names
@@ -19,7 +21,7 @@ from ..core.run import start_run
 from ..core.train import train
 from ..support.config import Config
 from . import EXERCISES, solutions
-from .checking import verdict
+from .checking import model_kind, verdict
 
 
 def student_functions(path):
@@ -53,11 +55,17 @@ def main(argv=None):
         functions = {exercise.FUNCTION: getattr(exercise, exercise.FUNCTION) for exercise in EXERCISES}
 
     torch.set_num_threads(1)  # as the scripts do: matrices this small run faster on one thread
-    run = start_run(Config())
-    train(run.model, run.data, run.cfg, progress=False)
+    runs = {}  # by model kind ("mlp", "transformer"), each trained the first time an exercise needs it
+
+    def trained(kind):
+        if kind not in runs:
+            runs[kind] = start_run(Config(model=kind))
+            train(runs[kind].model, runs[kind].data, runs[kind].cfg, progress=False)
+        return runs[kind]
+
     passed = 0
     for exercise in EXERCISES:
-        line = verdict(exercise, functions[exercise.FUNCTION], run,
+        line = verdict(exercise, functions[exercise.FUNCTION], trained(model_kind(exercise)),
                        where or f"reversal/exercises/{pathlib.Path(exercise.__file__).name}")
         print(line)
         passed += line.endswith(": passed")

@@ -1,5 +1,11 @@
-"""What every check shares: the exception a check raises when an answer is wrong, and the one line the runner
-prints for an exercise, whatever the student's code does."""
+"""What every check shares: the exception a check raises when an answer is wrong, the one line the runner prints
+for an exercise, whatever the student's code does, and which model its check runs on."""
+
+
+def model_kind(exercise):
+    """The model the exercise's check runs on: "transformer" where the exercise says MODEL = "transformer", else the
+    lesson's MLP, "mlp" (reversal.support.config.MODELS)."""
+    return getattr(exercise, "MODEL", "mlp")
 
 
 class Wrong(Exception):

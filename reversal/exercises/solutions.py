@@ -3,6 +3,8 @@
     python -m reversal.exercises --solutions      # every check passes on these
 """
 
+import math
+
 import torch
 
 from ..core.common import margin
@@ -59,3 +61,20 @@ def patch_position(model, subspaces, clean, corrupted, eos_id, position):
     good, bad = clean.flip(1), corrupted.flip(1)  # (P, L): output j reads input L-1-j, the mirror
     ld = lambda logits: logit_difference(logits, good, bad)  # (P, L)
     return (ld(patched_logits) - ld(corrupt_logits)).sum(0) / (ld(clean_logits) - ld(corrupt_logits)).sum(0)
+
+
+def attention_pattern(model, tokens, head):
+    """Exercise 5 (pattern.py)."""
+    _, cache = run_with_cache(model, tokens, ("blocks.0.hook_resid_pre",))
+    resid = cache["blocks.0.hook_resid_pre"]  # (N, T, d): W_E[tokens] + W_pos, what the head reads
+    attn = model.blocks[0].attn
+    q, k = resid @ attn.W_Q[head], resid @ attn.W_K[head]  # (N, T, d_head) each
+    scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (N, T query, T key)
+    return scores.softmax(dim=-1).detach()  # over the keys: each query's row sums to 1; no mask, bidirectional
+
+
+def ov_letters(model, n_letters, head):
+    """Exercise 6 (ov.py)."""
+    attn = model.blocks[0].attn
+    embed, unembed = model.embed.W_E[:n_letters], model.unembed.W_U[:, :n_letters]  # (L, d), (d, L)
+    return (embed @ attn.W_V[head] @ attn.W_O[head] @ unembed).detach()  # (L attended, L logits)
