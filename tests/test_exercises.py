@@ -4,6 +4,7 @@ message meant for them, a stub says it is not written yet, and the runner prints
 The wrong versions are the mistakes students make, written as a student would, from the solution with one thing
 changed; the phrase each test expects is the part of the message that names the mistake."""
 
+import math
 import subprocess
 import sys
 
@@ -13,21 +14,28 @@ import torch
 from reversal.core.common import margin
 from reversal.core.data import add_eos
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
-from reversal.exercises import EXERCISES, ablate, direction, hook, patch, solutions
-from reversal.exercises.checking import Wrong, verdict
+from reversal.exercises import EXERCISES, ablate, direction, hook, ov, patch, pattern, solutions
+from reversal.exercises.checking import Wrong, model_kind, verdict
 from reversal.mlp.subspaces import logit_difference
 
 from conftest import ROOT
 
 
-@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
-def test_the_solution_passes(exercise, run):
-    assert verdict(exercise, getattr(solutions, exercise.FUNCTION), run, "solutions.py").endswith(": passed")
+def run_of(exercise, run, transformer_run):
+    """The run the exercise's check reads, as the runner picks it: the transformer's where the exercise says so."""
+    return transformer_run if model_kind(exercise) == "transformer" else run
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
-def test_a_stub_is_not_written_yet(exercise, run):
-    line = verdict(exercise, getattr(exercise, exercise.FUNCTION), run, "the stubs")
+def test_the_solution_passes(exercise, run, transformer_run):
+    line = verdict(exercise, getattr(solutions, exercise.FUNCTION), run_of(exercise, run, transformer_run),
+                   "solutions.py")
+    assert line.endswith(": passed"), line
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
+def test_a_stub_is_not_written_yet(exercise, run, transformer_run):
+    line = verdict(exercise, getattr(exercise, exercise.FUNCTION), run_of(exercise, run, transformer_run), "the stubs")
     assert line == (f"{exercise.NUMBER} {exercise.TITLE}: not written yet (raise NotImplementedError in "
                     f"{exercise.FUNCTION}, the stubs)"), line
 
@@ -181,6 +189,107 @@ def test_the_mirror_taken_as_i_is_told(run):
 
 def test_a_patching_hook_that_returns_nothing_is_told(run):
     assert "does your hook return the patched activation?" in wrong_message(patch, patch_with(returns=False), run)
+
+
+# Exercise 5, the attention pattern: no 1/sqrt(d_head), the softmax over the queries, W_Q and W_K swapped, a causal
+# mask this model does not have, the residual after the attention, the token embeddings without the positions, every
+# head at once.
+
+def pattern_with(name=pattern.RESID_PRE, scale=True, axis=-1, swap=False, causal=False):
+    def attention_pattern(model, tokens, head):
+        _, cache = run_with_cache(model, tokens, (name,))
+        attn = model.blocks[0].attn
+        query, key = (attn.W_K[head], attn.W_Q[head]) if swap else (attn.W_Q[head], attn.W_K[head])
+        q, k = cache[name] @ query, cache[name] @ key
+        scores = q @ k.transpose(-1, -2) / (math.sqrt(q.shape[-1]) if scale else 1)
+        if causal:
+            scores = scores.masked_fill(torch.ones_like(scores, dtype=torch.bool).triu(1), -torch.inf)
+        return scores.softmax(dim=axis)
+    return attention_pattern
+
+
+def test_scores_not_scaled_are_told(transformer_run):
+    message = wrong_message(pattern, pattern_with(scale=False), transformer_run)
+    assert "did you divide the scores q k^T by sqrt(d_head)" in message, message
+
+
+def test_a_softmax_over_the_queries_is_told(transformer_run):
+    message = wrong_message(pattern, pattern_with(axis=-2), transformer_run)
+    assert "you took the softmax over the queries" in message, message
+
+
+def test_query_and_key_swapped_are_told(transformer_run):
+    assert "did you swap them?" in wrong_message(pattern, pattern_with(swap=True), transformer_run)
+
+
+def test_a_causal_mask_is_told(transformer_run):
+    message = wrong_message(pattern, pattern_with(causal=True), transformer_run)
+    assert "this transformer has no causal mask" in message, message
+
+
+def test_the_residual_after_the_attention_is_told(transformer_run):
+    message = wrong_message(pattern, pattern_with(name="blocks.0.hook_resid_post"), transformer_run)
+    assert "the residual stream after the attention" in message, message
+
+
+def test_the_embeddings_without_the_positions_are_told(transformer_run):
+    message = wrong_message(pattern, pattern_with(name="hook_embed"), transformer_run)
+    assert "the token embeddings alone" in message, message
+
+
+def test_every_head_at_once_is_told(transformer_run):
+    def attention_pattern(model, tokens, head):  # the model's own einsums: (N, heads, T, T)
+        _, cache = run_with_cache(model, tokens, (pattern.RESID_PRE,))
+        attn = model.blocks[0].attn
+        q, k = (torch.einsum("btd,hde->bhte", cache[pattern.RESID_PRE], weight) for weight in (attn.W_Q, attn.W_K))
+        return (q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])).softmax(dim=-1)
+    assert "with an axis for the heads" in wrong_message(pattern, attention_pattern, transformer_run)
+
+
+# Exercise 6, the OV circuit: transposed, W_V and W_O in the wrong order, W_O or W_V left out, a positional embedding
+# added, W_U over the whole vocabulary.
+
+def ov_with(order=("W_V", "W_O"), transposed=False, position=None, letter_columns=True):
+    def ov_letters(model, n_letters, head):
+        attn = model.blocks[0].attn
+        embed = model.embed.W_E[:n_letters]
+        if position is not None:
+            embed = embed + model.pos_embed.W_pos[position]
+        unembed = model.unembed.W_U[:, :n_letters] if letter_columns else model.unembed.W_U
+        circuit = embed
+        for name in order:
+            circuit = circuit @ getattr(attn, name)[head]
+        circuit = (circuit @ unembed).detach()
+        return circuit.T if transposed else circuit
+    return ov_letters
+
+
+def test_a_transposed_ov_circuit_is_told(transformer_run):
+    assert "you have the transpose" in wrong_message(ov, ov_with(transposed=True), transformer_run)
+
+
+def test_w_o_before_w_v_is_told(transformer_run):
+    message = wrong_message(ov, ov_with(order=("W_O", "W_V")), transformer_run)
+    assert "W_O and W_V are the wrong way round" in message, message
+
+
+def test_w_o_left_out_is_told(transformer_run):
+    assert "did you leave out W_O?" in wrong_message(ov, ov_with(order=("W_V",)), transformer_run)
+
+
+def test_w_v_left_out_is_told(transformer_run):
+    assert "did you leave out W_V?" in wrong_message(ov, ov_with(order=("W_O",)), transformer_run)
+
+
+@pytest.mark.parametrize("position", [0, -1])
+def test_a_positional_embedding_added_is_told(transformer_run, position):
+    message = wrong_message(ov, ov_with(position=position), transformer_run)
+    assert "did you add a positional embedding to W_E?" in message, message
+
+
+def test_the_whole_unembedding_is_told(transformer_run):
+    message = wrong_message(ov, ov_with(letter_columns=False), transformer_run)
+    assert "take W_U's letter columns only" in message, message
 
 
 @pytest.mark.slow

@@ -51,9 +51,9 @@ def check(student_fn, run):
         expected, scores = cache[PATTERN][:, head], cache[SCORES][:, head]  # (N, T, T) each
         pattern = torch.as_tensor(student_fn(run.model, tokens, head)).detach().to(expected)
         if pattern.shape != expected.shape:
-            heads = " with an axis for the heads: take head `head`'s alone" if pattern.dim() == 4 else ""
-            raise Wrong(f"head {head}'s pattern has shape {tuple(pattern.shape)}{heads}: return (N, T query, T key) "
-                        f"= {tuple(expected.shape)}, one row per query position")
+            heads = f", with an axis for the heads: return head {head}'s alone" if pattern.dim() == 4 else ": return"
+            raise Wrong(f"head {head}'s pattern has shape {tuple(pattern.shape)}{heads}, (N, T query, T key) = "
+                        f"{tuple(expected.shape)}, one row per query position")
         if torch.allclose(pattern, expected, atol=1e-5):
             continue
         n_positions = scores.shape[-1]
@@ -63,7 +63,7 @@ def check(student_fn, run):
                                      "take it over the keys, the last axis (dim=-1), so that each query's weights "
                                      "sum to 1"),
             (torch.softmax(scores * math.sqrt(d_head), dim=-1),
-             f"your pattern is too sharp: did you divide the scores q k^T by sqrt(d_head) = {math.sqrt(d_head):g}? "
+             f"your pattern is too sharp: did you divide the scores q k^T by sqrt(d_head) = {math.sqrt(d_head):.2f}? "
              f"Without it the scores grow with d_head and the softmax saturates"),
             (scores.transpose(-1, -2).softmax(dim=-1), "your pattern is softmax(k q^T): the query comes from W_Q and "
                                                        "the key from W_K; did you swap them?"),
