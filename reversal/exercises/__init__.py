@@ -5,6 +5,7 @@ trained. In the lesson's order:
     2 ablate     zero one hidden1 neuron with run_with_hooks, read each output         (ablate.py)
     3 direction  the class-mean letter direction of one (position, letter)              (direction.py)
     4 patch      patch one input position's letter subspace, clean into corrupted       (patch.py)
+    5 steer      push hidden1 along a class-mean direction, read the mirrored output    (steer.py)
 
 Each file holds the stub to fill in (its body raises NotImplementedError), its check, a hint, a difficulty (1 to 3)
 and the minutes it takes. The reference solutions are in solutions.py: read them after trying.
@@ -17,6 +18,6 @@ Run every check, on the stubs, on your own file defining the same function names
     python -m reversal.exercises --hints          # each exercise not passed is followed by its hint
 """
 
-from . import ablate, direction, hook, patch
+from . import ablate, direction, hook, patch, steer
 
-EXERCISES = (hook, ablate, direction, patch)  # lesson order: exercise n is EXERCISES[n - 1]
+EXERCISES = (hook, ablate, direction, patch, steer)  # lesson order: exercise n is EXERCISES[n - 1]
