@@ -55,7 +55,7 @@ def check(student_fn, run):
                                                  alphas, **how).items()}
     expected, unclamped, unsteered = package(ALPHAS), package(ALPHAS, clamp=False), package([0.0] * len(ALPHAS))
     reversed_sign = package([-alpha for alpha in ALPHAS])  # -alpha v is alpha times the reversed vector
-    flip, side = torch.zeros(len(triples), len(ALPHAS), dtype=torch.float64), torch.zeros_like(unsteered["flip"])
+    flip, side = (torch.zeros(len(triples), len(ALPHAS), dtype=torch.float64) for _ in range(2))  # (T, A) each
     for t, (p, x, y) in enumerate(triples):
         for a, alpha in enumerate(ALPHAS):
             try:
@@ -70,11 +70,11 @@ def check(student_fn, run):
     same = lambda ours, theirs: torch.allclose(ours, theirs.double(), atol=1e-6)
     if same(flip, expected["flip"]) and same(side, expected["side_effects"]):
         return
-    named = lambda t, a: f"steering position {triples[t][0]} from {vocab.letters[triples[t][1]]!r} to " \
-                         f"{vocab.letters[triples[t][2]]!r} at alpha {ALPHAS[a]}"
     wrong = (flip - expected["flip"]).abs() + (side - expected["side_effects"]).abs()
     t, a = divmod(int(wrong.argmax()), len(ALPHAS))  # the case that differs most, to quote
-    quoted = (f"{named(t, a)}, you find a flip of {flip[t, a]:.2f} and side effects {side[t, a]:.2f}, the package "
+    p, x, y = triples[t]
+    quoted = (f"steering position {p} from {vocab.letters[x]!r} to {vocab.letters[y]!r} at alpha {ALPHAS[a]}, you "
+              f"find a flip of {flip[t, a]:.2f} and side effects {side[t, a]:.2f}, the package "
               f"{expected['flip'][t, a]:.2f} and {expected['side_effects'][t, a]:.2f}")
     if same(flip, unsteered["flip"]) and same(side, unsteered["side_effects"]):
         raise Wrong(f"steering changes nothing at any alpha ({quoted}): does your hook return out + alpha * v? A hook "
@@ -91,7 +91,7 @@ def check(student_fn, run):
         raise Wrong(f"{quoted}: output j copies input L-1-j (the mirror), so steering position p shows at output "
                     f"L-1-p; did you read the flip at output `position`?")
     if flip_wrong and same(flip, all_rows):
-        with_source = int((sequences[:, triples[t][0]] == triples[t][1]).sum())
+        with_source = int((sequences[:, p] == x).sum())
         raise Wrong(f"{quoted}: did you steer and count all {len(sequences)} sequences? The shares are over the "
                     f"{with_source} with `source` at `position`: steer only those, sequences[:, position] == source")
     raise Wrong(f"{quoted}: v = class mean with `target` at `position` minus class mean with `source` there; the hook "
