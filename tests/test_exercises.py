@@ -14,7 +14,7 @@ import torch
 from reversal.core.common import margin
 from reversal.core.data import add_eos
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
-from reversal.exercises import EXERCISES, ablate, direction, hook, ov, patch, pattern, solutions
+from reversal.exercises import EXERCISES, ablate, direction, hook, ov, patch, pattern, solutions, steer
 from reversal.exercises.checking import Wrong, model_kind, verdict
 from reversal.mlp.subspaces import logit_difference
 
@@ -290,6 +290,55 @@ def test_a_positional_embedding_added_is_told(transformer_run, position):
 def test_the_whole_unembedding_is_told(transformer_run):
     message = wrong_message(ov, ov_with(letter_columns=False), transformer_run)
     assert "take W_U's letter columns only" in message, message
+
+
+# Exercise 7, steering: a hook that returns nothing, no clamp, the vector reversed, the flip read at `position`, every
+# sequence steered and counted.
+
+def steer_with(returns=True, clamp=True, sign=1, read=lambda seq_len, position: seq_len - 1 - position, every=False):
+    def steer(model, hidden1, sequences, eos_id, position, source, target, alpha):
+        has = lambda letter: sequences[:, position] == letter
+        vector = sign * (hidden1[has(target)].mean(0) - hidden1[has(source)].mean(0))
+        tokens = add_eos(sequences if every else sequences[has(source)], eos_id)
+
+        def push(out):
+            pushed = out + alpha * vector
+            pushed = pushed.clamp(min=0) if clamp else pushed
+            return pushed if returns else None
+
+        before = run_with_hooks(model, tokens, {}).argmax(-1)
+        after = run_with_hooks(model, tokens, {"hidden1": push}).argmax(-1)
+        mirror = read(sequences.shape[1], position)
+        others = torch.arange(tokens.shape[1]) != mirror
+        return (after[:, mirror] == target).float().mean(), (after != before)[:, others].any(1).float().mean()
+    return steer
+
+
+def test_the_students_own_steering_passes(run):
+    assert verdict(steer, steer_with(), run, "mine.py") == f"{steer.NUMBER} steer: passed"
+
+
+def test_a_steering_hook_that_returns_nothing_is_told(run):
+    assert "does your hook return out + alpha * v?" in wrong_message(steer, steer_with(returns=False), run)
+
+
+def test_a_forgotten_clamp_is_told(run):
+    message = wrong_message(steer, steer_with(clamp=False), run)
+    assert "hidden1 is the output of a ReLU, so no input makes it negative" in message, message
+
+
+def test_a_reversed_vector_is_told(run):
+    assert "your vector points the wrong way" in wrong_message(steer, steer_with(sign=-1), run)
+
+
+def test_the_flip_read_at_position_rather_than_its_mirror_is_told(run):
+    message = wrong_message(steer, steer_with(read=lambda seq_len, position: position), run)
+    assert "did you read the flip at output `position`?" in message, message
+
+
+def test_every_sequence_steered_and_counted_is_told(run):
+    message = wrong_message(steer, steer_with(every=True), run)
+    assert f"did you steer and count all {len(run.sequences)} sequences?" in message, message
 
 
 @pytest.mark.slow

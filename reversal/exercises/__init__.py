@@ -7,6 +7,7 @@ trained. In the lesson's order:
     4 patch      patch one input position's letter subspace, clean into corrupted       (patch.py)
     5 pattern    the transformer's attention pattern, from W_Q, W_K and resid_pre       (pattern.py)
     6 ov         the transformer's OV circuit, letters to letters, from the weights      (ov.py)
+    7 steer      push hidden1 along a class-mean direction, read the mirrored output    (steer.py)
 
 Each file holds the stub to fill in (its body raises NotImplementedError), its check, a hint, a difficulty (1 to 3)
 and the minutes it takes; the transformer's exercises say MODEL = "transformer", and their checks run on the
@@ -20,6 +21,6 @@ Run every check, on the stubs, on your own file defining the same function names
     python -m reversal.exercises --hints          # each exercise not passed is followed by its hint
 """
 
-from . import ablate, direction, hook, ov, patch, pattern
+from . import ablate, direction, hook, ov, patch, pattern, steer
 
-EXERCISES = (hook, ablate, direction, patch, pattern, ov)  # lesson order: exercise n is EXERCISES[n - 1]
+EXERCISES = (hook, ablate, direction, patch, pattern, ov, steer)  # lesson order: exercise n is EXERCISES[n - 1]

@@ -78,3 +78,21 @@ def ov_letters(model, n_letters, head):
     attn = model.blocks[0].attn
     embed, unembed = model.embed.W_E[:n_letters], model.unembed.W_U[:, :n_letters]  # (L, d), (d, L)
     return (embed @ attn.W_V[head] @ attn.W_O[head] @ unembed).detach()  # (L attended, L logits)
+
+
+def steer(model, hidden1, sequences, eos_id, position, source, target, alpha):
+    """Exercise 7 (steer.py)."""
+    has = lambda letter: sequences[:, position] == letter  # (N,)
+    vector = hidden1[has(target)].mean(0) - hidden1[has(source)].mean(0)  # (H,) from source towards target
+    tokens = add_eos(sequences[has(source)], eos_id)  # (M, L+1): only the sequences with source at position
+
+    def push(out):
+        return (out + alpha * vector).clamp(min=0)  # hidden1 is post-ReLU: no input makes it negative
+
+    before = run_with_hooks(model, tokens, {}).argmax(-1)  # (M, L+1) the unsteered answers
+    after = run_with_hooks(model, tokens, {"hidden1": push}).argmax(-1)  # (M, L+1)
+    mirror = sequences.shape[1] - 1 - position  # the output that copies input `position`
+    others = torch.arange(tokens.shape[1]) != mirror  # (L+1,) every other output, <eos> included
+    flip = (after[:, mirror] == target).float().mean()
+    side_effects = (after != before)[:, others].any(1).float().mean()
+    return flip.item(), side_effects.item()
