@@ -5,8 +5,6 @@ The wrong versions are the mistakes students make, written as a student would, f
 changed; the phrase each test expects is the part of the message that names the mistake."""
 
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -14,11 +12,12 @@ import torch
 from reversal.core.common import margin
 from reversal.core.data import add_eos
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
+from reversal.core.run import start_run
 from reversal.exercises import EXERCISES, ablate, direction, hook, ov, patch, pattern, solutions, steer
+from reversal.exercises import __main__ as exercises_main
 from reversal.exercises.checking import Wrong, model_kind, verdict
 from reversal.mlp.subspaces import logit_difference
-
-from conftest import ROOT
+from reversal.support.config import Config
 
 
 def run_of(exercise, run, transformer_run):
@@ -341,9 +340,58 @@ def test_every_sequence_steered_and_counted_is_told(run):
     assert f"did you steer and count all {len(run.sequences)} sequences?" in message, message
 
 
-@pytest.mark.slow
-def test_the_runner_passes_the_solutions():
-    result = subprocess.run([sys.executable, "-m", "reversal.exercises", "--solutions"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.splitlines() == [f"{exercise.NUMBER} {exercise.TITLE}: passed" for exercise in EXERCISES]
+# The runner, `python -m reversal.exercises`, in this process: it trains its own models (trained_run); here it is
+# given the session's, which are the same settings (test_the_runner_trains_the_default_models).
+
+@pytest.fixture
+def runner(monkeypatch, run, transformer_run):
+    monkeypatch.setattr(exercises_main, "trained_run", {"mlp": run, "transformer": transformer_run}.__getitem__)
+    return exercises_main.main
+
+
+def test_the_runner_passes_the_solutions(runner, capsys):
+    assert runner(["--solutions"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{e.NUMBER} {e.TITLE}: passed" for e in EXERCISES]
+
+
+def test_the_runner_on_the_stubs_says_each_is_not_written_yet_and_fails(runner, capsys):
+    assert runner(["--hints"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    verdicts = [line for line in lines if not line.startswith(" ")]
+    assert [line.split(":")[0] for line in verdicts] == [f"{e.NUMBER} {e.TITLE}" for e in EXERCISES]
+    assert all("not written yet" in line for line in verdicts), verdicts
+    assert len(lines) > len(verdicts) and max(map(len, lines)) <= 120, "each hint follows, wrapped to 120"
+
+
+def test_the_runner_checks_the_chosen_exercises_in_lesson_order(runner, capsys):
+    assert runner(["--solutions", "--exercise", "ov", "--exercise", "2"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["2 ablate: passed", "6 ov: passed"]
+
+
+def test_the_runner_reads_a_students_file_and_names_what_it_lacks(runner, capsys, tmp_path):
+    mine = tmp_path / "mine.py"
+    mine.write_text("from reversal.exercises.solutions import cache_hidden1\n")
+    assert runner([str(mine), "--exercise", "1", "--exercise", "2"]) == 1
+    assert capsys.readouterr().out.splitlines() == ["1 hook: passed",
+                                                    f"2 ablate: not written yet (no function zero_ablate in {mine})"]
+    mine.write_text("def cache_hidden1(:\n")
+    assert runner([str(mine)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{mine} does not load: SyntaxError") and len(out.splitlines()) == 1, out
+
+
+@pytest.mark.parametrize("argv, named", [(["--exercise", "9"], "--exercise"), (["--exercise", "hooks"], "1 hook"),
+                                         (["no_such_file.py"], "no file no_such_file.py"),
+                                         (["mine.py", "--solutions"], "not both")])
+def test_the_runner_refuses_bad_input_in_one_line(runner, capsys, argv, named, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.py").write_text("")
+    with pytest.raises(SystemExit) as stop:
+        runner(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.strip().splitlines()) == 1 and named in err, err
+
+
+def test_the_runner_trains_the_default_models(run, transformer_run):
+    for kind, trained in [("mlp", run), ("transformer", transformer_run)]:
+        assert start_run(Config(model=kind)).cfg == trained.cfg, f"the runner's {kind} is not the session's"

@@ -58,7 +58,9 @@ class BadSetting(Exception):
     """A setting a user got wrong; carries the one line to print."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with each error on one line naming the setting, and exit status 2."""
+
     def error(self, message):
         # argparse would print the whole usage block; one line is easier to read in class
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
@@ -100,7 +102,7 @@ def build_parser(prog, default_samples, description=None, choose_model=True):
     """The flags both scripts share; their defaults come from Config, so they are written down once.
     choose_model=False leaves out --model, for the notebook, which always tells both models' stories."""
     d = Config()
-    parser = _Parser(prog=prog, description=description, allow_abbrev=False)  # a typo is an error, not a guess
+    parser = OneLineParser(prog=prog, description=description, allow_abbrev=False)  # a typo is an error, not a guess
     arg = parser.add_argument
     if choose_model:
         arg("--model", choices=MODELS, default=d.model,
