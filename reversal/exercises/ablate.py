@@ -9,7 +9,9 @@ mlp/ablation.py does the same for every neuron at once, three ways (zero, mean, 
 import numpy as np
 import torch
 
+from ..core.common import margin  # for your answer, with run_with_hooks
 from ..core.data import add_eos, make_targets
+from ..core.model import run_with_hooks
 from ..mlp.ablation import neuron_ablation
 from .checking import Wrong
 
@@ -38,24 +40,24 @@ def check(student_fn, run):
     neuron = int((baseline - zeroed).sum(1).argmax())  # the neuron whose ablation shows most
     tokens = add_eos(run.sequences, run.vocab.eos_id).to(run.device)  # (N, T)
     targets = make_targets(run.sequences, run.vocab.eos_id).to(run.device)  # (N, T)
-    accuracy, margin = (torch.as_tensor(value).detach().cpu().double().flatten()
-                        for value in student_fn(run.model, tokens, targets, neuron))
+    accuracy, margins = (torch.as_tensor(value).detach().cpu().double().flatten()
+                         for value in student_fn(run.model, tokens, targets, neuron))
     seq_len = run.sequences.shape[1]
-    if len(margin) == seq_len + 1:
+    if len(margins) == seq_len + 1:
         raise Wrong(f"you return {seq_len + 1} values, one per output with <eos>: leave out the <eos> output "
                     f"(the last), and return the {seq_len} letter outputs")
-    if len(margin) != seq_len or len(accuracy) != seq_len:
-        raise Wrong(f"you return {len(accuracy)} accuracies and {len(margin)} margins: return one of each per output "
+    if len(margins) != seq_len or len(accuracy) != seq_len:
+        raise Wrong(f"you return {len(accuracy)} accuracies and {len(margins)} margins: return one of each per output "
                     f"letter position, {seq_len}, averaged over the sequences")
     expected = torch.tensor(zeroed[neuron])
-    if torch.allclose(margin, torch.tensor(baseline), atol=1e-4):
-        raise Wrong(f"neuron {neuron} zeroed changes nothing (margin {_list(margin)}, as without ablation): does your "
+    if torch.allclose(margins, torch.tensor(baseline), atol=1e-4):
+        raise Wrong(f"neuron {neuron} zeroed changes nothing (margin {_list(margins)}, as without ablation): does your "
                     f"hook return the changed copy? A hook that returns None leaves the activation as it was")
-    if (margin <= 0).all() and (expected > 0).all():
-        raise Wrong(f"the margin is at most 0 everywhere ({_list(margin)}): did you subtract the largest logit of all, "
-                    f"the correct one included? Take the best wrong logit (core.common.margin)")
-    if not torch.allclose(margin, expected, atol=1e-4):
-        raise Wrong(f"the margin with neuron {neuron} zeroed is {_list(margin)}, the package's {_list(expected)}: "
+    if (margins <= 0).all() and (expected > 0).all():
+        raise Wrong(f"the margin is at most 0 everywhere ({_list(margins)}): did you subtract the largest logit of "
+                    f"all, the correct one included? Take the best wrong logit (core.common.margin)")
+    if not torch.allclose(margins, expected, atol=1e-4):
+        raise Wrong(f"the margin with neuron {neuron} zeroed is {_list(margins)}, the package's {_list(expected)}: "
                     f"zero column `neuron` of hidden1 (out[:, neuron] = 0), for every sequence")
     expected = torch.tensor(ablation["hidden1"]["zero"]["accuracy"][neuron], dtype=torch.float64)
     if not torch.allclose(accuracy, expected, atol=1e-6):

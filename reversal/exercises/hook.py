@@ -9,7 +9,7 @@ must return nothing.
 import torch
 
 from ..core.data import add_eos
-from ..core.model import hook_count, run_with_cache
+from ..core.model import hook_count, hooks, run_with_cache  # hooks is for your answer; the check uses the rest
 from .checking import Wrong
 
 NUMBER, TITLE, FUNCTION = 1, "hook", "cache_hidden1"

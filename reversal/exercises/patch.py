@@ -15,9 +15,9 @@ at its mirror and near 0 elsewhere. mlp/subspaces.py does every position at once
 import torch
 
 from ..core.common import layer_features
-from ..core.model import run_with_cache
 from ..core.data import add_eos
-from ..mlp.subspaces import Corruption, intervene, letter_subspaces, share_restored, shifted
+from ..core.model import run_with_cache, run_with_hooks  # run_with_hooks is for your answer
+from ..mlp.subspaces import Corruption, intervene, letter_subspaces, logit_difference, share_restored, shifted
 from .checking import Wrong
 
 NUMBER, TITLE, FUNCTION = 4, "patch", "patch_position"
