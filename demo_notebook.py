@@ -10,9 +10,13 @@
 #
 # In a notebook, set `DETAILS = True` in the first code cell; the longer notes are folded.
 #
-# **A 90-minute class.** Each heading gives its minutes. In class, steps 1 to 8, 11 to 16, 18, 21, 23, 24 and 26
-# (87 min); as homework, steps 9, 10, 17, 19, 20, 22 and 25 (31 min). Run every cell all the same: later steps use
-# what earlier ones compute.
+# **Exercises.** Seven cells ask you to write a technique yourself, in a few lines; the cell under each checks your
+# code on this model and names the likely mistake. Run as a script, the reference solutions are checked instead:
+# write yours in reversal/exercises/ and run `python -m reversal.exercises`.
+#
+# **A 90-minute class.** Each heading and exercise gives its minutes. In class (88 min): steps 1 to 8 and 11 to 14,
+# with exercises 1 to 4. A second session (91 min): steps 15 to 26, with exercises 5 to 7. Steps 9 and 10 (9 min)
+# are reading for home. Run every cell all the same: later steps use what earlier ones compute.
 #
 # <details><summary>The chapters, the flags and the files</summary>
 #
@@ -62,20 +66,21 @@ import textwrap
 import numpy as np
 import torch
 
+from reversal import exercises  # the exercises' checks (reversal/exercises/)
 from reversal.attention.circuits import plot_circuits
 from reversal.attention.compare import comparison, mlp_routing, model_summary, plot_comparison, transformer_routing
 from reversal.attention.head_interventions import plot_interventions
 from reversal.attention.patterns import attention_experiments, plot_circuit_comparison, plot_patterns
-from reversal.core.common import layer_features, letters
+from reversal.core.common import layer_features, letters, margin  # margin, logit_difference: for your exercises
 from reversal.core.data import add_eos, make_targets
-from reversal.core.directions import class_means
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
 from reversal.core.run import Run, start_run
 from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
+from reversal.exercises.checking import check
 from reversal.features.sae import ground_truth, matched_r, n_found, plot_sae, sae_experiment, train_sae
 from reversal.features.steering import plot_steering, steering_experiment
 from reversal.features.superposition import plot_superposition, superposition_report
-from reversal.mlp.ablation import neuron_ablation, output_metrics, plot_ablation
+from reversal.mlp.ablation import neuron_ablation, plot_ablation
 from reversal.mlp.activations import capture_all, plot_activations
 from reversal.mlp.dimensionality import plot_dimensionality
 from reversal.mlp.generalization import generalization
@@ -85,7 +90,7 @@ from reversal.report.glossary import GLOSSARY, glossary_lines
 from reversal.mlp.patching import activation_patching, patch_neurons, plot_patching
 from reversal.mlp.probes import N_FOLDS, cross_validated_accuracy, fold_masks, plot_probes, probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity, null_cutoff, plot_selectivity
-from reversal.mlp.subspaces import plot_subspace_interventions
+from reversal.mlp.subspaces import logit_difference, plot_subspace_interventions
 from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit
 from reversal.report.plots import plot_training
@@ -203,6 +208,44 @@ if DETAILS:
 lowest = min(activation.min().item() for activation in cache.values())
 say(f"the hooks recorded both hidden layers for {cfg.input!r}, every value "
     f"{'>= 0 (after a ReLU)' if lowest >= 0 else 'as it came'}; {hook_count(model)} hooks were left attached.", step=5)
+
+# %% [markdown]
+# **Exercise 1: hook** (difficulty 1 of 3, 5 min). Write a forward hook that keeps hidden1, the way `run_with_cache`
+# does above. Write it in the cell below; the check under it runs it on this model and names the likely mistake.
+
+# %%
+def cache_hidden1(model, tokens):
+    """tokens (N, T) -> (logits (N, T, V), hidden1 (N, H)): run the model with a forward hook on "hidden1" that
+    stores its output, detached. Attach it with hooks(model, {"hidden1": fn}): writing the hook is the exercise."""
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Make a dict, cache = {}; define hook(output) that stores output.detach() in it and returns nothing; run the model
+# inside `with hooks(model, {"hidden1": hook}):` under torch.no_grad().
+#
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+#     def cache_hidden1(model, tokens):
+#         """Exercise 1 (hook.py)."""
+#         cache = {}
+#
+#         def hook(output):
+#             cache["hidden1"] = output.detach()  # returns None: read, not changed
+#
+#         with torch.no_grad(), hooks(model, {"hidden1": hook}):
+#             logits = model(tokens)  # (N, T, V)
+#         return logits, cache["hidden1"]  # (N, H)
+#
+# </details>
+
+# %%
+tell()
+check(exercises.hook, cache_hidden1, run)
 pause(PAUSE)
 
 # %% [markdown]
@@ -234,7 +277,7 @@ say(capture.finding(), step=6)
 #
 # </details>
 #
-# **Exercise.** Find the inputs that make one live neuron fire most. Do they share a letter at some position?
+# **Try it.** Find the inputs that make one live neuron fire most. Do they share a letter at some position?
 
 # %%
 tell()
@@ -269,7 +312,7 @@ say(influence.finding(), step=7)
 #
 # </details>
 #
-# **Exercise.** Print the logit view for the untrained network. Is there an anti-diagonal before training?
+# **Try it.** Print the logit view for the untrained network. Is there an anti-diagonal before training?
 
 # %%
 tell()
@@ -318,7 +361,7 @@ say(probes.finding(), step=8)
 #
 # </details>
 #
-# **Exercise.** Take the probes' penalty away (`WEIGHT_DECAY`), then make it large. Which network's probes move?
+# **Try it.** Take the probes' penalty away (`WEIGHT_DECAY`), then make it large. Which network's probes move?
 
 # %%
 tell()
@@ -361,7 +404,7 @@ say(selectivity.finding(), step=9)
 #
 # </details>
 #
-# **Exercise.** Move the null's quantile (`QUANTILE`) and watch the counts. Which would you report, and why?
+# **Try it.** Move the null's quantile (`QUANTILE`) and watch the counts. Which would you report, and why?
 
 # %%
 tell()
@@ -399,7 +442,7 @@ say(weights.finding(), step=10)
 #
 # </details>
 #
-# **Exercise.** For one neuron (`NEURON`), compare the block norms, the shares and eta squared. Find a neuron whose
+# **Try it.** For one neuron (`NEURON`), compare the block norms, the shares and eta squared. Find a neuron whose
 # biggest block is not its most selective position: what are the letters' embeddings doing there?
 
 # %%
@@ -449,30 +492,50 @@ say(ablation.finding(), step=11)
 #
 # </details>
 #
-# **Exercise.** Zero together the three first-layer neurons that output `OUTPUT` needs most. How much margin is left?
+
+# %% [markdown]
+# **Exercise 2: ablate** (difficulty 2 of 3, 10 min). Zero one hidden1 neuron with a hook that returns the changed
+# activation, and read what each output loses. Write it in the cell below; the check under it runs it on this model and
+# names the likely mistake.
+
+# %%
+def zero_ablate(model, tokens, targets, neuron):
+    """tokens, targets (N, T) -> (accuracy (L,), margin (L,)) with hidden1 neuron `neuron` set to 0 by a hook
+    (run_with_hooks), at each output letter position (L = T - 1, the <eos> output left out), over the N sequences.
+    margin(logits, targets) gives the correct logit minus the best wrong one."""
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# hook(output): out = output.clone(); out[:, neuron] = 0; return out. Then logits = run_with_hooks(model, tokens,
+# {"hidden1": hook}); keep logits[:, :L] and targets[:, :L] with L = T - 1; accuracy is (argmax == target) averaged over
+# the sequences; the margin is core.common.margin(...), averaged likewise.
+#
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+#     def zero_ablate(model, tokens, targets, neuron):
+#         """Exercise 2 (ablate.py)."""
+#
+#         def hook(output):
+#             out = output.clone()  # (N, H)
+#             out[:, neuron] = 0
+#             return out  # returned: it replaces hidden1
+#
+#         seq_len = tokens.shape[1] - 1
+#         logits = run_with_hooks(model, tokens, {"hidden1": hook})[:, :seq_len]  # (N, L, V): the <eos> output left out
+#         targets = targets[:, :seq_len]  # (N, L)
+#         accuracy = (logits.argmax(-1) == targets).float().mean(0)  # (L,)
+#         return accuracy, margin(logits, targets).mean(0)  # (L,) each
+#
+# </details>
 
 # %%
 tell()
-OUTPUT = 0  # output position 1
-lost = np.array(ablation["baseline"]["logit_diff"]) - np.array(ablation["hidden1"]["resample"]["logit_diff"])  # (H, L)
-NEURONS = np.argsort(-lost[:, OUTPUT], kind="stable")[:3].tolist()
-tokens = add_eos(sequences, vocab.eos_id).to(cfg.device)
-
-
-def zero_neurons(activation):
-    activation = activation.clone()
-    activation[:, NEURONS] = 0  # returning a tensor from a hook replaces the activation
-    return activation
-
-
-logits = run_with_hooks(model, tokens, {"hidden1": zero_neurons})
-accuracy, loss, margin = output_metrics(logits, make_targets(sequences, vocab.eos_id), cfg.seq_len)
-print(f"the {len(NEURONS)} zeroed{f' {NEURONS}' if DETAILS else ''}: output {OUTPUT + 1}'s mean logit difference "
-      f"{margin[OUTPUT]:.1f}, against "
-      f"{ablation['baseline']['logit_diff'][OUTPUT]:.1f} unablated")
-if DETAILS:
-    print(f"  every output: {' '.join(f'{m:.1f}' for m in margin.tolist())} (unablated "
-          f"{' '.join(f'{m:.1f}' for m in ablation['baseline']['logit_diff'])}); accuracy {percentages(accuracy.tolist())}")
+check(exercises.ablate, zero_ablate, run)
 pause(PAUSE)
 
 # %% [markdown]
@@ -511,7 +574,7 @@ say(patching.finding(), step=12)
 #
 # </details>
 #
-# **Exercise.** Patch the `K` neurons with the largest mean shares together. How many carry most of the answer?
+# **Try it.** Patch the `K` neurons with the largest mean shares together. How many carry most of the answer?
 
 # %%
 tell()
@@ -591,25 +654,87 @@ say(dataclasses.replace(finding, headline=headline), step=13)
 #
 # </details>
 #
-# **Exercise.** If a letter lives in directions, moving along them should *write* a letter. The cell adds to hidden1
-# "letter `NEW_LETTER` at input `POSITION`" minus "the letter there now", as class means. Which output changes?
+
+# %% [markdown]
+# **Exercise 3: direction** (difficulty 1 of 3, 5 min). A letter's class-mean direction: what the layer adds when
+# `letter` is at `position`. Write it in the cell below; the check under it runs it on this model and names the likely
+# mistake.
+
+# %%
+def letter_direction(activations, sequences, position, letter):
+    """activations (N, H), sequences (N, L) -> (H,): the mean activation over the sequences with `letter` at
+    `position`, minus the mean over all N."""
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Select the rows with the letter: activations[sequences[:, position] == letter] is (M, H); average over the sequences,
+# axis 0; subtract activations.mean(0).
+#
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+#     def letter_direction(activations, sequences, position, letter):
+#         """Exercise 3 (direction.py)."""
+#         with_letter = activations[sequences[:, position] == letter]  # (M, H)
+#         return with_letter.double().mean(0) - activations.double().mean(0)  # (H,)
+#
+# </details>
 
 # %%
 tell()
-POSITION, NEW_LETTER = 0, vocab.letters[1]  # 0-based input position, and the letter to write there
-test = torch.tensor([vocab.encode(cfg.input)])  # (1, L)
-features = layer_features(model, data.train_sequences, vocab, cfg.device, ("hidden1",))["hidden1"]  # (N, H)
-having = lambda letter: data.train_sequences[:, POSITION] == letter
-old = test[0, POSITION].item()
-steer = features[having(vocab.index[NEW_LETTER])].mean(0) - features[having(old)].mean(0)  # (H,) one direction
-means = class_means(features, data.train_sequences, len(vocab.letters))  # (L, V, H): what the package steers with
-assert torch.allclose(steer.double(), means[POSITION, vocab.index[NEW_LETTER]] - means[POSITION, old], atol=1e-5), \
-    "steer differs from core.directions.class_means: is it averaged over the same sequences, at the same position?"
-# clamp at 0: hidden1 comes out of a ReLU, and no real input makes it negative
-logits = run_with_hooks(model, add_eos(test, vocab.eos_id).to(cfg.device),
-                        {"hidden1": lambda out: (out + steer.to(out.device)).clamp(min=0)})
-print(f"{cfg.input} with '{NEW_LETTER}' written at input {POSITION + 1}: "
-      f"{' '.join(vocab.decode(logits.argmax(-1)[0].tolist()))}")
+check(exercises.direction, letter_direction, run)
+
+# %% [markdown]
+# **Exercise 4: patch** (difficulty 3 of 3, 15 min). Patch one input position's subspace, clean into corrupted, and read
+# the share restored at every output. Write it in the cell below; the check under it runs it on this model and names the
+# likely mistake.
+
+# %%
+def patch_position(model, subspaces, clean, corrupted, eos_id, position):
+    """Patch input `position`'s letter subspace of hidden1 from the clean run into the corrupted run, and return
+    (L,): at each output j, the share of the clean answer restored, sum(LD_patched - LD_corrupted) /
+    sum(LD_clean - LD_corrupted) over the pairs, LD = logit_difference(logits, good, bad) (P, L). clean, corrupted
+    (P, L): add_eos(..., eos_id) makes the input. subspaces.components(acts) (P, H) -> (P, L, H), in float64."""
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# Cache the clean run's hidden1 (run_with_cache) and take clean_part = subspaces.components(acts)[:, position] (P, H).
+# The hook returns out + clean_part - subspaces.components(out)[:, position] (components works in float64: cast back
+# with .float()). Run it on the corrupted tokens with run_with_hooks. LD needs the letters at each output: clean.flip(1)
+# and corrupted.flip(1); mlp.subspaces.logit_difference(logits, good, bad) gives (P, L).
+#
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+#     def patch_position(model, subspaces, clean, corrupted, eos_id, position):
+#         """Exercise 4 (patch.py)."""
+#         clean_tokens, corrupt_tokens = add_eos(clean, eos_id), add_eos(corrupted, eos_id)  # (P, T) each
+#         clean_logits, cache = run_with_cache(model, clean_tokens, ("hidden1",))
+#         corrupt_logits, _ = run_with_cache(model, corrupt_tokens, ())
+#         clean_part = subspaces.components(cache["hidden1"])[:, position]  # (P, H) position's part of the clean run
+#
+#         def patch(out):
+#             corrupt_part = subspaces.components(out)[:, position]  # (P, H)
+#             return (out.double() - corrupt_part + clean_part).float()  # the corrupted run, position's part clean
+#
+#         patched_logits = run_with_hooks(model, corrupt_tokens, {"hidden1": patch})
+#         good, bad = clean.flip(1), corrupted.flip(1)  # (P, L): output j reads input L-1-j, the mirror
+#         ld = lambda logits: logit_difference(logits, good, bad)  # (P, L)
+#         return (ld(patched_logits) - ld(corrupt_logits)).sum(0) / (ld(clean_logits) - ld(corrupt_logits)).sum(0)
+#
+# </details>
+
+# %%
+tell()
+check(exercises.patch, patch_position, run)
 pause(PAUSE)
 
 # %% [markdown]
@@ -679,7 +804,7 @@ print(f"{transformer.parameter_count():,} parameters"
 #
 # </details>
 #
-# **Exercise.** Probe only the output position that should hold input i's letter, trained and untrained. Which one
+# **Try it.** Probe only the output position that should hold input i's letter, trained and untrained. Which one
 # can tell them apart, and why?
 #
 # <details><summary>Counting from 0</summary>
@@ -723,7 +848,7 @@ say(attention["patterns"].finding(), step=16)
 #
 # </details>
 #
-# **Exercise.** Which single sequence puts the least attention on a mirror? Look at its pattern row by row.
+# **Try it.** Which single sequence puts the least attention on a mirror? Look at its pattern row by row.
 
 # %%
 tell()
@@ -773,19 +898,80 @@ say(attention["qk"].finding(), attention["ov"].finding(), step=17)
 #
 # </details>
 #
-# **Exercise.** Rebuild one sequence's attention scores from W_E, W_pos, W_Q and W_K, and compare them with the
-# hook `hook_attn_scores`.
+
+# %% [markdown]
+# **Exercise 5: pattern** (difficulty 2 of 3, 10 min). Compute the attention pattern from W_Q, W_K and the residual
+# stream, and compare it with the hook's. Write it in the cell below; the check under it runs it on this model and names
+# the likely mistake.
+
+# %%
+def attention_pattern(model, tokens, head):
+    """tokens (N, T) -> (N, T query, T key): head `head`'s attention pattern, computed from the residual stream it
+    reads (run_with_cache, "blocks.0.hook_resid_pre") and model.blocks[0].attn.W_Q, W_K (heads, d, d_head), not read
+    from hook_pattern. Each row sums to 1."""
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# _, cache = run_with_cache(model, tokens, ("blocks.0.hook_resid_pre",)); resid = cache[...] (N, T, d). attn =
+# model.blocks[0].attn; q = resid @ attn.W_Q[head] and k = resid @ attn.W_K[head] (N, T, d_head); scores = q @
+# k.transpose(-1, -2) / sqrt(d_head) (N, T, T); return scores.softmax(dim=-1).
+#
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+#     def attention_pattern(model, tokens, head):
+#         """Exercise 5 (pattern.py)."""
+#         _, cache = run_with_cache(model, tokens, ("blocks.0.hook_resid_pre",))
+#         resid = cache["blocks.0.hook_resid_pre"]  # (N, T, d): W_E[tokens] + W_pos, what the head reads
+#         attn = model.blocks[0].attn
+#         q, k = resid @ attn.W_Q[head], resid @ attn.W_K[head]  # (N, T, d_head) each
+#         scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (N, T query, T key)
+#         return scores.softmax(dim=-1).detach()  # over the keys: each query's row sums to 1; no mask, bidirectional
+#
+# </details>
 
 # %%
 tell()
-W_E, W_pos = transformer.embed.W_E.detach(), transformer.pos_embed.W_pos.detach()  # (V, d), (T, d)
-W_Q, W_K = transformer.blocks[0].attn.W_Q.detach()[0], transformer.blocks[0].attn.W_K.detach()[0]  # (d, d_head)
-one = tokens[:1]  # (1, T): the first sequence
-resid = W_E[one[0]] + W_pos  # (T, d): what the head reads
-scores = (resid @ W_Q) @ (resid @ W_K).T / W_Q.shape[1] ** 0.5  # (T, T)
-_, score_cache = run_with_cache(transformer, one, ["blocks.0.attn.hook_attn_scores"])
-hooked = score_cache["blocks.0.attn.hook_attn_scores"][0, 0].cpu()  # (T, T), head 0
-print("largest difference from the hook:", (scores - hooked).abs().max().item())
+check(exercises.pattern, attention_pattern, transformer_run)
+
+# %% [markdown]
+# **Exercise 6: ov** (difficulty 2 of 3, 10 min). Read the OV circuit's letter block from the weights: what the head
+# writes for each letter it attends to. Write it in the cell below; the check under it runs it on this model and names
+# the likely mistake.
+
+# %%
+def ov_letters(model, n_letters, head):
+    """-> (n_letters, n_letters): head `head`'s OV circuit from the weights, row = the letter attended to, column =
+    the letter whose logit it moves. model.embed.W_E (V, d), model.blocks[0].attn.W_V (heads, d, d_head) and W_O
+    (heads, d_head, d), model.unembed.W_U (d, V); the letters are token ids 0 to n_letters - 1."""
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# W_E = model.embed.W_E[:n_letters] (letters, d); attn = model.blocks[0].attn; W_U = model.unembed.W_U[:, :n_letters]
+# (d, letters). Return W_E @ attn.W_V[head] @ attn.W_O[head] @ W_U, in that order: d -> d_head -> d -> logits.
+#
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+#     def ov_letters(model, n_letters, head):
+#         """Exercise 6 (ov.py)."""
+#         attn = model.blocks[0].attn
+#         embed, unembed = model.embed.W_E[:n_letters], model.unembed.W_U[:, :n_letters]  # (L, d), (d, L)
+#         return (embed @ attn.W_V[head] @ attn.W_O[head] @ unembed).detach()  # (L attended, L logits)
+#
+# </details>
+
+# %%
+tell()
+check(exercises.ov, ov_letters, transformer_run)
 pause(PAUSE)
 
 # %% [markdown]
@@ -813,7 +999,7 @@ say(attention["interventions"].finding(), step=18)
 #
 # </details>
 #
-# **Exercise.** Replace the pattern by the identity, each query attending only to itself. Predict the accuracy first.
+# **Try it.** Replace the pattern by the identity, each query attending only to itself. Predict the accuracy first.
 
 # %%
 tell()
@@ -874,7 +1060,7 @@ pause(PAUSE)
 #
 # </details>
 #
-# **Exercise.** `python demo.py --model transformer --samples 1000 --seeds 10` counts the clean seeds out of ten.
+# **Try it.** `python demo.py --model transformer --samples 1000 --seeds 10` counts the clean seeds out of ten.
 #
 # <details><summary>What it printed when we ran it</summary>
 #
@@ -954,7 +1140,57 @@ say(steering.finding(), step=21)
 #
 # </details>
 #
-# **Exercise.** Steer without the clamp. Does the window change, and in which layer?
+
+# %% [markdown]
+# **Exercise 7: steer** (difficulty 2 of 3, 15 min). Steer hidden1 along a class-mean direction with a hook, and read
+# the mirrored output. Write it in the cell below; the check under it runs it on this model and names the likely
+# mistake.
+
+# %%
+def steer(model, hidden1, sequences, eos_id, position, source, target, alpha):
+    """-> (flip, side_effects): add alpha times v = mean(hidden1 | target at position) - mean(hidden1 | source at
+    position) to hidden1, clamped at 0, for the sequences (N, L) with `source` at `position`; flip = the share whose
+    mirrored output now says `target`, side_effects = the share where any other output changed. hidden1 (N, H)."""
+    raise NotImplementedError  # your code here
+
+
+# %% [markdown]
+# <details><summary>Hint</summary>
+#
+# v = hidden1[sequences[:, position] == target].mean(0) - the same for source. Keep the rows with source at position,
+# tokens = add_eos(sequences[rows], eos_id); hook(out) returns (out + alpha * v).clamp(min=0). Run run_with_hooks(model,
+# tokens, {}) and with {"hidden1": hook}; take argmax(-1) of each, (M, L+1). The flip reads output L-1-position; the
+# side effects every other output, <eos> included, against the unsteered answers.
+#
+# </details>
+#
+# <details><summary>Solution</summary>
+#
+#     def steer(model, hidden1, sequences, eos_id, position, source, target, alpha):
+#         """Exercise 7 (steer.py)."""
+#         has = lambda letter: sequences[:, position] == letter  # (N,)
+#         vector = hidden1[has(target)].mean(0) - hidden1[has(source)].mean(0)  # (H,) from source towards target
+#         tokens = add_eos(sequences[has(source)], eos_id)  # (M, L+1): only the sequences with source at position
+#
+#         def push(out):
+#             return (out + alpha * vector).clamp(min=0)  # hidden1 is post-ReLU: no input makes it negative
+#
+#         before = run_with_hooks(model, tokens, {}).argmax(-1)  # (M, L+1) the unsteered answers
+#         after = run_with_hooks(model, tokens, {"hidden1": push}).argmax(-1)  # (M, L+1)
+#         mirror = sequences.shape[1] - 1 - position  # the output that copies input `position`
+#         others = torch.arange(tokens.shape[1]) != mirror  # (L+1,) every other output, <eos> included
+#         flip = (after[:, mirror] == target).float().mean()
+#         side_effects = (after != before)[:, others].any(1).float().mean()
+#         return flip.item(), side_effects.item()
+#
+# </details>
+
+# %%
+tell()
+check(exercises.steer, steer, run)
+
+# %% [markdown]
+# **Try it.** Steer without the clamp. Does the window change, and in which layer?
 
 # %%
 tell()
@@ -1004,7 +1240,7 @@ say(transformer_steering.finding(), step=22)
 #
 # </details>
 #
-# **Exercise.** Push far past the window (`ALPHA`). Does the mirror still say y, and where does its query attend?
+# **Try it.** Push far past the window (`ALPHA`). Does the mirror still say y, and where does its query attend?
 
 # %%
 tell()
@@ -1067,7 +1303,7 @@ say(superposition.finding(), step=23)
 #
 # </details>
 #
-# **Exercise.** Run `python demo_notebook.py --chapter features --hidden 4` and compare this step's numbers.
+# **Try it.** Run `python demo_notebook.py --chapter features --hidden 4` and compare this step's numbers.
 
 # %%
 tell()
@@ -1112,7 +1348,7 @@ say(sae.finding(), step=24)
 #
 # </details>
 #
-# **Exercise.** Double the dictionary (`N_FEATURES`). Does it find more true features, or conjunctions? A
+# **Try it.** Double the dictionary (`N_FEATURES`). Does it find more true features, or conjunctions? A
 # *conjunction* is a feature that fires for two properties at once: "x at p and y at q".
 
 # %%
@@ -1167,7 +1403,7 @@ else:
 #
 # </details>
 #
-# **Exercise.** Train the crowded SAE with two more seeds. Does the count of features found move much?
+# **Try it.** Train the crowded SAE with two more seeds. Does the count of features found move much?
 
 # %%
 tell()

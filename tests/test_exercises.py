@@ -4,7 +4,10 @@ message meant for them, a stub says it is not written yet, and the runner prints
 The wrong versions are the mistakes students make, written as a student would, from the solution with one thing
 changed; the phrase each test expects is the part of the message that names the mistake."""
 
+import inspect
 import math
+import re
+import textwrap
 
 import pytest
 import torch
@@ -15,9 +18,12 @@ from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hook
 from reversal.core.run import start_run
 from reversal.exercises import EXERCISES, ablate, direction, hook, ov, patch, pattern, solutions, steer
 from reversal.exercises import __main__ as exercises_main
-from reversal.exercises.checking import Wrong, model_kind, verdict
+from reversal.exercises import checking
+from reversal.exercises.checking import Wrong, check, model_kind, verdict
 from reversal.mlp.subspaces import logit_difference
 from reversal.support.config import Config
+
+from conftest import ROOT
 
 
 def run_of(exercise, run, transformer_run):
@@ -395,3 +401,83 @@ def test_the_runner_refuses_bad_input_in_one_line(runner, capsys, argv, named, t
 def test_the_runner_trains_the_default_models(run, transformer_run):
     for kind, trained in [("mlp", run), ("transformer", transformer_run)]:
         assert start_run(Config(model=kind)).cfg == trained.cfg, f"the runner's {kind} is not the session's"
+
+
+# The notebook's exercise cells (demo_notebook.py): for each exercise a stub cell with the stub's signature, a hint
+# and a solution folded in <details> that are the exercise's own, and a check cell; and the class path's minutes.
+
+def notebook_cells():
+    """demo_notebook.py's cells, as (kind, text): kind "markdown" (the comment marks taken off) or "code"."""
+    cells = []
+    for chunk in (ROOT / "demo_notebook.py").read_text().split("# %%")[1:]:
+        kind = "markdown" if chunk.startswith(" [markdown]") else "code"
+        body = chunk.split("\n", 1)[1]
+        if kind == "markdown":
+            body = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in body.splitlines())
+        cells.append((kind, body.strip("\n")))
+    return cells
+
+
+def folded(markdown, title):
+    """The text folded under <summary>title</summary>, its lines joined."""
+    found = re.search(rf"<details><summary>{title}</summary>\n(.*?)\n</details>", markdown, re.DOTALL)
+    return found and found.group(1).strip("\n")
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
+def test_the_notebook_has_the_exercise_as_stub_hint_solution_and_check(exercise):
+    cells = notebook_cells()
+    stubs = [i for i, (kind, text) in enumerate(cells) if kind == "code" and f"def {exercise.FUNCTION}(" in text]
+    assert len(stubs) == 1, f"exercise {exercise.NUMBER}: one stub cell defining {exercise.FUNCTION} expected"
+    at = stubs[0]
+    intro, stub, notes, check_cell = (cells[at + k][1] for k in (-1, 0, 1, 2))  # the cells in order
+    assert intro.startswith(f"**Exercise {exercise.NUMBER}: {exercise.TITLE}** (difficulty {exercise.DIFFICULTY} of "
+                            f"3, {exercise.MINUTES} min)."), intro
+    space = {}
+    exec(stub, space)
+    assert inspect.signature(space[exercise.FUNCTION]) == inspect.signature(getattr(exercise, exercise.FUNCTION))
+    with pytest.raises(NotImplementedError):
+        space[exercise.FUNCTION](*[None] * len(inspect.signature(space[exercise.FUNCTION]).parameters))
+    assert " ".join(folded(notes, "Hint").split()) == " ".join(exercise.HINT.split()), "the hint is the exercise's"
+    solution = inspect.getsource(getattr(solutions, exercise.FUNCTION)).rstrip()
+    assert textwrap.dedent(folded(notes, "Solution")).strip("\n") == solution, "the solution is solutions.py's"
+    run_name = "transformer_run" if model_kind(exercise) == "transformer" else "run"
+    assert f"check(exercises.{exercise.TITLE}, {exercise.FUNCTION}, {run_name})" in check_cell
+
+
+def test_a_check_cell_checks_yours_in_a_notebook_and_the_solution_in_a_terminal(run, capsys, monkeypatch):
+    check(hook, hook.cache_hidden1, run)
+    assert capsys.readouterr().out == ("Exercise 1 hook: passed, by the reference solution (yours: "
+                                       "reversal/exercises/hook.py)\n")
+    monkeypatch.setattr(checking, "in_notebook", lambda: True)
+    check(hook, hook.cache_hidden1, run)
+    assert capsys.readouterr().out == ("1 hook: not written yet (raise NotImplementedError in cache_hidden1, the cell "
+                                       "above)\n")
+
+
+def minutes_of_steps(text):
+    """"steps 1 to 8 and 11 to 14" -> [1, ..., 8, 11, ..., 14]."""
+    steps = []
+    for low, high in re.findall(r"(\d+)(?: to (\d+))?", text):
+        steps += range(int(low), int(high or low) + 1)
+    return steps
+
+
+@pytest.mark.parametrize("where", ["README.md", "demo_notebook.py"])
+def test_the_class_path_adds_up_the_minutes_the_steps_and_exercises_give(where):
+    step_minutes = {int(step): int(minutes) for step, minutes in
+                    re.findall(r"^# ## Step (\d+): .*\((\d+) min\)$", (ROOT / "demo_notebook.py").read_text(), re.M)}
+    text = " ".join(line.lstrip("# ") for line in (ROOT / where).read_text().splitlines())
+    sessions = re.findall(r"\((\d+) min\): steps ([\d to and]+?), with exercises (\d+) to (\d+)\.", text)
+    assert len(sessions) == 2, f"{where}: the class and the second session, each with its minutes"
+    covered = []
+    for minutes, steps, first, last in sessions:
+        steps = minutes_of_steps(steps)
+        exercise_minutes = sum(exercise.MINUTES for exercise in EXERCISES[int(first) - 1:int(last)])
+        assert int(minutes) == sum(step_minutes[step] for step in steps) + exercise_minutes, (where, steps)
+        covered += steps
+    home, minutes = re.search(r"Steps ([\d and]+) \((\d+) min\) are reading for home", text).groups()
+    covered += minutes_of_steps(home)
+    assert int(minutes) == sum(step_minutes[step] for step in minutes_of_steps(home))
+    assert sorted(covered) == sorted(step_minutes), f"{where}: every step once, in class, the second session or home"
+    assert int(sessions[0][0]) <= 90 and int(sessions[1][0]) <= 95

@@ -1,5 +1,10 @@
 """What every check shares: the exception a check raises when an answer is wrong, the one line the runner prints
-for an exercise, whatever the student's code does, and which model its check runs on."""
+for an exercise, whatever the student's code does, which model its check runs on, and the notebook's check cell."""
+
+import pathlib
+
+from ..core.progress import in_notebook
+from . import solutions
 
 
 def model_kind(exercise):
@@ -29,3 +34,20 @@ def verdict(exercise, student_fn, run, where):
     except Exception as error:  # the student's code failed: say how, in one line
         return f"{label}: {exercise.FUNCTION} raised {type(error).__name__}: {error}"
     return f"{label}: passed"
+
+
+def check(exercise, student_fn, run):
+    """An exercise's check cell in demo_notebook: print its one line.
+
+    In a notebook it checks your function, written in the cell above. Run as a script (python demo_notebook.py), the
+    lesson goes on end to end, so it checks the reference solution; in a terminal, write yours in the exercise's file
+    and run python -m reversal.exercises.
+
+        check(hook, cache_hidden1, run)    # 1 hook: passed
+    """
+    if in_notebook():
+        print(verdict(exercise, student_fn, run, "the cell above"))
+        return
+    line = verdict(exercise, getattr(solutions, exercise.FUNCTION), run, "solutions.py")
+    file = pathlib.Path(exercise.__file__).name
+    print(f"Exercise {line}, by the reference solution (yours: reversal/exercises/{file})")
