@@ -481,3 +481,12 @@ def test_the_class_path_adds_up_the_minutes_the_steps_and_exercises_give(where):
     assert int(minutes) == sum(step_minutes[step] for step in minutes_of_steps(home))
     assert sorted(covered) == sorted(step_minutes), f"{where}: every step once, in class, the second session or home"
     assert int(sessions[0][0]) <= 90 and int(sessions[1][0]) <= 95
+
+
+@pytest.mark.slow
+def test_the_tutorial_in_a_terminal_passes_every_reference_solution(notebook_run):
+    result, _, _ = notebook_run
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "by the reference solution" in line]
+    assert lines == [f"Exercise {e.NUMBER} {e.TITLE}: passed, by the reference solution (yours: reversal/exercises/"
+                     f"{e.__name__.split('.')[-1]}.py)" for e in EXERCISES]
