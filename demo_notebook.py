@@ -10,13 +10,12 @@
 #
 # In a notebook, set `DETAILS = True` in the first code cell; the longer notes are folded.
 #
-# **Exercises.** Seven cells ask you to write a technique yourself, in a few lines; the cell under each checks your
-# code on this model and names the likely mistake. Run as a script, the reference solutions are checked instead:
-# write yours in reversal/exercises/ and run `python -m reversal.exercises`.
+# **Exercises.** Seven cells ask you to write a technique; the cell under each checks it on this model. A terminal
+# checks the reference solutions: write yours in reversal/exercises/ and run `python -m reversal.exercises`.
 #
 # **A 90-minute class.** Each heading and exercise gives its minutes. In class (88 min): steps 1 to 8 and 11 to 14,
 # with exercises 1 to 4. A second session (91 min): steps 15 to 26, with exercises 5 to 7. Steps 9 and 10 (9 min)
-# are reading for home. Run every cell all the same: later steps use what earlier ones compute.
+# are reading for home. Run every cell: later steps use what earlier ones compute.
 #
 # <details><summary>The chapters, the flags and the files</summary>
 #

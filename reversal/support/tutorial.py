@@ -161,23 +161,25 @@ def tell(caller=None):
     while first > 0 and above[starts[first - 1]].startswith("# %% [markdown]"):
         first -= 1
     for begin, end in zip(starts[first:calling], starts[first + 1:calling + 1]):
-        print()
+        shown = [""]  # a blank line before each cell
         folded = False  # inside a <details> block that is not printed
         for line in above[begin + 1:end]:
             text = line[2:].replace("**", "").replace("`", "")  # markdown marks, which a terminal shows as they are
             if text.startswith("<details>"):
                 folded = not _details
                 if _details:
-                    print(f"[details] {re.sub(r'<[^>]+>', '', text).strip()}:")
+                    shown.append(f"[details] {re.sub(r'<[^>]+>', '', text).strip()}:")
             elif text.startswith("</details>"):
                 folded = False
             elif folded:
                 continue
             elif text.startswith("#"):  # a heading: make it stand out
                 heading = text.lstrip("# ")
-                print(f"{'=' * 78}\n{heading}\n{'=' * 78}")
+                shown.append(f"{'=' * 78}\n{heading}\n{'=' * 78}")
             else:
-                print(text)
+                shown.append(text)
+        if any(shown):  # a cell that is all folded prints nothing, not blank lines
+            print("\n".join(shown))
 
 
 _background = None  # the worker pool that draws a terminal run's figures; started by the first figure()
