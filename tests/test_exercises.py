@@ -41,8 +41,8 @@ def test_the_solution_passes(exercise, run, transformer_run):
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
 def test_a_stub_is_not_written_yet(exercise, run, transformer_run):
     line = verdict(exercise, getattr(exercise, exercise.FUNCTION), run_of(exercise, run, transformer_run), "the stubs")
-    assert line == (f"{exercise.NUMBER} {exercise.TITLE}: not written yet (raise NotImplementedError in "
-                    f"{exercise.FUNCTION}, the stubs)"), line
+    assert line == (f"{exercise.NUMBER} {exercise.TITLE}: not written yet ({exercise.FUNCTION} still raises "
+                    f"NotImplementedError, the stubs)"), line
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda exercise: exercise.TITLE)
@@ -162,9 +162,17 @@ def test_a_class_mean_left_uncentred_is_told(run):
     assert "subtract the mean over all the sequences" in wrong_message(direction, uncentred, run)
 
 
+def test_the_mean_of_the_other_sequences_subtracted_is_told(run):
+    def one_against_the_rest(activations, sequences, position, letter):
+        has = sequences[:, position] == letter
+        return activations[has].double().mean(0) - activations[~has].double().mean(0)
+    message = wrong_message(direction, one_against_the_rest, run)
+    assert "you subtract the mean of the other sequences" in message, message
+
+
 # Exercise 4, subspace patching: the wrong direction, the mirror taken as i, a hook that returns nothing.
 
-def patch_with(into_clean=False, mirror=True, returns=True):
+def patch_with(into_clean=False, mirror=True, returns=True, ratio_of_sums=True, cast=True):
     def patch_position(model, subspaces, clean, corrupted, eos_id, position):
         clean_tokens, corrupt_tokens = add_eos(clean, eos_id), add_eos(corrupted, eos_id)
         clean_logits, clean_cache = run_with_cache(model, clean_tokens, ("hidden1",))
@@ -173,19 +181,31 @@ def patch_with(into_clean=False, mirror=True, returns=True):
         donor_part = subspaces.components(donor["hidden1"])[:, position]
 
         def replace(out):
-            patched = (out.double() - subspaces.components(out)[:, position] + donor_part).float()
+            patched = out.double() - subspaces.components(out)[:, position] + donor_part
+            patched = patched.float() if cast else patched
             return patched if returns else None
 
         patched_logits = run_with_hooks(model, clean_tokens if into_clean else corrupt_tokens, {"hidden1": replace})
         good, bad = (clean.flip(1), corrupted.flip(1)) if mirror else (clean, corrupted)
         ld = lambda logits: logit_difference(logits, good, bad)
-        return (ld(patched_logits) - ld(corrupt_logits)).sum(0) / (ld(clean_logits) - ld(corrupt_logits)).sum(0)
+        restored, whole = ld(patched_logits) - ld(corrupt_logits), ld(clean_logits) - ld(corrupt_logits)  # (P, L)
+        return restored.sum(0) / whole.sum(0) if ratio_of_sums else (restored / whole).mean(0)
     return patch_position
 
 
 def test_a_patch_corrupted_into_clean_is_told(run):
     message = wrong_message(patch, patch_with(into_clean=True), run)
     assert "did you patch the corrupted run's activation into the clean run" in message, message
+
+
+def test_a_mean_of_each_pairs_ratio_is_told(run):
+    message = wrong_message(patch, patch_with(ratio_of_sums=False), run)
+    assert "you average each pair's own ratio; the share is one ratio of sums" in message, message
+
+
+def test_a_float64_activation_handed_back_is_named_in_one_line(run):
+    line = verdict(patch, patch_with(cast=False), run, "mine.py")
+    assert "raised RuntimeError" in line and "did you hand it float64 (a hook's return, say)?" in line, line
 
 
 def test_the_mirror_taken_as_i_is_told(run):
@@ -451,8 +471,8 @@ def test_a_check_cell_checks_yours_in_a_notebook_and_the_solution_in_a_terminal(
                                        "reversal/exercises/hook.py)\n")
     monkeypatch.setattr(checking, "in_notebook", lambda: True)
     check(hook, hook.cache_hidden1, run)
-    assert capsys.readouterr().out == ("1 hook: not written yet (raise NotImplementedError in cache_hidden1, the cell "
-                                       "above)\n")
+    assert capsys.readouterr().out == ("1 hook: not written yet (cache_hidden1 still raises NotImplementedError, "
+                                       "the cell above)\n")
 
 
 def minutes_of_steps(text):

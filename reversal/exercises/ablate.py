@@ -52,7 +52,8 @@ def check(student_fn, run):
     expected = torch.tensor(zeroed[neuron])
     if torch.allclose(margins, torch.tensor(baseline), atol=1e-4):
         raise Wrong(f"neuron {neuron} zeroed changes nothing (margin {_list(margins)}, as without ablation): does your "
-                    f"hook return the changed copy? A hook that returns None leaves the activation as it was")
+                    f"hook return the changed copy? One that returns None, having changed only the copy, leaves the "
+                    f"activation as it was")
     if (margins <= 0).all() and (expected > 0).all():
         raise Wrong(f"the margin is at most 0 everywhere ({_list(margins)}): did you subtract the largest logit of "
                     f"all, the correct one included? Take the best wrong logit (core.common.margin)")

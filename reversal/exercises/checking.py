@@ -28,11 +28,15 @@ def verdict(exercise, student_fn, run, where):
     try:
         exercise.check(student_fn, run)
     except NotImplementedError:
-        return f"{label}: not written yet (raise NotImplementedError in {exercise.FUNCTION}, {where})"
+        return f"{label}: not written yet ({exercise.FUNCTION} still raises NotImplementedError, {where})"
     except Wrong as wrong:
         return f"{label}: {wrong}"
     except Exception as error:  # the student's code failed: say how, in one line
-        return f"{label}: {exercise.FUNCTION} raised {type(error).__name__}: {error}"
+        line = f"{label}: {exercise.FUNCTION} raised {type(error).__name__}: {error}"
+        if "Double" in str(error) and "Float" in str(error):  # float64 met float32: the usual cause, named
+            line += (". The model computes in float32: did you hand it float64 (a hook's return, say)? Cast it back "
+                     "with .float()")
+        return line
     return f"{label}: passed"
 
 

@@ -51,6 +51,11 @@ def check(student_fn, run):
             if torch.allclose(answer, means[position, letter], atol=1e-5):
                 raise Wrong(f"for {named} you return the class mean itself: subtract the mean over all the sequences, "
                             f"so that what the letter adds is left")
+            has = run.sequences[:, position] == letter  # (N,)
+            others = means[position, letter] - hidden1[~has].double().mean(0)  # the mean of the rest subtracted
+            if torch.allclose(answer, others, atol=1e-5):
+                raise Wrong(f"for {named} you subtract the mean of the other sequences, those without the letter: "
+                            f"subtract the mean over all N sequences, the letter's own included")
             if not torch.allclose(answer, expected[position, letter], atol=1e-5):
                 raise Wrong(f"for {named} your direction differs from core.directions' by up to "
                             f"{(answer - expected[position, letter]).abs().max().item():.2f}: select the sequences "

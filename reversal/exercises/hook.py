@@ -3,7 +3,7 @@
 core.model.hooks(model, {"hidden1": fn}) attaches fn to the layer named hidden1 (the ReLU after the first Linear)
 and removes it again when the `with` block ends. The model calls fn(output) on the layer's output, (N, H). A hook
 that returns a tensor replaces the activation; one that returns None leaves it alone, so a hook that only reads
-must return nothing.
+returns nothing.
 """
 
 import torch

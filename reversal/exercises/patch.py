@@ -2,12 +2,14 @@
 
 Run the corrupted sequences (every letter changed), and in hidden1 put back one input position's part of the clean
 run's activation: the corrupted activation, minus its position-i part, plus the clean run's position-i part. The
-parts come from mlp.subspaces.LetterSubspaces.components, (P, H) -> (P, L, H), built on the class-mean directions
-of exercise 3. Then read, at every output j, the share of the clean answer restored:
+parts come from mlp.subspaces.LetterSubspaces.components, (P, H) -> (P, L, H) in float64, built on the class-mean
+directions of exercise 3 (the model runs in float32: cast what your hook returns back with .float()). Then read, at
+every output j, the share of the clean answer restored:
 
     share_j = sum over pairs (LD_patched - LD_corrupted) / sum over pairs (LD_clean - LD_corrupted)
 
-with LD = the logit of the clean letter minus the logit of the corrupted letter at output j. Output j reverses the
+with LD = the logit of the clean letter minus the logit of the corrupted letter at output j
+(mlp.subspaces.logit_difference). Output j reverses the
 input, so its letter is the input letter at L-1-j (the mirror). A position the outputs read shows a share near 1
 at its mirror and near 0 elsewhere. mlp/subspaces.py does every position at once (intervene, share_restored).
 """
@@ -56,6 +58,9 @@ def check(student_fn, run):
     # the mirror mistake, measured by the package: share_restored flips the letters itself, so flipped letters in
     # give LD at output j for input j's letters
     unmirrored = share_restored(patched, clean_logits, corrupt_logits, clean.flip(1), corrupted.flip(1)).double()
+    # the mean of each pair's own ratio, rather than the ratio of the sums
+    ld = lambda logits: logit_difference(logits, clean.flip(1), corrupted.flip(1)).double()  # (..., P, L)
+    per_pair = ((ld(patched) - ld(corrupt_logits)) / (ld(clean_logits) - ld(corrupt_logits))).mean(-2)  # (L, L)
     for position in range(seq_len):
         share = torch.as_tensor(student_fn(run.model, subspaces, clean, corrupted, run.vocab.eos_id, position))
         share = share.detach().double().cpu().flatten()
@@ -65,7 +70,8 @@ def check(student_fn, run):
                         f"position, {seq_len} (the <eos> output left out), summed over the pairs")
         if torch.allclose(share, torch.zeros(seq_len, dtype=torch.float64), atol=1e-6):
             raise Wrong(f"patching position {position} restores nothing at any output: does your hook return the "
-                        f"patched activation? A hook that returns None leaves the corrupted run as it was")
+                        f"patched activation? One that returns None, having changed only a copy, leaves the corrupted "
+                        f"run as it was")
         if position != mirror and torch.allclose(share, unmirrored[position], atol=1e-3):
             raise Wrong(f"patching position {position}, you restore {_list(share)}, the package "
                         f"{_list(expected[position])}: output j's letter is input L-1-j's (the mirror), not input "
@@ -76,6 +82,12 @@ def check(student_fn, run):
                         f"{share[mirror]:.2f} (the package's: {expected[position, mirror]:.2f}), and near 1 "
                         f"elsewhere: did you patch the corrupted run's activation into the clean run, rather than the "
                         f"clean into the corrupted?")
+        if torch.allclose(share, per_pair[position], atol=1e-3) and not torch.allclose(share, expected[position],
+                                                                                        atol=1e-3):
+            raise Wrong(f"patching position {position}, you restore {_list(share)}, the package "
+                        f"{_list(expected[position])}: you average each pair's own ratio; the share is one ratio of "
+                        f"sums, (LD_patched - LD_corrupted) summed over the pairs over (LD_clean - LD_corrupted) "
+                        f"summed likewise")
         if not torch.allclose(share, expected[position], atol=1e-3):
             raise Wrong(f"patching position {position}, you restore {_list(share)}, the package "
                         f"{_list(expected[position])}: replace only position {position}'s part, out - "

@@ -1,7 +1,8 @@
 """Exercise 5, the attention pattern from the weights: where each of the transformer's output positions looks.
 
 The transformer (core/transformer.py) has one attention layer and no LayerNorm and no biases. Its head reads the
-residual stream before the attention, blocks.0.hook_resid_pre (N, T, d) = W_E[tokens] + W_pos, and makes
+residual stream before the attention, blocks.0.hook_resid_pre (N, T, d) = W_E[tokens] + W_pos (model.embed.W_E,
+model.pos_embed.W_pos), and makes
 
     q = resid_pre @ W_Q[head],  k = resid_pre @ W_K[head]          (N, T, d_head) each
     pattern = softmax(q k^T / sqrt(d_head)) over the keys           (N, T query, T key): each row sums to 1
@@ -52,7 +53,7 @@ def check(student_fn, run):
         pattern = torch.as_tensor(student_fn(run.model, tokens, head)).detach().to(expected)
         if pattern.shape != expected.shape:
             heads = f", with an axis for the heads: return head {head}'s alone" if pattern.dim() == 4 else ": return"
-            raise Wrong(f"head {head}'s pattern has shape {tuple(pattern.shape)}{heads}, (N, T query, T key) = "
+            raise Wrong(f"head {head}'s pattern has shape {tuple(pattern.shape)}{heads} (N, T query, T key) = "
                         f"{tuple(expected.shape)}, one row per query position")
         if torch.allclose(pattern, expected, atol=1e-5):
             continue

@@ -78,7 +78,7 @@ def check(student_fn, run):
               f"{expected['flip'][t, a]:.2f} and {expected['side_effects'][t, a]:.2f}")
     if same(flip, unsteered["flip"]) and same(side, unsteered["side_effects"]):
         raise Wrong(f"steering changes nothing at any alpha ({quoted}): does your hook return out + alpha * v? A hook "
-                    f"that returns None leaves hidden1 as it was")
+                    f"that returns None, having changed only a copy, leaves hidden1 as it was")
     if same(flip, reversed_sign["flip"]) and same(side, reversed_sign["side_effects"]):
         raise Wrong(f"{quoted}: your vector points the wrong way, from target to source. v is the mean with `target` "
                     f"at position minus the mean with `source` there")
