@@ -25,7 +25,10 @@ def fit_additive(sequences, logits, n_letters):
     """
     shape = logits.shape[1:]
     targets = logits.double().flatten(1)  # (N, T*(V+1))
-    weights = torch.linalg.lstsq(one_hot_letters(sequences, n_letters), targets).solution  # (1 + L*(V-1), T*(V+1))
+    # gelsd (by SVD) on float64 gives the same bits whatever the memory layout: the default driver's last digits
+    # moved with the alignment of its inputs (MKL), so metrics.json differed between identical runs
+    weights = torch.linalg.lstsq(one_hot_letters(sequences, n_letters), targets,
+                                 driver="gelsd").solution  # (1 + L*(V-1), T*(V+1))
     return lambda new: (one_hot_letters(new, n_letters) @ weights).view(len(new), *shape)
 
 

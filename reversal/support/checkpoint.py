@@ -12,7 +12,7 @@ arbitrary objects, so loading a model.pt from someone else cannot run their code
 import torch
 
 from ..report import files
-from .config import Config
+from .config import BadSetting, checked_config
 from ..core.data import Vocab
 from ..core.train import make_model
 
@@ -31,10 +31,17 @@ def save_model(model, cfg, path):
 def load_model(path):
     """(model, cfg) from a file save_model wrote: the model rebuilt from its config, its weights loaded, on the CPU.
 
-    cfg.device is "cpu" whatever it was when saved; call model.to("cuda") to move it.
+    cfg.device is "cpu" whatever it was when saved; call model.to("cuda") to move it. A file whose config the
+    command line would refuse (a width of 40,000, say) raises ValueError before anything is built.
     """
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = Config(**{**checkpoint["config"], "device": "cpu"})
+    if not isinstance(checkpoint, dict) or not {"model_class", "config", "state_dict"} <= set(checkpoint):
+        raise ValueError(f"{path}: not a model.pt of this project: it needs model_class, config and state_dict")
+    try:  # the sizes are checked before make_model allocates them
+        cfg = checked_config({**checkpoint["config"], "device": "cpu"} if isinstance(checkpoint["config"], dict)
+                             else checkpoint["config"])
+    except BadSetting as error:
+        raise ValueError(f"{path}: {error}") from None
     with torch.random.fork_rng(devices=[]):  # make_model seeds torch for its starting weights; keep the caller's RNG
         model = make_model(cfg, Vocab(cfg.vocab))
     if type(model).__name__ != checkpoint["model_class"]:
