@@ -38,11 +38,13 @@ Every (alpha, method, triple, sequence) is one row of a batch, so a whole layer'
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..core.common import layer_features, sample_rows
 from ..core.data import add_eos
 from ..core.directions import class_mean
 from ..core.model import run_with_hooks
+from ..core.progress import watching
 from .steering_plot import plot_steering
 from .steering_result import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, Steering, beats_random_p95, clean_intervals,
                               controls_inside, is_clean, neuron_name, past_window, percentile_95, readout_prediction)
@@ -63,6 +65,7 @@ METHODS = ("class means", "random", "neuron")  # the steering vector, then its t
 RANDOM_DRAWS = 20  # random directions per triple: one draw is an anecdote, 20 give a mean and a 95th percentile
 RANDOM_SEQUENCES = 200  # the draws are read on at most this many sequences (seeded): at --seq-len 6, 200 of 512
 BATCH_ROWS = 1 << 16  # sequences per forward pass, at most: the random draws go through in a few passes
+PROGRESS_PASSES = 20  # a steer_layer call of this many passes or more takes seconds: it shows a progress bar
 ALPHAS = np.round(np.arange(0, 3.0001, 0.05), 2)  # 0 to 3: alpha 1 moves the class mean of x onto that of y
 
 
@@ -137,23 +140,35 @@ def steer_layer(model, layer, directions, triples, sequences, vocab, device, alp
     alpha = torch.tensor(np.asarray(alphas), dtype=torch.float64)
     directions = directions.float()  # the model computes in float32, so the push is made in float32 too
     per_pass = max(1, BATCH_ROWS // (len(alpha) * len(rows)))  # methods a forward pass
-    measured = []
-    for chunk in torch.split(directions, per_pass):  # (m, T, H)
-        steered = hidden + alpha.float()[None, :, None, None] * chunk[:, None, triple_of_row]  # (m, A, R, H)
+    alphas_per_pass = max(1, BATCH_ROWS // len(rows))  # all of them, unless many rows (a big vocab) need splitting
+    passes = [(chunk, k, alpha_chunk) for chunk in torch.split(directions, per_pass)  # (m, T, H)
+              for k, alpha_chunk in enumerate(torch.split(alpha, alphas_per_pass))]  # (a,), the k-th of them
+    measured = []  # per method chunk, its alpha chunks' scores
+    # a big vocab makes hundreds of passes (minutes): show them, for a person watching
+    for chunk, k, alpha_chunk in tqdm(passes, desc=f"steering {layer}", unit="pass", leave=False, mininterval=1,
+                                      disable=len(passes) < PROGRESS_PASSES or not watching()):
+        steered = hidden + alpha_chunk.float()[None, :, None, None] * chunk[:, None, triple_of_row]  # (m, a, R, H)
         if clamp:
             steered = steered.clamp_(min=0)
-        batch = steered.view(-1, steered.shape[-1]).to(device)  # (m*A*R, H)
+        batch = steered.view(-1, steered.shape[-1]).to(device)  # (m*a*R, H)
         if through_readout:
             logits = readout_logits(model, batch, seq_len).cpu()
         else:
-            repeated = tokens[rows].repeat(len(chunk) * len(alpha), 1)  # (m*A*R, L+1): the batch size must match
+            repeated = tokens[rows].repeat(len(chunk) * len(alpha_chunk), 1)  # (m*a*R, L+1): the batch size must match
             logits = run_with_hooks(model, repeated, {layer: lambda out: batch.view_as(out)}).cpu()
-        measured.append(score(logits.view(len(chunk), len(alpha), len(rows), *clean_logits.shape[1:])))
-    result = {name: torch.cat([part[name] for part in measured]).numpy() for name in measured[0]}
+        scores = score(logits.view(len(chunk), len(alpha_chunk), len(rows), *clean_logits.shape[1:]))
+        if k == 0:  # a new method chunk starts with its first alphas
+            measured.append([])
+        measured[-1].append(scores)
+    # each (M, A, T): the alpha chunks side by side, then the method chunks one after another
+    result = {name: torch.cat([torch.cat([part[name] for part in parts], dim=1) for parts in measured]).numpy()
+              for name in measured[0][0]}
     if predict:  # the readout's arithmetic, no forward pass: (1, A, R, L+1, V)
         change = readout_change(model, directions[:1], seq_len)[:, None, triple_of_row]  # (1, 1, R, L+1, V)
-        predicted = score(clean_logits.double() + alpha[None, :, None, None, None] * change)
-        result["predicted"] = {name: value.numpy() for name, value in predicted.items()}
+        predicted = [score(clean_logits.double() + alpha_chunk[None, :, None, None, None] * change)
+                     for alpha_chunk in torch.split(alpha, alphas_per_pass)]  # in pieces, as above: memory
+        result["predicted"] = {name: torch.cat([part[name] for part in predicted], dim=1).numpy()
+                               for name in predicted[0]}
     return result
 
 

@@ -96,7 +96,7 @@ def stop_quietly_when_the_reader_goes():
 
     It also sends each line out as it is printed, as a terminal does: a reader such as `tee` then sees the log as it
     happens, and one that goes away early is noticed at the next line rather than when the run ends. And a
-    character the output cannot encode (a folder name that is not UTF-8) is printed as an escape such as \\xff."""
+    character the output cannot encode (a folder name that is not UTF-8) is printed as an escape such as \\udcff."""
     sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")
     previous = sys.excepthook
 

@@ -23,6 +23,7 @@ WIDTH = 120  # a takeaway is wrapped to lines of at most this many characters, f
 _details = False  # True with --details (DETAILS = True in a notebook): print the evidence and the folded text too
 _quiet = False  # True while start_at_chapter() runs the earlier steps a chapter needs, without their output
 _viewer = None  # the command that opens a figure in a window, set by show_figures() for --show
+VIEWER_WAIT = 2  # seconds to wait for the viewer's exit status: xdg-open and open answer in a fraction of that
 # what report() puts on the page, kept as the run goes:
 _lesson = {}  # step number -> (figure paths, Finding): the step's figures and takeaway, from say(..., step=N)
 _drawn = []  # the figures drawn since the last say(): they belong to the step that say() closes
@@ -47,14 +48,27 @@ def show(path):
 
         display(Image(filename=path))
         return
+    opened = ": open it to look"
     if _viewer is not None:
         try:  # the viewer runs on its own: the tutorial goes on while the window stays open
-            subprocess.Popen(_viewer + [path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
-        except OSError as error:
-            print(f"--show: could not start {_viewer[0]} ({error.strerror}); the figures are only written from now on")
+            viewer = subprocess.Popen(_viewer + [path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, start_new_session=True)
+            # xdg-open and open hand the file to a viewer and exit at once, 0 if it worked; wait that long only
+            status = viewer.wait(timeout=VIEWER_WAIT)
+        except OSError as error:  # it would not start at all
+            status = error.strerror
+        except subprocess.TimeoutExpired:  # still running: the viewer itself, showing it (or slow to start)
+            status = None
+            opened = f", and handed to {_viewer[0]}, which is still running"
+        if _viewer[0] == "explorer" and isinstance(status, int):  # explorer exits 1 whether it opened it or not
+            status, opened = None, ", and handed to explorer"
+        if status == 0:
+            opened = ", and opened in a window"
+        elif status is not None:
+            cause = f"exit status {status}" if isinstance(status, int) else status
+            print(f"--show: {_viewer[0]} could not open it ({cause}); the figures are only written from now on")
             _viewer = None
-    print(f"(figure written to {path}{', and opened in a window' if _viewer else ': open it to look'})")
+    print(f"(figure written to {path}{opened})")
 
 
 def find_viewer(platform=sys.platform, environ=os.environ, which=shutil.which):
