@@ -140,7 +140,8 @@ def build_parser(prog, default_samples, description=None, choose_model=True):
         help=f"letters per sequence, at least 2 (one letter reversed is itself); at most the length whose "
              f"len(vocab)**seq-len sequences fit in {MAX_SEQUENCES:,}: 12 for abc, 9 for abcd (default: {d.seq_len})")
     arg("--vocab", type=_vocab, default=d.vocab,
-        help=f"the letters: at least 2 distinct lowercase letters (default: {d.vocab})")
+        help=f"the letters: at least 2 distinct lowercase letters (default: {d.vocab}); the experiments' work grows "
+             f"with letters x seq-len: 26 letters at --seq-len 4 run for over 10 minutes, steering most of them")
     arg("--hidden", type=integer(*LIMITS["hidden"]), default=d.hidden,
         help=f"mlp only: neurons per hidden layer, at most {MAX_HIDDEN} (default: {d.hidden})")
     arg("--lr", type=_learning_rate, default=None,
