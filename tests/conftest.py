@@ -76,6 +76,8 @@ NEEDS_TRANSFORMER = {"trained_transformer", "transformer_run"}
 AHEAD = {f"test_transformer.py::test_reverses_every_heldout_sequence[{name}]": {**TRANSFORMER, **settings}
          for name, settings in [("seed1", dict(seed=1)), ("seed2", dict(seed=2)), ("seq_len5", dict(seq_len=5))]}
 AHEAD["test_attention.py::test_at_length_6_the_transformer_is_the_mirror_circuit"] = {**TRANSFORMER, "seq_len": 6}
+AHEAD["test_path_patching.py::test_at_seed_3_the_eos_key_carries_what_activation_patching_misses"] = {
+    **TRANSFORMER, "seed": 3}  # a messy circuit: output 2 attends to <eos>
 background = {}  # what started at collection: the models' training, the script runs (Futures)
 folders = []  # the script runs' own folders, removed at the end
 running = []  # the script runs' processes, stopped at the end

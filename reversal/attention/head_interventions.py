@@ -93,6 +93,15 @@ def pattern_replacement(model, sequences, vocab, seed):
     return result
 
 
+def corrupted_pairs(sequences, j, n_letters):
+    """The pairs output j is measured on: each sequence (clean) beside itself with the input that output j copies,
+    i = L-1-j, changed to each other letter (corrupted). Returns {"clean", "corrupted"}, ((V-1)*N, L) each, and
+    good, bad (P,): the clean letter at i and its replacement. LD at output j = logit[good] - logit[bad]."""
+    i = len(sequences[0]) - 1 - j
+    rows = {"clean": sequences.repeat(n_letters - 1, 1), "corrupted": corruptions(sequences, i, n_letters)}
+    return rows, rows["clean"][:, i], rows["corrupted"][:, i]
+
+
 def attention_patching(model, sequences, vocab):
     """Corrupt the input that output j copies (every other letter, every sequence), and patch per head:
     the value (hook_v) at one key position, the whole pattern (hook_pattern), or the head's whole output
@@ -107,9 +116,7 @@ def attention_patching(model, sequences, vocab):
     n_positions, device = seq_len + 1, device_of(model)
     result = {direction: {"value": [], "pattern": [], "head": []} for direction in DIRECTIONS}
     for j in range(seq_len):
-        i = seq_len - 1 - j  # the input output j copies: corrupt it
-        rows = {"clean": sequences.repeat(n_letters - 1, 1), "corrupted": corruptions(sequences, i, n_letters)}
-        good, bad = rows["clean"][:, i], rows["corrupted"][:, i]  # (P,) the clean letter and its replacement
+        rows, good, bad = corrupted_pairs(sequences, j, n_letters)
         pairs = torch.arange(len(good))
 
         def logit_diff(logits):  # (k*P, T, V) -> (k, P)
