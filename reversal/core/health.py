@@ -61,6 +61,10 @@ class Health:
             return f"training diverged at epoch {self.broken_since}: try a smaller --lr ({why})"
         return f"training stalled at epoch {self.broken_since} ({what}): {self._stalled_advice()}"
 
+    def to_json(self):
+        """What metrics.json keeps: whether the output depends on the input, and since which epoch training broke."""
+        return {"responsive": self.responsive, "broken_since_epoch": self.broken_since, "diverged": self.exploded}
+
     def _stalled_advice(self):
         return "try another --seed or a wider --hidden" if self.kind == "mlp" else "try another --seed"
 
