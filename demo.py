@@ -150,7 +150,8 @@ def main(args, cfg):
             results, experiment_lesson = not_run(health, args, log)
         lesson += experiment_lesson
 
-        if args.sweep and health.responsive:  # opt-in: a model for every (length, width), then the misses again with 10x the samples
+        # opt-in: a model for every (length, width), then the misses again with 10x the samples
+        if args.sweep and health.responsive:
             seq_lens = [n for n in SWEEP_SEQ_LENS if n <= max_seq_len(len(cfg.vocab))]  # a big vocab allows fewer
             sweep = capacity_sweep(cfg, seq_lens, SWEEP_WIDTHS)
             lesson.append(("capacity_sweep", sweep.finding(), ["capacity_sweep.png"]))
@@ -158,14 +159,16 @@ def main(args, cfg):
             figures.draw(plot_sweep, sweep, out("capacity_sweep.png"))
             results["interpretability"]["capacity_sweep"] = sweep
 
-        if args.sae and health.responsive:  # opt-in: a sparse autoencoder on hidden1, scored against the features the network must carry
+        # opt-in: a sparse autoencoder on hidden1, scored against the features the network must carry
+        if args.sae and health.responsive:
             sae = sae_experiment(run)
             lesson.append(("sae", sae.finding(), ["sae.png"]))
             log.full(f"\n{lesson[-1][1]}")
             figures.draw(plot_sae, sae, out("sae.png"))
             results.setdefault("features", {})["sae"] = sae
 
-        if args.seeds and health.responsive:  # opt-in: one seed is an anecdote; train N and report each headline number's spread
+        # opt-in: one seed is an anecdote; train N and report each headline number's spread
+        if args.seeds and health.responsive:
             results["across_seeds"] = across_seeds(cfg, args.seeds)  # the headline numbers of the model's kind
             lesson.append(("across_seeds", results["across_seeds"].finding(), ["seeds.png"]))
             log.full(f"\n{lesson[-1][1]}")
@@ -202,8 +205,8 @@ def main(args, cfg):
                  [cfg.summary(), sizes, trained, prediction] + [f"({SEED_NOTE}.)"] * (run.kind == "mlp"),
                  summary, sections, GLOSSARY)
     figure_count = sum(len(section.figures) for section in sections)
-    print("\n" + wrap(f"wrote report.html (open it in a browser), {plural(figure_count, 'figure')}, metrics.json and model.pt "
-                      f"into {os.path.abspath(cfg.out)}"))
+    print("\n" + wrap(f"wrote report.html (open it in a browser), {plural(figure_count, 'figure')}, metrics.json and "
+                      f"model.pt into {os.path.abspath(cfg.out)}"))
 
 
 class Log:
@@ -235,8 +238,8 @@ def not_run(health, args, log):
     finding = Finding(f"No experiment was run{also}: the model gives every input the same output, so there is no "
                       f"mechanism to find.", {"responsive": False},
                       [f"  {health.line}.",
-                       "  Each experiment (behaviour, probes, ablation, patching, the mechanism, steering) measures how "
-                       "the output moves with the input, or which part of the model carries it."])
+                       "  Each experiment (behaviour, probes, ablation, patching, the mechanism, steering) measures "
+                       "how the output moves with the input, or which part of the model carries it."])
     log.full(f"\n{finding}")
     return {}, [("experiments", finding, [])]
 

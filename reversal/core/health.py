@@ -2,7 +2,7 @@
 
     health = training_health(run, history)
     health.responsive      # False: the model gives every input the same output, so the experiments have nothing to read
-    health.line            # "training diverged at epoch 1: try a smaller --lr (...)", or "" where training did not break
+    health.line            # "training diverged at epoch 1: try a smaller --lr (...)"; "" where training did not break
     health.misfit_advice() # what to try when it does not fit its training sequences: names the likely cause
 
 A diverged model is a result, not a crash: its output no longer depends on its input (every neuron dead, or weights
@@ -44,7 +44,7 @@ class Health:
     kind: str  # "mlp" or "transformer": which flags the advice may name (the transformer has no --hidden)
     loss: list  # the per-epoch training loss, from History
     responsive: bool = True  # does the trained model's output depend on its input? If not, there is nothing to explain
-    broken_since: int = None  # the epoch (from 1) from which every epoch was broken: non-finite, exploded or unresponsive
+    broken_since: int = None  # the epoch (from 1) from which every epoch was broken: non-finite, exploded, unresponsive
     exploded: bool = False  # in that stretch the loss went non-finite or far above chance: the steps were too large
     dead: str = ""  # for an unresponsive MLP, which layer is all dead, e.g. "every hidden2 neuron is dead"
 
@@ -90,7 +90,8 @@ class Health:
     def generalize_advice(self):
         """What to try for a model that fits its training sequences but fails some held-out ones."""
         if self.kind == "mlp":
-            return "Try another --seed, a wider --hidden, or a longer --seq-len (more distinct sequences to learn from)."
+            return ("Try another --seed, a wider --hidden, or a longer --seq-len (more distinct sequences to learn "
+                    "from).")
         return "Try another --seed, or a longer --seq-len (more distinct sequences to learn from)."
 
 
@@ -112,6 +113,7 @@ def _dead_layers(run):
     """"every hidden1 neuron is dead" (and/or hidden2), or "": a neuron is dead when it is 0 on every sequence."""
     from .model import run_with_cache  # the MLP's hooks; imported here so the transformer never needs them
 
-    _, cache = run_with_cache(run.model, add_eos(run.sequences, run.vocab.eos_id).to(run.device), ("hidden1", "hidden2"))
+    tokens = add_eos(run.sequences, run.vocab.eos_id).to(run.device)  # (N, T) every analysis sequence
+    _, cache = run_with_cache(run.model, tokens, ("hidden1", "hidden2"))
     dead = [name for name, activation in cache.items() if not (activation > 0).any()]  # (N, H) all zero
     return f"every {' and '.join(dead)} neuron is dead" if dead else ""

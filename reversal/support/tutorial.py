@@ -16,7 +16,7 @@ from ..report.glossary import GLOSSARY
 from ..report.html import Section, write_report
 from ..report.questions import STEPS
 from ..report.result import Finding
-from ..report.wording import listing
+from ..report.wording import listing, plural
 
 
 WIDTH = 120  # a takeaway is wrapped to lines of at most this many characters, for a terminal or a projector
@@ -140,7 +140,8 @@ def report(path, *configs):
     write_report(path, f"Reversing letters, the notebook: {shown}", [cfg.summary() for cfg in configs], _in_short,
                  sections, GLOSSARY)
     figure_count = sum(len(section.figures) for section in sections)
-    print(f"wrote {os.path.abspath(path)}: {shown} on one page, {figure_count} figures embedded (open it in a browser)")
+    print(f"wrote {os.path.abspath(path)}: {shown} on one page, {plural(figure_count, 'figure')} embedded (open it "
+          f"in a browser)")
 
 
 def tell(caller=None):
