@@ -75,6 +75,7 @@ from reversal.attention.circuits import plot_circuits
 from reversal.attention.head_interventions import plot_interventions
 from reversal.attention.patterns import attention_experiments, plot_patterns
 from reversal.core.common import SEED_NOTE
+from reversal.core.health import training_health
 from reversal.core.run import start_run
 from reversal.core.train import reverse_text, sequence_accuracy, train
 from reversal.features.sae import plot_sae, sae_experiment
@@ -98,6 +99,8 @@ from reversal.report.glossary import GLOSSARY
 from reversal.report.html import Section, write_report
 from reversal.report.plots import BackgroundFigures, plot_training
 from reversal.report.questions import QUESTIONS
+from reversal.report.result import Finding
+from reversal.report.wording import plural
 from reversal.studies.seeds import across_seeds, plot_seeds
 from reversal.studies.sweep import capacity_sweep, plot_sweep
 from reversal.support.checkpoint import save_model
@@ -124,12 +127,15 @@ def main(args, cfg):
     trained = (f"trained {cfg.epochs} epochs in {history.seconds:.2f} s ({steps / history.seconds:,.0f} steps/s); "
                f"final loss {history.loss[-1]:.2e}")
     print(trained)
+    health = training_health(run, history)  # did training break (a blown-up loss, every input the same output)?
+    if health.line:
+        print(health.line)  # e.g. "training diverged at epoch 1: try a smaller --lr (...)"
     train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
     heldout_accuracy = history.heldout_accuracy[-1]
     output = reverse_text(model, vocab, cfg.input)
     prediction = f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(output)}"
     print(f"\n{prediction}")
-    generalization_finding = generalization(run, train_accuracy, heldout_accuracy).finding()
+    generalization_finding = generalization(run, train_accuracy, heldout_accuracy, health).finding()
     log.full(generalization_finding)
     log.short(generalization_finding.headline)
     # the report's sections, in lesson order: (name in QUESTIONS, finding, figure files)
@@ -137,11 +143,15 @@ def main(args, cfg):
 
     with BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
         figures.draw(plot_training, history, out("training_loss.png"))
-        experiments = {"mlp": mlp_experiments, "transformer": transformer_experiments}[run.kind]
-        results, experiment_lesson = experiments(run, figures, out, log)
+        if health.responsive:
+            experiments = {"mlp": mlp_experiments, "transformer": transformer_experiments}[run.kind]
+            results, experiment_lesson = experiments(run, figures, out, log)
+        else:  # a result, not a crash: one finding says why no experiment can run on this model
+            results, experiment_lesson = not_run(health, args, log)
         lesson += experiment_lesson
 
-        if args.sweep:  # opt-in: a model for every (length, width), then the misses again with 10x the samples
+        # opt-in: a model for every (length, width), then the misses again with 10x the samples
+        if args.sweep and health.responsive:
             seq_lens = [n for n in SWEEP_SEQ_LENS if n <= max_seq_len(len(cfg.vocab))]  # a big vocab allows fewer
             sweep = capacity_sweep(cfg, seq_lens, SWEEP_WIDTHS)
             lesson.append(("capacity_sweep", sweep.finding(), ["capacity_sweep.png"]))
@@ -149,21 +159,24 @@ def main(args, cfg):
             figures.draw(plot_sweep, sweep, out("capacity_sweep.png"))
             results["interpretability"]["capacity_sweep"] = sweep
 
-        if args.sae:  # opt-in: a sparse autoencoder on hidden1, scored against the features the network must carry
+        # opt-in: a sparse autoencoder on hidden1, scored against the features the network must carry
+        if args.sae and health.responsive:
             sae = sae_experiment(run)
             lesson.append(("sae", sae.finding(), ["sae.png"]))
             log.full(f"\n{lesson[-1][1]}")
             figures.draw(plot_sae, sae, out("sae.png"))
             results.setdefault("features", {})["sae"] = sae
 
-        if args.seeds:  # opt-in: one seed is an anecdote; train N and report each headline number's spread
+        # opt-in: one seed is an anecdote; train N and report each headline number's spread
+        if args.seeds and health.responsive:
             results["across_seeds"] = across_seeds(cfg, args.seeds)  # the headline numbers of the model's kind
             lesson.append(("across_seeds", results["across_seeds"].finding(), ["seeds.png"]))
             log.full(f"\n{lesson[-1][1]}")
             figures.draw(plot_seeds, results["across_seeds"], out("seeds.png"))
 
     # the short log: the mechanism in short (the transformer: its circuit verdict), then one line a further finding
-    summary = (f"In short: {in_short(results['mechanism'])}" if run.kind == "mlp" else
+    summary = (experiment_lesson[0][1].headline if not health.responsive else
+               f"In short: {in_short(results['mechanism'])}" if run.kind == "mlp" else
                results["attention"].finding().headline)
     log.short(summary)
     for name, finding, _ in lesson:
@@ -182,6 +195,7 @@ def main(args, cfg):
         "heldout_accuracy_history": history.heldout_accuracy,
         "prediction": {"input": list(cfg.input) + ["<eos>"], "output": output},
         "train_seconds": history.seconds,
+        "training_health": health.to_json(),
         **results,
     }, out("metrics.json"))
     # the whole run on one page: the figures are drawn by now (BackgroundFigures waits for them), so embed them
@@ -191,8 +205,8 @@ def main(args, cfg):
                  [cfg.summary(), sizes, trained, prediction] + [f"({SEED_NOTE}.)"] * (run.kind == "mlp"),
                  summary, sections, GLOSSARY)
     figure_count = sum(len(section.figures) for section in sections)
-    print("\n" + wrap(f"wrote report.html (open it in a browser), {figure_count} figures, metrics.json and model.pt "
-                      f"into {os.path.abspath(cfg.out)}"))
+    print("\n" + wrap(f"wrote report.html (open it in a browser), {plural(figure_count, 'figure')}, metrics.json and "
+                      f"model.pt into {os.path.abspath(cfg.out)}"))
 
 
 class Log:
@@ -214,6 +228,20 @@ class Log:
 def wrap(text):
     """text in lines of at most LOG_WIDTH characters, the later ones indented; a word (a path) is never split."""
     return textwrap.fill(text, LOG_WIDTH, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+
+
+def not_run(health, args, log):
+    """What a model whose output does not depend on its input gets instead of the experiments: one finding that
+    says why none can run. Each reads how the output moves with the input, or which part of the model carries it."""
+    asked = [flag for flag, on in (("--sweep", args.sweep), ("--sae", args.sae), ("--seeds", args.seeds)) if on]
+    also = f" (nor {', '.join(asked)})" if asked else ""
+    finding = Finding(f"No experiment was run{also}: the model gives every input the same output, so there is no "
+                      f"mechanism to find.", {"responsive": False},
+                      [f"  {health.line}.",
+                       "  Each experiment (behaviour, probes, ablation, patching, the mechanism, steering) measures "
+                       "how the output moves with the input, or which part of the model carries it."])
+    log.full(f"\n{finding}")
+    return {}, [("experiments", finding, [])]
 
 
 def mlp_experiments(run, figures, out, log):

@@ -72,6 +72,7 @@ from reversal.attention.head_interventions import plot_interventions
 from reversal.attention.patterns import attention_experiments, plot_circuit_comparison, plot_patterns
 from reversal.core.common import layer_features, letters, margin  # margin, logit_difference: for your exercises
 from reversal.core.data import add_eos, make_targets
+from reversal.core.health import training_health
 from reversal.core.model import hook_count, hooks, run_with_cache, run_with_hooks
 from reversal.core.run import Run, start_run
 from reversal.core.train import make_data, make_model, reverse_text, sequence_accuracy, train
@@ -95,7 +96,7 @@ from reversal.report.files import quick_exit
 from reversal.report.plots import plot_training
 from reversal.report.wording import percentages
 from reversal.support.config import DEFAULT_LR
-from reversal.support.tutorial import figure, in_notebook, pause, report, say, summarize, tell
+from reversal.support.tutorial import figure, in_notebook, pause, report, say, stop_lesson, summarize, tell
 
 SAE_STEPS = 2000  # the notebook's SAE: fewer steps than demo.py --sae (5,000) keeps the run short
 start_chapter(args)  # --chapter: run that chapter from here (and, quietly, the steps it needs), then stop
@@ -181,11 +182,17 @@ history = train(model, data, cfg)
 run = Run(model, untrained, data, cfg)  # what every experiment below takes: the model, its untrained twin, the data, cfg
 train_accuracy = sequence_accuracy(model, data.train_sequences, vocab.eos_id)
 heldout_accuracy = history.heldout_accuracy[-1]
+health = training_health(run, history)  # did training break? (reversal/core/health.py, as in demo.py)
 if DETAILS:
     print(f"{cfg.epochs} epochs in {history.seconds:.2f} s; final training loss {history.loss[-1]:.2e}")
+if health.line:
+    print(health.line)  # e.g. "training diverged at epoch 1: try a smaller --lr (...)"
 print(f"prediction: {' '.join(cfg.input)} <eos>  ->  {' '.join(reverse_text(model, vocab, cfg.input))}")
 figure(plot_training, history, out("notebook_training_loss.png"), title="Training (notebook run)")
-say(generalization(run, train_accuracy, heldout_accuracy).finding(), step=4)
+say(generalization(run, train_accuracy, heldout_accuracy, health).finding(), step=4)
+if not health.responsive:  # every input gets the same output: no later step would have anything to measure
+    stop_lesson("The tutorial stops here: this network gives every input the same output, so the steps below, which "
+                "study how it reverses, have nothing to measure.", out("notebook_report.html"), cfg)
 pause(PAUSE)
 
 # %% [markdown]
@@ -446,11 +453,13 @@ say(weights.finding(), step=10)
 
 # %%
 tell()
-NEURON = int(np.flatnonzero(np.array(weights["eta"]).sum(1) > 0)[0])  # the first neuron that is not dead
+alive = np.flatnonzero(np.array(weights["eta"]).sum(1) > 0)  # neurons that are not dead on every sequence
+NEURON = int(alive[0]) if len(alive) else 0  # the first of them (this run's hidden1 may be all dead: then 0)
 blocks = model.linear1.weight.detach().cpu().view(cfg.hidden, cfg.seq_len + 1, -1)[NEURON, :cfg.seq_len]  # (L, E)
 norms = blocks.norm(dim=1).numpy()  # (L,)
-print(f"hidden1 neuron {NEURON}: biggest block at input {norms.argmax() + 1}, most selective for input "
-      f"{np.argmax(weights['eta'][NEURON]) + 1}")
+selective = (f"most selective for input {np.argmax(weights['eta'][NEURON]) + 1}" if len(alive) else
+             "selective for none: every hidden1 neuron of this run is dead")
+print(f"hidden1 neuron {NEURON}: biggest block at input {norms.argmax() + 1}, {selective}")
 if DETAILS:
     print(f"  block norms {norms.round(2)}, weight shares {np.round(weights['shares'][NEURON], 2)}, eta squared "
           f"{np.round(weights['eta'][NEURON], 2)}")

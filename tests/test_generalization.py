@@ -6,6 +6,7 @@ import torch
 
 from conftest import assert_finding, train_model
 from reversal.core.data import all_sequences
+from reversal.core.health import training_health
 from reversal.core.run import Run
 from reversal.core.train import make_model, sequence_accuracy
 from reversal.mlp.generalization import distinct_rows, generalization, missing_pairs, unseen_letters
@@ -36,15 +37,15 @@ def test_unseen_letters_flags_a_letter_never_seen_at_its_position():
         "'bb' is a new combination of seen letters; 'ac' has c at position 2, which no seen sequence has"
 
 
-def test_the_finding_gives_the_number_of_heldout_sequences(run):
-    text = str(generalization(run, 1.0, 1.0).finding())
+def test_the_finding_gives_the_number_of_heldout_sequences(run, trained):
+    text = str(generalization(run, 1.0, 1.0, training_health(run, trained.history)).finding())
     n_heldout = len(run.data.heldout_sequences)
     assert f"reverses all {n_heldout} held-out sequences" in text, \
         f"the claim must say how many held-out sequences it rests on ({n_heldout}):\n{text}"
 
 
-def test_the_finding_does_not_claim_the_rule_from_a_few_sequences(run):
-    text = str(generalization(run, 1.0, 1.0).finding())
+def test_the_finding_does_not_claim_the_rule_from_a_few_sequences(run, trained):
+    text = str(generalization(run, 1.0, 1.0, training_health(run, trained.history)).finding())
     assert "learned the rule" not in text and "--seeds" in text, \
         f"5 held-out sequences cannot show the rule was learned; point to --seeds for the spread:\n{text}"
 
@@ -55,11 +56,13 @@ def test_the_finding_names_what_seed_6_training_lacked():
     cfg, data = seed_6.cfg, seed_6.data
     run = Run(seed_6.model, make_model(cfg, data.vocab), data, cfg)
     train_accuracy = sequence_accuracy(run.model, data.train_sequences, data.vocab.eos_id)
-    text = str(generalization(run, train_accuracy, seed_6.history.heldout_accuracy[-1]).finding())
+    health = training_health(run, seed_6.history)
+    text = str(generalization(run, train_accuracy, seed_6.history.heldout_accuracy[-1], health).finding())
     assert "'ccc': no training sample had 'c' at position 1 with 'c' at position 3" in text, \
         f"seed 6 fails on ccc, whose c...c pair training never showed; the diagnosis should say so:\n{text}"
 
 
 def test_the_generalization_finding_is_layered(run, trained):
     train_accuracy = sequence_accuracy(run.model, run.data.train_sequences, run.vocab.eos_id)
-    assert_finding(generalization(run, train_accuracy, trained.history.heldout_accuracy[-1]))
+    assert_finding(generalization(run, train_accuracy, trained.history.heldout_accuracy[-1],
+                                  training_health(run, trained.history)))

@@ -209,7 +209,9 @@ class HeadInterventions(Result):
                      f"{' '.join(_percent(a) for a in uniform['accuracy'])}: every output then reads the same mix of "
                      f"all letters), cross-entropy {np.mean(uniform['loss']):.2f}. Another sequence's pattern: "
                      f"{resampled['sequence_accuracy']:.0%} right, cross-entropy {np.mean(resampled['loss']):.1e}.")
-        if anti["sequence_accuracy"] >= replacement["baseline"]["sequence_accuracy"]:
+        if anti["sequence_accuracy"] == replacement["baseline"]["sequence_accuracy"] == 0:
+            lines.append("  So neither pattern gets any sequence right: this model has no working circuit to read.")
+        elif anti["sequence_accuracy"] >= replacement["baseline"]["sequence_accuracy"]:
             lines.append("  So the pattern this head needs is the anti-diagonal itself: given exactly that, the rest "
                          "of the model reverses every sequence it reversed before.")
         else:

@@ -1,13 +1,14 @@
 """Build the data and model from a Config, train with mini-batch Adam, and measure exact-match accuracy."""
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from .data import Vocab, add_eos, all_sequences, make_targets, sample_training, split_heldout
+from .health import probe_tokens, responds_to_input
 from .model import Reverser, device_of
 from .transformer import AttentionReverser
 from .progress import watching
@@ -64,6 +65,7 @@ class History:
     loss: list  # mean training loss per epoch
     heldout_accuracy: list  # exact-match accuracy on the held-out sequences after each epoch
     seconds: float = 0.0
+    responsive: list = field(default_factory=list)  # after each epoch: do the outputs still depend on the input?
 
 
 def train(model, data, cfg, progress=True):
@@ -75,6 +77,7 @@ def train(model, data, cfg, progress=True):
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # fused: one kernel for all parameters
     generator = torch.Generator().manual_seed(cfg.seed + 1)  # batch order, apart from the split's generator
     history = History(loss=[], heldout_accuracy=[])
+    probe = probe_tokens(data, cfg.device)  # (n, T) a few training sequences: a diverged model answers them alike
     start = time.perf_counter()
     for _ in tqdm(range(cfg.epochs), desc="training", unit="epoch", disable=not (progress and watching())):
         model.train()
@@ -90,5 +93,6 @@ def train(model, data, cfg, progress=True):
         model.eval()
         history.loss.append(total.item() / len(inputs))
         history.heldout_accuracy.append(sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id))
+        history.responsive.append(responds_to_input(model, probe))  # core.health reads when training diverged
     history.seconds = time.perf_counter() - start
     return history

@@ -91,8 +91,8 @@ class Ablation(Result):
             caveats = [f"  (No verdict: the verdicts read a neuron's effect against a model that is right on nearly "
                        f"every sequence, and this one reverses only {self['baseline_sequence_accuracy']:.0%} of "
                        f"these sequences (held-out ones included), so a neuron's effect would mix with the model's "
-                       f"own errors. The numbers above still hold; try another --seed for a model that is right "
-                       f"throughout.)"]
+                       f"own errors. The numbers above still hold; the training step says what to try for a model that "
+                       f"is right throughout.)"]
             return Finding(headline, numbers, evidence, caveats)
         wrong = f"makes output {worst['output'] + 1} wrong on {worst['accuracy_lost']:.0%} of the sequences"
         if worst["margin_lost"] < 0.5:

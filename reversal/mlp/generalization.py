@@ -85,8 +85,8 @@ class Generalization(Result):
                    f"held out, and the starting weights: `python demo.py{samples} --seeds N` shows the spread over N "
                    f"seeds."]
         if fit < 1.0:
-            evidence.append("  It has not even learned all the sequences it was trained on, so it has NOT learned to "
-                            "reverse: train it longer (--epochs, --samples) or wider (--hidden).")
+            evidence.append(f"  It has not even learned all the sequences it was trained on, so it has NOT learned to "
+                            f"reverse: {self['health'].misfit_advice()}.")
             return Finding(headline, numbers, evidence)
         if heldout_accuracy == 1.0:
             n_new_letter = self["new_letter_sequences"]
@@ -101,8 +101,8 @@ class Generalization(Result):
                                 f"it is more than a lookup table of whole training sequences; {n_new_letter} of them "
                                 f"even have a letter at a position where no training sample had that letter.")
             return Finding(headline, numbers, evidence, caveats)
-        advice = ("Try another --seed, a wider --hidden, or a longer --seq-len (more distinct sequences to learn from)."
-                  if n_seen == n_train else f"More --samples would show it more of its {n_train} training sequences.")
+        advice = (self["health"].generalize_advice() if n_seen == n_train else
+                  f"More --samples would show it more of its {n_train} training sequences.")
         evidence.append(f"  It fits every sequence it was trained on but gets {self['wrong_sequences']} of "
                         f"{plural(n_heldout, 'held-out sequence')} wrong: it has not generalized to every new "
                         f"combination. {advice}")
@@ -117,7 +117,7 @@ class Generalization(Result):
         return Finding(headline, numbers, evidence, caveats)
 
 
-def generalization(run, train_accuracy, heldout_accuracy):
+def generalization(run, train_accuracy, heldout_accuracy, health):
     """How well run.model reverses the sequences it was trained on and the held-out ones, what the held-out ones have
     in common with the training samples, and, for the first five it gets wrong, which letter pairs training never
     showed together.
@@ -127,7 +127,7 @@ def generalization(run, train_accuracy, heldout_accuracy):
     "new_letter_sequences": held-out sequences with a letter at a position where no training sample had it,
     "wrong_sequences": held-out sequences it gets wrong}; and arrays "wrong": the first five of those, as lists of
     tokens, "missing_pairs": for each of them, the position pairs (i, j) whose letters no training sample had
-    together.
+    together; and "health", core.health's verdict on the training, which picks the advice for a model that falls short.
     """
     model, data, vocab = run.model, run.data, run.vocab
     heldout, n_train = data.heldout_sequences, len(data.train_sequences)
@@ -142,4 +142,5 @@ def generalization(run, train_accuracy, heldout_accuracy):
          "train_sequences": n_train, "heldout_sequences": len(heldout), "samples": len(data.samples),
          "drawn_sequences": len(seen), "new_letter_sequences": int(unseen_letters(heldout, seen, n_letters).sum()),
          "wrong_sequences": len(wrong)},
-        {"wrong": wrong_tokens, "missing_pairs": [missing_pairs(sequence, seen) for sequence in wrong[:5]]})
+        {"wrong": wrong_tokens, "missing_pairs": [missing_pairs(sequence, seen) for sequence in wrong[:5]],
+         "health": health})

@@ -8,6 +8,7 @@ computed from the run, does that.
 
 QUESTIONS = {
     "training": ("Training", "Does the model learn to reverse, even sequences it never saw?"),
+    "experiments": ("Experiments", "What can the experiments find in this model?"),
     "activations": ("Hidden layers", "What do the hidden neurons do for each input?"),
     "behaviour": ("Behaviour", "Which input letter does each output letter depend on?"),
     "probes": ("Probes", "Can a linear probe read each input letter from each layer?"),

@@ -16,7 +16,7 @@ from ..report.glossary import GLOSSARY
 from ..report.html import Section, write_report
 from ..report.questions import STEPS
 from ..report.result import Finding
-from ..report.wording import listing
+from ..report.wording import listing, plural
 
 
 WIDTH = 120  # a takeaway is wrapped to lines of at most this many characters, for a terminal or a projector
@@ -154,7 +154,8 @@ def report(path, *configs):
     write_report(path, f"Reversing letters, the notebook: {shown}", [cfg.summary() for cfg in configs], _in_short,
                  sections, GLOSSARY)
     figure_count = sum(len(section.figures) for section in sections)
-    print(f"wrote {os.path.abspath(path)}: {shown} on one page, {figure_count} figures embedded (open it in a browser)")
+    print(f"wrote {os.path.abspath(path)}: {shown} on one page, {plural(figure_count, 'figure')} embedded (open it "
+          f"in a browser)")
 
 
 def tell(caller=None):
@@ -197,6 +198,14 @@ def tell(caller=None):
 
 
 _background = None  # the worker pool that draws a terminal run's figures; started by the first figure()
+
+
+def stop_lesson(line, path, *configs):
+    """End the tutorial early, in one line, after writing the report of the steps so far: a network whose output does
+    not depend on its input leaves the later steps nothing to study. In a notebook, "Run all" stops here too."""
+    summarize(line)
+    report(path, *configs)
+    sys.exit(0)  # a result, not a failure
 
 
 def figure(plot, *args, **kwargs):
