@@ -6,6 +6,7 @@
     python demo.py --seeds 10      # also: every headline number over 10 seeds, as a median and range (about 15 s)
     python demo.py --sweep         # also: held-out accuracy over sequence length x hidden width, two budgets
     python demo.py --sae           # also: a sparse autoencoder on hidden1, scored against the ground truth (~4 s more)
+    python demo.py --unseen        # also: a letter never seen at a position; can each model copy it? (about 40 s)
     python demo.py --model transformer   # the same task in a one-layer attention-only transformer
     python demo.py --help          # every setting
 
@@ -13,23 +14,23 @@ Writes into --out: report.html (the whole run on one page, every figure embedded
 browser), training_loss.png, activation_heatmaps.png, position_influence.png, probe_accuracy.png,
 neuron_selectivity.png, first_layer_weights.png, ablation.png, patching.png, dimensionality.png,
 subspace_interventions.png, steering.png, superposition.png, metrics.json and model.pt; with --seeds seeds.png,
-with --sae sae.png, with --sweep capacity_sweep.png. With --model transformer: report.html, training_loss.png,
-position_influence.png, probe_accuracy.png, attention_patterns.png, circuits.png, attention_interventions.png,
-steering.png, metrics.json and model.pt.
+with --sae sae.png, with --sweep capacity_sweep.png, with --unseen unseen.png. With --model transformer:
+report.html, training_loss.png, position_influence.png, probe_accuracy.png, attention_patterns.png, circuits.png,
+attention_interventions.png, path_patching.png, steering.png, metrics.json and model.pt.
 The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
 import sys
 
 # plain Python, no torch: --help and every bad setting answer at once, before the lesson's imports below
-from reversal.core.limits import max_seq_len
+from reversal.core.limits import max_seq_len, unseen_pair_setting, unseen_shape
 from reversal.support.config import build_parser, integer, resolve
 
 SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
 SWEEP_WIDTHS = [4, 8, 16, 32]
 MAX_SEEDS = 100
 LOG_WIDTH = 120  # the short log's lines fit a terminal, and a projected one
-SHORT_LOG = ["steering", "superposition", "capacity_sweep", "sae", "across_seeds"]  # one headline each, by default
+SHORT_LOG = ["steering", "superposition", "capacity_sweep", "sae", "unseen", "across_seeds"]  # one headline each, by default
 METRICS_SCHEMA_VERSION = 3  # metrics.json's layout (docs/metrics.md); 3: "untrained", additive_r2_train
 
 
@@ -48,6 +49,12 @@ def settings():
                         help="also train a sparse autoencoder on hidden1 (3 SAE seeds) and score its features against "
                              "the ground truth, 'the letter at position p is x' (mlp only; about 4 s more with the "
                              "defaults)")
+    parser.add_argument("--unseen", nargs="?", const="", default=None, metavar="P:X",
+                        help="also hold out every sequence with letter X at input P (1-based; alone, 1 and the first "
+                             "letter), train "
+                             "both models on half the rest over 3 seeds, and test what each mechanism predicts: the "
+                             "MLP cannot copy the pair, the transformer can (at the defaults the study runs at "
+                             "--seq-len 5 over abcd; about 40 s)")
     parser.add_argument("--verbose", action="store_true",
                         help="print every finding in full: its evidence and caveats too (by default a short log of "
                              "headlines; report.html always has everything)")
@@ -59,6 +66,12 @@ def settings():
     if args.seeds and args.seed + args.seeds - 1 > 2**32 - 1:
         parser.error(f"argument --seeds: --seed {args.seed} plus {args.seeds} seeds passes the largest seed, 2^32-1")
     cfg = resolve(args, parser)  # every other setting is checked here, before anything is trained or written
+    if args.unseen is not None:
+        try:
+            seq_len, vocab = unseen_shape(cfg.seq_len, cfg.vocab)
+            args.unseen = unseen_pair_setting(args.unseen or f"1:{vocab[0]}", seq_len, vocab)
+        except ValueError as error:
+            parser.error(f"argument --unseen: {error}")
     return args, cfg
 
 
@@ -73,6 +86,7 @@ import torch
 
 from reversal.attention.circuits import plot_circuits
 from reversal.attention.head_interventions import plot_interventions
+from reversal.attention.path_patching import path_patching, plot_path_patching
 from reversal.attention.patterns import attention_experiments, plot_patterns
 from reversal.core.common import SEED_NOTE
 from reversal.core.health import training_health
@@ -103,6 +117,7 @@ from reversal.report.result import Finding
 from reversal.report.wording import plural
 from reversal.studies.seeds import across_seeds, plot_seeds
 from reversal.studies.sweep import capacity_sweep, plot_sweep
+from reversal.studies.unseen import plot_unseen, study_config, unseen_pair
 from reversal.support.checkpoint import save_model
 
 
@@ -166,6 +181,14 @@ def main(args, cfg):
             log.full(f"\n{lesson[-1][1]}")
             figures.draw(plot_sae, sae, out("sae.png"))
             results.setdefault("features", {})["sae"] = sae
+
+        # opt-in: a letter never seen at a position; each mechanism predicts whether its model can copy it
+        if args.unseen is not None:
+            unseen = unseen_pair(study_config(cfg), *args.unseen)  # both models, three seeds
+            lesson.append(("unseen", unseen.finding(), ["unseen.png"]))
+            log.full(f"\n{lesson[-1][1]}")
+            figures.draw(plot_unseen, unseen, out("unseen.png"))
+            results["unseen"] = unseen
 
         # opt-in: one seed is an anecdote; train N and report each headline number's spread
         if args.seeds and health.responsive:
@@ -314,6 +337,9 @@ def transformer_experiments(run, figures, out, log):
     probes = probe_accuracy(run)
     figures.draw(plot_probes, probes, out("probe_accuracy.png"))
     attention = attention_experiments(run)
+    # path patching: the head's share split by key, and the pattern's by query and key path
+    paths = path_patching(run.model, run.sequences, run.vocab, attention["interventions"]["patching"])
+    figures.draw(plot_path_patching, paths, out("path_patching.png"))
     # steering the residual stream along class-mean directions, at the input's position and at its mirror's
     steering = steering_experiment(run)
     figures.draw(plot_steering, steering, out("steering.png"))
@@ -324,15 +350,18 @@ def transformer_experiments(run, figures, out, log):
     log.full(influence.finding())
     log.full(probes.finding())
     log.full(attention.finding())  # its headline is the report's summary; its parts are the report's steps below
+    log.full("\n" + str(paths.finding()))
     log.full("\n" + str(steering.finding()))
     lesson = [("behaviour", influence.finding(), ["position_influence.png"]),
              ("probes", probes.finding(), ["probe_accuracy.png"]),
              ("attention_patterns", attention["patterns"].finding(), ["attention_patterns.png"]),
              ("circuits", attention["qk"].finding() + attention["ov"].finding(), ["circuits.png"]),
              ("interventions", attention["interventions"].finding(), ["attention_interventions.png"]),
+             ("path_patching", paths.finding(), ["path_patching.png"]),
              ("verdict", attention["verdict"].finding(), []),
              ("steering", steering.finding(), ["steering.png"])]
-    return {"interpretability": {"position_influence": influence, "probe_accuracy": probes},
+    return {"interpretability": {"position_influence": influence, "probe_accuracy": probes,
+                                 "path_patching": paths},
             "attention": attention, "features": {"steering": steering}}, lesson
 
 

@@ -190,7 +190,7 @@ def test_demo_runs_the_transformer_end_to_end(transformer_demo_run):
     result, out, _ = transformer_demo_run
     assert result.returncode == 0, result.stderr
     for name in ["training_loss.png", "position_influence.png", "attention_patterns.png", "circuits.png",
-                 "attention_interventions.png", "steering.png"]:
+                 "attention_interventions.png", "path_patching.png", "steering.png"]:
         assert_png(out / name)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["model"] == "transformer", "metrics.json should record which model ran"
@@ -271,3 +271,26 @@ def test_help_and_bad_settings_answer_before_torch_is_imported(script, flags):
             f"print('torch imported' if 'torch' in sys.modules else 'no torch', file=sys.stderr)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stderr.strip().endswith("no torch"), result.stderr
+
+
+def demo_settings(monkeypatch, *argv):
+    """demo.py's settings() on these flags, in this process: (args, cfg), or SystemExit."""
+    import demo  # the script's imports are torch's, which this process has loaded already
+    monkeypatch.setattr(sys, "argv", ["demo.py", *argv])
+    return demo.settings()
+
+
+@pytest.mark.parametrize("argv, pair", [(["--unseen"], (0, "a")), (["--unseen", "3:c"], (2, "c")),
+                                        (["--unseen", "--seq-len", "4", "--vocab", "xyz"], (0, "x"))])
+def test_unseen_takes_a_position_and_a_letter_at_the_studys_length(monkeypatch, argv, pair):
+    args, _ = demo_settings(monkeypatch, *argv)
+    assert args.unseen == pair
+
+
+@pytest.mark.parametrize("value", ["6:a", "0:a", "1:e", "a:1", "1", "1:ab", ":"])
+def test_a_bad_unseen_pair_exits_2_with_one_line_saying_what_is_allowed(monkeypatch, capsys, value):
+    with pytest.raises(SystemExit) as stop:
+        demo_settings(monkeypatch, "--unseen", value)
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1, err
+    assert "--unseen" in err and "POSITION from 1 to 5 and LETTER one of 'abcd'" in err, err

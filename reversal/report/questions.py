@@ -24,6 +24,10 @@ QUESTIONS = {
                                        "copy?"),
     "interventions": ("Interventions on the head", "What happens when the head is zeroed, its pattern replaced, or "
                                                    "its parts patched?"),
+    "path_patching": ("Path patching", "Through which key, and through the query or the key, does the head's "
+                                       "answer flow?"),
+    "unseen": ("A letter never seen at a position", "Can each model copy a letter to an output where training "
+                                                    "never showed it, as its mechanism predicts?"),
     "verdict": ("The circuit verdict", "Is this seed's circuit the clean reversal circuit?"),
     "capacity_sweep": ("Capacity sweep", "How does held-out accuracy change with sequence length and width?"),
     "sae": ("Sparse autoencoder", "Does a sparse autoencoder find the features the network must carry?"),

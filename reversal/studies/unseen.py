@@ -43,13 +43,14 @@ from ..attention.head_interventions import PATTERN
 from ..core.common import margin
 from ..core.data import Vocab, add_eos, all_sequences, make_targets
 from ..core.directions import class_mean, letter_directions
+from ..core.limits import UNSEEN_SHAPE, unseen_shape
 from ..core.model import run_with_cache
 from ..core.train import make_model
 from ..report.files import save_figure
 from ..report.result import Finding, Result
 from ..report.wording import span
 
-STUDY_SEQ_LEN, STUDY_VOCAB = 5, "abcd"  # enough sequences for the effect to show (the module docstring)
+STUDY_SEQ_LEN, STUDY_VOCAB = UNSEEN_SHAPE  # enough sequences for the effect to show (the module docstring)
 TRAIN_FRACTION = 0.5  # of the sequences without the pair; the rest are the other held-out sequences
 WEIGHT_DECAY = 1.0  # AdamW's; with less the transformer copies the pair later or never on some seeds (issue 17)
 EVERY = 20  # steps between measurements
@@ -62,9 +63,8 @@ FULL_RUN = {"steps": 1500, "seeds": 3}
 
 def study_config(cfg):
     """cfg at the study's length and letters, if it has the demo's defaults (too few sequences, above)."""
-    if (cfg.seq_len, cfg.vocab) == (3, "abc"):
-        return replace(cfg, seq_len=STUDY_SEQ_LEN, vocab=STUDY_VOCAB, input="")
-    return cfg
+    seq_len, vocab = unseen_shape(cfg.seq_len, cfg.vocab)
+    return cfg if (seq_len, vocab) == (cfg.seq_len, cfg.vocab) else replace(cfg, seq_len=seq_len, vocab=vocab, input="")
 
 
 @dataclass
