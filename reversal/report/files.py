@@ -102,8 +102,7 @@ def stop(number, frame):
         remove(tmp)
     if os.getpid() == _main:  # a worker ends silently: its parent says it
         end_workers()
-        say(f"\n{STOPPING[number]}: stopped before finishing; the files written so far are whole, and no "
-            f"half-written file is left")
+        say(f"\n{STOPPING[number]}: stopped before finishing; no half-written file is left")
     os._exit(128 + number)  # now: Python's exit would wait for the workers' queues, and a second Ctrl-C hang there
 
 

@@ -8,6 +8,7 @@ same in a terminal, a test or a notebook.
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -144,8 +145,11 @@ class BackgroundFigures:
     def draw(self, plot, *args, **kwargs):
         if self.pool is None:
             plot(*args, **kwargs)
-        else:
+            return
+        try:
             self.pending.append(self.pool.submit(plot, *args, **kwargs))
+        except BrokenProcessPool:
+            self.lost_a_worker()
 
     def __enter__(self):
         return self
@@ -159,5 +163,14 @@ class BackgroundFigures:
         try:
             for job in self.pending:
                 job.result()  # waits, and raises here any error a worker hit
+        except BrokenProcessPool:
+            self.lost_a_worker()
         finally:
             self.pool.shutdown(cancel_futures=True)
+
+    @staticmethod
+    def lost_a_worker():
+        """A worker was killed on its own (kill PID, or out of memory): its figure cannot be drawn, so stop here, in
+        one line, with status 1. The pool has ended the other worker already."""
+        raise SystemExit("a figure worker was stopped from outside (a signal, or out of memory): the run stopped "
+                         "before finishing")
