@@ -17,14 +17,8 @@ import sys
 import threading
 import time
 
-# the signals that stop a run, and how the one line printed on stopping names each (Windows has no SIGHUP)
-STOPPING = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
-if hasattr(signal, "SIGHUP"):
-    STOPPING[signal.SIGHUP] = "hung up (SIGHUP: the terminal closed)"
-TEMPORARY = re.compile(r"\.tmp-(\d+)-[0-9a-f]{8}(\.\w+)?")  # the names write_atomically gives its temporary files
-
 _writing = set()  # the temporary files this process is writing now: a signal removes them before the process ends
-_main = None  # the pid of the process that called stop_cleanly_on_signals(): the one that prints why it stopped
+TEMPORARY = re.compile(r"\.tmp-(\d+)-[0-9a-f]{8}(\.\w+)?")  # the names write_atomically gives its temporary files
 
 
 def write_atomically(path, write):
@@ -48,6 +42,31 @@ def remove(path):
         os.unlink(path)
     except OSError:  # gone already (renamed into place, or never created)
         pass
+
+
+def save_figure(fig, path):
+    write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
+
+
+def save_json(data, path):
+    write_atomically(path, lambda file: file.write(to_json_text(data).encode() + b"\n"))
+
+
+def to_json_text(value, depth=0):
+    """JSON with one key a line, but each list of numbers (or of lists of numbers) on one line: a matrix reads
+    as its rows, and the file stays small. json.loads reads it back as json.dumps would have written it.
+    A technique's result (report.result.Result) is written as its to_json()."""
+    if hasattr(value, "to_json"):
+        value = value.to_json()
+    if isinstance(value, dict) and value:
+        inner = "  " * (depth + 1)
+        items = ",\n".join(f"{inner}{json.dumps(str(key))}: {to_json_text(item, depth + 1)}"
+                            for key, item in value.items())
+        return "{\n" + items + "\n" + "  " * depth + "}"
+    if isinstance(value, (list, tuple)) and any(isinstance(item, dict) for item in value):
+        inner = "  " * (depth + 1)
+        return "[\n" + ",\n".join(inner + to_json_text(item, depth + 1) for item in value) + "\n" + "  " * depth + "]"
+    return json.dumps(value)
 
 
 def remove_stale_temp_files(folder):
@@ -74,6 +93,47 @@ def running(pid):
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def quick_exit():
+    """End the program now, once every file is written and closed.
+
+    Python's own teardown of torch's many modules takes about a second and saves nothing, so skip it: flush what
+    was printed, then leave with status 0.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader of the output has gone (| head): nothing more to say to it
+        pass
+    os._exit(0)
+
+
+def stop_quietly_when_the_reader_goes():
+    """`python demo.py | head`: when whatever reads our output closes it early, the next print raises
+    BrokenPipeError. Stop there without a traceback, with status 1: Python's documentation of SIGPIPE recommends
+    pointing stdout at os.devnull, so that the flush at exit has nowhere left to fail.
+
+    It also sends each line out as it is printed, as a terminal does: a reader such as `tee` then sees the log as it
+    happens, and one that goes away early is noticed at the next line rather than when the run ends."""
+    sys.stdout.reconfigure(line_buffering=True)
+    previous = sys.excepthook
+
+    def hook(kind, error, traceback):
+        if issubclass(kind, BrokenPipeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        else:
+            previous(kind, error, traceback)
+
+    sys.excepthook = hook
+
+
+# the signals that stop a run, and how the one line printed on stopping names each (Windows has no SIGHUP)
+STOPPING = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+if hasattr(signal, "SIGHUP"):
+    STOPPING[signal.SIGHUP] = "hung up (SIGHUP)"
+
+_main = None  # the pid of the process that called stop_cleanly_on_signals(): the one that prints why it stopped
 
 
 def stop_cleanly_on_signals():
@@ -161,61 +221,3 @@ def watch_parent(parent):
     while os.getppid() == parent:
         time.sleep(0.5)
     os.kill(os.getpid(), signal.SIGTERM)  # to the whole process, so that the main thread runs stop()
-
-
-def save_figure(fig, path):
-    write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
-
-
-def save_json(data, path):
-    write_atomically(path, lambda file: file.write(to_json_text(data).encode() + b"\n"))
-
-
-def to_json_text(value, depth=0):
-    """JSON with one key a line, but each list of numbers (or of lists of numbers) on one line: a matrix reads
-    as its rows, and the file stays small. json.loads reads it back as json.dumps would have written it.
-    A technique's result (report.result.Result) is written as its to_json()."""
-    if hasattr(value, "to_json"):
-        value = value.to_json()
-    if isinstance(value, dict) and value:
-        inner = "  " * (depth + 1)
-        items = ",\n".join(f"{inner}{json.dumps(str(key))}: {to_json_text(item, depth + 1)}"
-                            for key, item in value.items())
-        return "{\n" + items + "\n" + "  " * depth + "}"
-    if isinstance(value, (list, tuple)) and any(isinstance(item, dict) for item in value):
-        inner = "  " * (depth + 1)
-        return "[\n" + ",\n".join(inner + to_json_text(item, depth + 1) for item in value) + "\n" + "  " * depth + "]"
-    return json.dumps(value)
-
-
-def quick_exit():
-    """End the program now, once every file is written and closed.
-
-    Python's own teardown of torch's many modules takes about a second and saves nothing, so skip it: flush what
-    was printed, then leave with status 0.
-    """
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BrokenPipeError:  # the reader of the output has gone (| head): nothing more to say to it
-        pass
-    os._exit(0)
-
-
-def stop_quietly_when_the_reader_goes():
-    """`python demo.py | head`: when whatever reads our output closes it early, the next print raises
-    BrokenPipeError. Stop there without a traceback, with status 1: Python's documentation of SIGPIPE recommends
-    pointing stdout at os.devnull, so that the flush at exit has nowhere left to fail.
-
-    It also sends each line out as it is printed, as a terminal does: a reader such as `tee` then sees the log as it
-    happens, and one that goes away early is noticed at the next line rather than when the run ends."""
-    sys.stdout.reconfigure(line_buffering=True)
-    previous = sys.excepthook
-
-    def hook(kind, error, traceback):
-        if issubclass(kind, BrokenPipeError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        else:
-            previous(kind, error, traceback)
-
-    sys.excepthook = hook
