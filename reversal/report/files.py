@@ -203,7 +203,9 @@ def start_worker(parent):
 
 
 def end_with_parent_on_linux():
-    """Ask Linux to send this process SIGTERM when its parent ends (prctl PR_SET_PDEATHSIG). False elsewhere."""
+    """Ask Linux to send this process SIGTERM when its parent ends (prctl PR_SET_PDEATHSIG). False elsewhere.
+    Strictly, when the parent's thread that started it ends: the pools start their workers from the main thread, or
+    from a thread of the pool's own that lasts as long as the pool."""
     if not sys.platform.startswith("linux"):
         return False
     try:
