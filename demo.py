@@ -20,10 +20,9 @@ attention_interventions.png, path_patching.png, steering.png, metrics.json and m
 The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
-import sys
-
 # plain Python, no torch: --help and every bad setting answer at once, before the lesson's imports below
 from reversal.core.limits import max_seq_len, unseen_pair_setting, unseen_shape
+from reversal.report.files import stop_cleanly_on_signals
 from reversal.support.config import build_parser, integer, resolve
 
 SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
@@ -76,6 +75,7 @@ def settings():
 
 
 if __name__ == "__main__":
+    stop_cleanly_on_signals()  # Ctrl-C, kill or a closed terminal, from here on: one line, nothing half-written
     ARGS, CFG = settings()  # parser.error exits 2 here, in a fraction of a second
 
 import math
@@ -108,7 +108,7 @@ from reversal.mlp.probes import plot_probes, probe_accuracy
 from reversal.mlp.selectivity import neuron_selectivity, plot_selectivity
 from reversal.mlp.subspaces import plot_subspace_interventions
 from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
-from reversal.report.files import quick_exit, save_json, stop_quietly_when_the_reader_goes
+from reversal.report.files import quick_exit, remove_stale_temp_files, save_json, stop_quietly_when_the_reader_goes
 from reversal.report.glossary import GLOSSARY
 from reversal.report.html import Section, write_report
 from reversal.report.plots import BackgroundFigures, plot_training
@@ -367,10 +367,6 @@ def transformer_experiments(run, figures, out, log):
 
 if __name__ == "__main__":
     stop_quietly_when_the_reader_goes()  # python demo.py | head: no traceback when head stops reading
-    try:
-        main(ARGS, CFG)
-    except KeyboardInterrupt:
-        # files are written whole or not at all (reversal/report/files.py), so stopping leaves nothing half-written
-        print("\ninterrupted: stopped before finishing; no partial file was written", file=sys.stderr)
-        sys.exit(130)
+    remove_stale_temp_files(CFG.out)  # what a killed run (kill -9) was writing when it died
+    main(ARGS, CFG)
     quick_exit()  # everything is written: skip Python's slow teardown of torch

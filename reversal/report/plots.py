@@ -6,14 +6,15 @@ same in a terminal, a test or a notebook.
 """
 
 import multiprocessing
-import signal
+import os
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from .files import save_figure
+from .files import save_figure, start_worker
 
 
 def plot_training(history, path, title="Training"):
@@ -127,8 +128,8 @@ class BackgroundFigures:
 
     Drawing a figure is slow, single-threaded Python (0.1 to 0.4 s each); on a 2-core laptop, two workers finish the
     demo's eight figures in about half the time. The workers are forked, so they start with everything already
-    imported; they ignore Ctrl-C, which the main process handles. Where fork does not exist (Windows), or for a
-    single figure, drawing simply happens here.
+    imported. On a signal each removes the file it is writing and ends, and each ends with the main process, however
+    that ends (files.start_worker). Where fork does not exist (Windows), drawing simply happens here.
 
         with BackgroundFigures() as figures:
             figures.draw(plot_training, history, "training_loss.png")
@@ -138,14 +139,17 @@ class BackgroundFigures:
         self.pool = None
         if "fork" in multiprocessing.get_all_start_methods():
             self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+                                            initializer=start_worker, initargs=(os.getpid(),))
         self.pending = []
 
     def draw(self, plot, *args, **kwargs):
         if self.pool is None:
             plot(*args, **kwargs)
-        else:
+            return
+        try:
             self.pending.append(self.pool.submit(plot, *args, **kwargs))
+        except BrokenProcessPool:
+            self.lost_a_worker()
 
     def __enter__(self):
         return self
@@ -153,11 +157,20 @@ class BackgroundFigures:
     def __exit__(self, error_type, *_):
         if self.pool is None:
             return
-        if error_type is not None:  # Ctrl-C or an error: drop the queued figures and let the error go on at once
+        if error_type is not None:  # an error: drop the queued figures and let the error go on at once
             self.pool.shutdown(wait=False, cancel_futures=True)
             return
         try:
             for job in self.pending:
                 job.result()  # waits, and raises here any error a worker hit
+        except BrokenProcessPool:
+            self.lost_a_worker()
         finally:
             self.pool.shutdown(cancel_futures=True)
+
+    @staticmethod
+    def lost_a_worker():
+        """A worker was killed on its own (kill PID, or out of memory): its figure cannot be drawn, so stop here, in
+        one line, with status 1. The pool has ended the other worker already."""
+        raise SystemExit("a figure worker was stopped from outside (a signal, or out of memory): the run stopped "
+                         "before finishing")

@@ -20,7 +20,6 @@ Each cell trains in its own process (two at a time), because the cells do not de
 import math
 import multiprocessing
 import os
-import signal
 import time
 from dataclasses import replace
 
@@ -31,6 +30,7 @@ import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from ..report import files
 from ..report.files import save_figure
 from ..report.result import Finding, Result
 from ..core.train import make_data, make_model, sequence_accuracy, train
@@ -63,11 +63,11 @@ def train_cell(cell):
     return sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id)
 
 
-def start_worker():
-    """In each forked worker: Ctrl-C is the main process's to handle, and one thread a model, since the workers
-    share the cores (a fork inherits the caller's thread count, which the scripts set to 1; this holds for any
-    caller)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def start_worker(parent):
+    """In each forked worker: a signal ends it, as it does the main process, and so does the end of the main process
+    (files.start_worker); and one thread a model, since the workers share the cores (a fork inherits the caller's
+    thread count, which the scripts set to 1; this holds for any caller)."""
+    files.start_worker(parent)
     torch.set_num_threads(1)
 
 
@@ -76,7 +76,7 @@ def train_cells(cells, workers, desc, progress):
 
     Workers are forked: they start with everything imported, in milliseconds. Not on the GPU (CUDA cannot be forked)
     nor where fork does not exist (Windows): there the cells train one after another. Leaving the `with` block
-    terminates the workers, so Ctrl-C stops the sweep at once.
+    terminates the workers, and Ctrl-C ends them at once (files.stop_cleanly_on_signals).
     """
     bar = tqdm(total=len(cells), desc=desc, unit="model", disable=not (progress and watching()))
     # the longest sequences first: the slowest models start early and the two workers finish together
@@ -88,7 +88,7 @@ def train_cells(cells, workers, desc, progress):
             bar.update()
     else:
         context = multiprocessing.get_context("fork")
-        with context.Pool(workers, initializer=start_worker) as pool:
+        with context.Pool(workers, initializer=start_worker, initargs=(os.getpid(),)) as pool:
             for key, accuracy in zip(order, pool.imap(train_cell, [cells[key] for key in order])):
                 results[key] = accuracy
                 bar.update()

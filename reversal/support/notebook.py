@@ -13,6 +13,7 @@ import argparse
 import inspect
 import os
 
+from ..report.files import remove_stale_temp_files, stop_cleanly_on_signals, stop_quietly_when_the_reader_goes
 from .config import build_parser, resolve
 from .tutorial import in_notebook, show_details, show_figures, start_at_chapter, tell
 
@@ -56,6 +57,8 @@ def notebook_parser():
 def start(notebook_flags, details):
     """Check the settings, then prepare the run. Returns (args, cfg, out): the parsed flags (args.details is True
     with --details or DETAILS = True), the Config, and out(name), the path of a file in the output folder."""
+    if not in_notebook():  # in a notebook, Ctrl-C (interrupt the kernel) stops one cell, and the kernel stays
+        stop_cleanly_on_signals()  # Ctrl-C, kill or a closed terminal: one line, nothing half-written
     parser = notebook_parser()
     # in a notebook sys.argv holds the kernel's own arguments, so the flags come from NOTEBOOK_FLAGS instead
     args = parser.parse_args(notebook_flags if in_notebook() else None)
@@ -69,10 +72,9 @@ def start(notebook_flags, details):
 
     import torch  # here, after the checks: --help and a typo must not wait seconds for torch to load
 
-    from ..report.files import stop_quietly_when_the_reader_goes
-
     torch.set_num_threads(1)  # matrices this small run faster on one thread than split across cores
     os.makedirs(cfg.out, exist_ok=True)
+    remove_stale_temp_files(cfg.out)  # what a killed run (kill -9) was writing when it died
     if not in_notebook():
         stop_quietly_when_the_reader_goes()  # python demo_notebook.py | head: no traceback when head stops reading
     args.details = bool(details or args.details)
