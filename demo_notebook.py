@@ -36,7 +36,8 @@
 # notebook_position_influence.png, notebook_probe_accuracy.png, notebook_neuron_selectivity.png,
 # notebook_first_layer_weights.png, notebook_ablation.png, notebook_patching.png, notebook_dimensionality.png,
 # notebook_subspace_interventions.png, then notebook_attention_patterns.png, notebook_circuits.png,
-# notebook_attention_interventions.png, notebook_two_circuits.png, notebook_mlp_vs_transformer.png, then
+# notebook_attention_interventions.png, notebook_two_circuits.png, notebook_path_patching.png,
+# notebook_path_patching_other_seed.png, notebook_mlp_vs_transformer.png, notebook_unseen.png, then
 # notebook_steering.png, notebook_transformer_steering.png, notebook_superposition.png and notebook_sae.png;
 # with --crowded also notebook_superposition_crowded.png and notebook_sae_crowded.png. At the end, step 26 writes
 # notebook_report.html: every step run, with its question, figures and takeaway, on one page for a browser.
@@ -69,6 +70,7 @@ from reversal import exercises  # the exercises' checks (reversal/exercises/)
 from reversal.attention.circuits import plot_circuits
 from reversal.attention.compare import comparison, mlp_routing, model_summary, plot_comparison, transformer_routing
 from reversal.attention.head_interventions import plot_interventions
+from reversal.attention.path_patching import path_patching, plot_path_patching
 from reversal.attention.patterns import attention_experiments, plot_circuit_comparison, plot_patterns
 from reversal.core.common import layer_features, letters, margin  # margin, logit_difference: for your exercises
 from reversal.core.data import add_eos, make_targets
@@ -95,6 +97,7 @@ from reversal.mlp.weights import first_layer_weights, plot_first_layer_weights
 from reversal.report.files import quick_exit
 from reversal.report.plots import plot_training
 from reversal.report.wording import percentages
+from reversal.studies.unseen import SMALL_RUN, plot_unseen, study_config, unseen_pair
 from reversal.support.config import DEFAULT_LR
 from reversal.support.tutorial import figure, in_notebook, pause, report, say, stop_lesson, summarize, tell
 
@@ -448,8 +451,8 @@ say(weights.finding(), step=10)
 #
 # </details>
 #
-# **Try it.** For one neuron (`NEURON`), compare the block norms, the shares and eta squared. Find a neuron whose
-# biggest block is not its most selective position: what are the letters' embeddings doing there?
+# **Try it.** For one neuron (`NEURON`), compare the block norms, the shares and eta squared. Is its biggest block
+# its most selective position?
 
 # %%
 tell()
@@ -570,11 +573,10 @@ figure(plot_patching, patching, out("notebook_patching.png"), detail=DETAILS)
 say(patching.finding(), step=12)
 
 # %% [markdown]
-# *Direct logit attribution* splits a logit into the contributions of the pieces that add up to it, because the last
-# layer is linear; a hidden2 neuron's patching share is exactly that.
-#
 # <details><summary>What it proves, and what not</summary>
 #
+# *Direct logit attribution* splits a logit into the contributions of the pieces that add up to it, because the last
+# layer is linear; a hidden2 neuron's patching share is exactly that.
 # The shares add up to 1, so when several neurons contribute, each single share is small by arithmetic; that alone
 # is not evidence of a "distributed" mechanism. Noising equals denoising here when every pair is run both ways
 # round: with clean and corrupted inputs from different sets, as in language models, they can differ. Negative
@@ -812,8 +814,8 @@ print(f"{transformer.parameter_count():,} parameters"
 #
 # </details>
 #
-# **Try it.** Probe only the output position that should hold input i's letter, trained and untrained. Which one
-# can tell them apart, and why?
+# **Try it.** Probe only the output position that should hold input i's letter, trained and untrained: which tells
+# them apart, and why?
 #
 # <details><summary>Counting from 0</summary>
 #
@@ -1045,7 +1047,7 @@ seed, other_attention = other
 if DETAILS:
     print(f"seed {transformer_cfg.seed}:\n{attention['verdict'].finding()}\nseed {seed}:\n{other_attention['verdict'].finding()}")
 kinds = {name: result["verdict"].kind() for name, result in [("this", attention), ("other", other_attention)]}
-for name, label in [("this", transformer_cfg.seed), ("other", seed)]:
+for name, label in [("this", transformer_cfg.seed), ("other", seed)] if DETAILS else []:
     k = kinds[name]
     print(f"seed {label}: {k['circuit']} circuit, <eos> attends most to {'itself' if k['eos_on_itself'] else 'a letter'}"
           f", {k['antidiagonal_accuracy']:.0%} right with the exact anti-diagonal forced")
@@ -1053,11 +1055,37 @@ figure(plot_circuit_comparison, [(f"seed {transformer_cfg.seed}", attention["pat
                                   (f"seed {seed}", other_attention["patterns"], other_attention["verdict"])],
        out("notebook_two_circuits.png"))
 if kinds["this"] == kinds["other"]:
-    say(f"the next {TRIES} seeds came out the same kind as seed {transformer_cfg.seed}: the same circuit, <eos> on "
-        f"the same key type, the same forced anti-diagonal accuracy; raise TRIES to look further.", step=19)
+    kinds_text = (f"the next {TRIES} seeds came out the same kind as seed {transformer_cfg.seed}: the same circuit, "
+                  f"<eos> on the same key type, the same forced anti-diagonal accuracy; raise TRIES to look further.")
 else:
-    say(f"the two seeds' circuits are {kinds['this']['circuit']} and {kinds['other']['circuit']}: one design and "
-        f"one data budget, two kinds of circuit.", step=19)
+    kinds_text = (f"the two seeds' circuits are {kinds['this']['circuit']} and {kinds['other']['circuit']}: one "
+                  f"design and one data budget, two kinds of circuit.")
+
+# %% [markdown]
+# *Path patching* splits the head's share at an output into one term per key, and the pattern's into its query and
+# key paths.
+#
+# <details><summary>The terms, and why the MLP needs none</summary>
+#
+# Term k is A[j,k] v[k] carried to the logit difference by W_O and the unembedding, so the terms add up to the
+# head's share exactly. A key whose value never changes under the corruption gets 0 from activation patching, yet
+# can carry part of the answer when the corruption moves the attention onto it. The pattern's share splits into the
+# query path (only the clean queries patched in), the key path (only the clean keys) and their interaction. The MLP
+# needs no path patching: it has no residual stream, so every path from hidden1 runs through all of hidden2.
+#
+# </details>
+
+# %%
+tell()
+paths = {label: path_patching(network.model, network.sequences, vocab, result["interventions"]["patching"])
+         for label, network, result in [(transformer_cfg.seed, transformer_run, attention),
+                                        (seed, other_run, other_attention)]}  # other_run: the seed step 19 kept
+figure(plot_path_patching, paths[transformer_cfg.seed], out("notebook_path_patching.png"))
+figure(plot_path_patching, paths[seed], out("notebook_path_patching_other_seed.png"))
+if DETAILS:
+    print(f"seed {transformer_cfg.seed}:\n{paths[transformer_cfg.seed].finding()}\nseed {seed}:")
+other_paths = paths[seed].finding()
+say(kinds_text, dataclasses.replace(other_paths, headline=f"Seed {seed}: {other_paths.headline[0].lower()}{other_paths.headline[1:]}"), step=19)
 pause(PAUSE)
 
 # %% [markdown]
@@ -1068,10 +1096,9 @@ pause(PAUSE)
 #
 # </details>
 #
-# **Try it.** `python demo.py --model transformer --samples 1000 --seeds 10` counts the clean seeds out of ten.
+# <details><summary>Try it: count the clean seeds out of ten</summary>
 #
-# <details><summary>What it printed when we ran it</summary>
-#
+# `python demo.py --model transformer --samples 1000 --seeds 10` counts them.
 # That command printed 3 of 10 clean (seeds 42, 45 and 49); `python demo.py --model transformer --seeds 10`, at
 # demo.py's default of 2,000 samples, printed 2 of 10.
 #
@@ -1096,7 +1123,29 @@ transformer_summary = model_summary(transformer_run, transformer_history, transf
                                     transformer_routing(attention["patterns"]))
 both = comparison(mlp_summary, transformer_summary)
 figure(plot_comparison, both, out("notebook_mlp_vs_transformer.png"))
-say(both.finding(), step=20)
+
+# %% [markdown]
+# **A prediction.** Can each model copy a letter to an output where training never showed it? Hold out every
+# sequence with that letter at that input, and train both models on half the rest.
+#
+# <details><summary>The run, and the full study</summary>
+#
+# Each mechanism predicts the answer: the MLP writes one direction per (position, letter), learned from the sequences
+# that have it; the transformer's head routes by position and copies whatever letter it attends to.
+# At the defaults the 27 sequences are too few to hold a pair out, so this runs at --seq-len 5 over abcd (1,024
+# sequences): full-batch AdamW with weight decay 1, one seed, 700 MLP and 200 transformer steps (each fits its
+# training sequences by then at seed 42). The measures: accuracy at the output that must copy the pair, beside the
+# other held-out sequences, and the logit difference there. `python demo.py --unseen` runs three seeds for longer,
+# and `--unseen P:X` another pair.
+#
+# </details>
+
+# %%
+tell()
+unseen_cfg = study_config(cfg)  # --seq-len 5 over abcd at the defaults (above); the settings chosen otherwise
+unseen = unseen_pair(unseen_cfg, 0, unseen_cfg.vocab[0], **SMALL_RUN)  # the first letter at input 1
+figure(plot_unseen, unseen, out("notebook_unseen.png"))
+say(both.finding(), unseen.finding(), step=20)
 pause(PAUSE)
 
 # %% [markdown]
@@ -1324,11 +1373,11 @@ pause(PAUSE)
 # learned directions; its *dictionary* is that set of directions, one per SAE feature.
 # **Hypothesis.** No neuron is such a feature (see selectivity), but an SAE should find sparse, linear features.
 # **Experiment.** Match true features to SAE features by correlation, against randomly rotated SAE features.
-# *FVE* (fraction of variance explained) is 1 minus the reconstruction's squared error over the activations'
-# variance; *L0* is how many SAE features are active for an input, on average.
 #
 # <details><summary>The SAE, the matching and the control in full</summary>
 #
+# *FVE* (fraction of variance explained) is 1 minus the reconstruction's squared error over the activations'
+# variance; *L0* is how many SAE features are active for an input, on average.
 # One SAE (a ReLU encoder, a decoder with unit-norm columns, an L1 penalty; L x V features, a number chosen with the
 # ground truth in hand) on hidden1 over every sequence (a seeded sample of 512 where there are more); `python
 # demo.py --sae` trains three SAE seeds with more steps. Match ground-truth features to SAE features one to one, by
@@ -1356,8 +1405,8 @@ say(sae.finding(), step=24)
 #
 # </details>
 #
-# **Try it.** Double the dictionary (`N_FEATURES`). Does it find more true features, or conjunctions? A
-# *conjunction* is a feature that fires for two properties at once: "x at p and y at q".
+# **Try it.** Double the dictionary (`N_FEATURES`). Does it find more true features, or *conjunctions*, features
+# for two properties at once ("x at p and y at q")?
 
 # %%
 tell()

@@ -36,7 +36,7 @@ def test_the_split_works_at_any_position_and_letter():
 
 @pytest.mark.slow
 def test_the_mlp_never_copies_the_unseen_pair():
-    run = one_seed(STUDY, "mlp", 0, "a", SMALL_RUN["steps"])
+    run = one_seed(STUDY, "mlp", 0, "a", SMALL_RUN["steps"]["mlp"])
     assert run["train_accuracy"] == 1.0, f"the MLP should fit its training sequences in {SMALL_RUN['steps']} steps"
     assert max(run["curves"]["pair_accuracy"]) == 0.0, \
         "the MLP has no direction for 'a' at input 1, yet wrote 'a' at output 5 on some sequence: did the split leak?"

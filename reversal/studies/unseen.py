@@ -57,7 +57,8 @@ EVERY = 20  # steps between measurements
 TARGET = 0.99  # "reached": this share of the pair's sequences right at the output that copies it
 MODELS = ("mlp", "transformer")
 # How long to train: the tutorial's small run (one seed, a few seconds) and demo.py's full one (three seeds).
-SMALL_RUN = {"steps": 700, "seeds": 1}  # the MLP fits by step 620 at seed 42
+SMALL_RUN = {"steps": {"mlp": 700, "transformer": 200}, "seeds": 1}  # seed 42: the MLP fits by step 620, the
+# transformer by 100, and copies the pair from step 80
 FULL_RUN = {"steps": 1500, "seeds": 3}
 
 
@@ -241,8 +242,9 @@ class UnseenPair(Result):
         evidence = [f"  The split: every sequence with {x!r} at input {p + 1} held out ({self['with_pair']}); "
                     f"{self['train']} of the other {self['train'] + self['other_heldout']} trained on, the rest "
                     f"held out too. No training target has {x!r} at output {output}.",
-                    f"  Trained {steps:,} full-batch AdamW steps (weight decay {WEIGHT_DECAY:g}), each model at its "
-                    f"own learning rate ({mlp[0]['lr']:g} MLP, {transformer[0]['lr']:g} transformer); "
+                    f"  Trained full-batch AdamW (weight decay {WEIGHT_DECAY:g}), {steps['mlp']:,} steps for the MLP "
+                    f"and {steps['transformer']:,} for the transformer, each at its own learning rate "
+                    f"({mlp[0]['lr']:g} MLP, {transformer[0]['lr']:g} transformer); "
                     f"seeds {', '.join(map(str, seeds))}."]
         for kind, name in (("mlp", "MLP"), ("transformer", "Transformer")):
             runs = self[kind]
@@ -311,12 +313,14 @@ def steps_text(steps):
 
 def unseen_pair(cfg, position, letter, steps=FULL_RUN["steps"], seeds=FULL_RUN["seeds"]):
     """Train both models on unseen_split(cfg, position, letter) for seeds cfg.seed, cfg.seed+1, ...; measure.
+    steps: one count for both models, or {kind: count}.
 
     Returns an UnseenPair: {"position" (0-based), "letter", "seq_len", "vocab", "steps", "seeds", "train",
     "with_pair", "other_heldout" (counts at cfg.seed), "mlp", "transformer": one dict per seed, as one_seed gives,
     without the curves}; arrays {"curves": {kind: [per seed, {name: list}]}} for the figure."""
-    runs = {kind: [one_seed(replace(cfg, seed=cfg.seed + k), kind, position, letter, steps) for k in range(seeds)]
-            for kind in MODELS}
+    steps = steps if isinstance(steps, dict) else {kind: steps for kind in MODELS}  # one count, or one per model
+    runs = {kind: [one_seed(replace(cfg, seed=cfg.seed + k), kind, position, letter, steps[kind])
+                   for k in range(seeds)] for kind in MODELS}
     split = unseen_split(cfg, position, letter)
     values = {"position": position, "letter": letter, "seq_len": cfg.seq_len, "vocab": cfg.vocab, "steps": steps,
               "seeds": [cfg.seed + k for k in range(seeds)], "train": len(split.train),
