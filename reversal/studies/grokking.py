@@ -2,6 +2,10 @@
 
     python demo.py --grokking    # both models, three seeds, two training fractions: grokking.png and a verdict
 
+    result = grokking_study(cfg)          # cfg gives the first seed and the device; about 40 s on 2 cores
+    print(result.finding())
+    plot_grokking(result, "grokking.png")
+
 Grokking (Power et al. 2022) is held-out accuracy that sits near chance long after training accuracy reached 100%,
 and then jumps. The standard recipe gives it on modular arithmetic: full-batch training, AdamW with a large weight
 decay, a small share of the data to train on, and many steps. Nanda et al. (2023) explained it with progress
@@ -11,7 +15,8 @@ sequences), and measures the same kind of progress measures, built for this task
 
 Every accuracy and loss here is over the L letter outputs only: the <eos> output is always <eos> and is learned in a
 few steps, so it would only dilute the measures. Accuracy is the share of letter outputs right (chance: 1/4), loss
-the mean cross-entropy over them (chance: ln 4 = 1.39). Training still minimizes the usual loss over every output.
+the mean cross-entropy over them (chance, a uniform guess among the letters: ln 4 = 1.39). Training still minimizes
+the usual loss over every output, with the whole training set as one batch.
 
 The progress measures, at every LOG_EVERY steps. An additive surrogate (reversal/mlp/additive.py) is fitted by least
 squares to the model's logits on the *training sequences only*: logit(j) = bias(j) + sum over positions i of
@@ -28,10 +33,10 @@ term(i, letter at i, j). Reversal needs only the mirrored terms, i = L-1-j.
     excluded loss      the loss, on the training sequences, of the model's own logits with the mirrored term taken
                        away: how well whatever else the model computes fits the training set. Below chance means
                        something beside the mirror copy fits it.
+    mirrored attention the transformer's mean attention of each letter query on its mirrored key, over every sequence.
 A model that memorized its training sequences would look, on those sequences alone, just like one that reverses: its
 surrogate would be the mirror terms, and its excluded loss at chance. Only the surrogate's held-out accuracy beside
 the model's tells the two apart, so "no memorizing circuit" is said only where both agree.
-    mirrored attention the transformer's mean attention of each letter query on its mirrored key, over every sequence.
 
 The verdict (verdict()) reads the accuracy curves with named thresholds: FIT is the accuracy counted as reached.
 "grokking" only where held-out accuracy reaches FIT at least LAG_FACTOR times later than training does, and then by
@@ -350,8 +355,8 @@ class Grokking(Result):
                    "largest_surrogate_gap": max(run["surrogate_gap"] for run in every)}
         numbers = {name: value for name, value in numbers.items() if value is not None}
         seeds = self["seeds"]
-        evidence = [f"  The grokking recipe: full batch, AdamW (weight decay {self['weight_decay']:g}), the models' own "
-                    f"learning rates, every sequence of {self['seq_len']} letters over {self['vocab']!r} "
+        evidence = [f"  The grokking recipe: full batch, AdamW (weight decay {self['weight_decay']:g}), the models' "
+                    f"own learning rates, every sequence of {self['seq_len']} letters over {self['vocab']!r} "
                     f"({n_letters ** self['seq_len']:,}), seeds {seeds[0]} to {seeds[-1]}; {self['seconds']:.0f} s. "
                     f"Accuracy is the share of letter outputs right (chance {1 / n_letters:.2f}), loss their "
                     f"cross-entropy (chance ln {n_letters} = {chance:.2f})."]
@@ -421,8 +426,9 @@ class Grokking(Result):
             text += (f": so the held-out errors come from the off-mirror terms, which the few training sequences do "
                      f"not rule out and which {change}")
         if "mirrored_attention_end" in fitted[0]:
-            text += (f". Attention on the mirrored key: {span([r['mirrored_attention_at_fit'] for r in fitted], '.2f')} "
-                     f"at the fit, {span([r['mirrored_attention_end'] for r in fitted], '.2f')} at the end")
+            at_fit = [run["mirrored_attention_at_fit"] for run in fitted]
+            end = [run["mirrored_attention_end"] for run in fitted]
+            text += f". Attention on the mirrored key: {span(at_fit, '.2f')} at the fit, {span(end, '.2f')} at the end"
         return text + "."
 
 
