@@ -355,9 +355,10 @@ class Grokking(Result):
                    "largest_surrogate_gap": max(run["surrogate_gap"] for run in every)}
         numbers = {name: value for name, value in numbers.items() if value is not None}
         seeds = self["seeds"]
+        seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]} to {seeds[-1]}"
         evidence = [f"  The grokking recipe: full batch, AdamW (weight decay {self['weight_decay']:g}), the models' "
                     f"own learning rates, every sequence of {self['seq_len']} letters over {self['vocab']!r} "
-                    f"({n_letters ** self['seq_len']:,}), seeds {seeds[0]} to {seeds[-1]}; {self['seconds']:.0f} s. "
+                    f"({n_letters ** self['seq_len']:,}), {seed_text}; {self['seconds']:.0f} s. "
                     f"Accuracy is the share of letter outputs right (chance {1 / n_letters:.2f}), loss their "
                     f"cross-entropy (chance ln {n_letters} = {chance:.2f})."]
         for model, by in runs.items():
