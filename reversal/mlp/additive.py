@@ -18,17 +18,22 @@ def one_hot_letters(sequences, n_letters):
     return torch.cat(columns, dim=1)
 
 
+def additive_weights(sequences, logits, n_letters):
+    """Least-squares fit of logits (N, T, V+1) as bias + one vector per (position, letter): the weights,
+    (1 + L*(V-1), T*(V+1)), one row per column of one_hot_letters (row 0 the bias)."""
+    targets = logits.double().flatten(1)  # (N, T*(V+1))
+    # gelsd (by SVD) on float64 gives the same bits whatever the memory layout: the default driver's last digits
+    # moved with the alignment of its inputs (MKL), so metrics.json differed between identical runs
+    return torch.linalg.lstsq(one_hot_letters(sequences, n_letters), targets, driver="gelsd").solution
+
+
 def fit_additive(sequences, logits, n_letters):
     """Least-squares fit of logits as bias + one vector per (position, letter): no term sees two positions at once.
 
     Returns the surrogate, a function (N, L) sequences -> (N, T, V+1) logits.
     """
     shape = logits.shape[1:]
-    targets = logits.double().flatten(1)  # (N, T*(V+1))
-    # gelsd (by SVD) on float64 gives the same bits whatever the memory layout: the default driver's last digits
-    # moved with the alignment of its inputs (MKL), so metrics.json differed between identical runs
-    weights = torch.linalg.lstsq(one_hot_letters(sequences, n_letters), targets,
-                                 driver="gelsd").solution  # (1 + L*(V-1), T*(V+1))
+    weights = additive_weights(sequences, logits, n_letters)  # (1 + L*(V-1), T*(V+1))
     return lambda new: (one_hot_letters(new, n_letters) @ weights).view(len(new), *shape)
 
 
