@@ -7,6 +7,7 @@
     python demo.py --sweep         # also: held-out accuracy over sequence length x hidden width, two budgets
     python demo.py --sae           # also: a sparse autoencoder on hidden1, scored against the ground truth (~4 s more)
     python demo.py --unseen        # also: a letter never seen at a position; can each model copy it? (about 40 s)
+    python demo.py --grokking      # also: does held-out accuracy jump long after training fits? (about 30 s)
     python demo.py --model transformer   # the same task in a one-layer attention-only transformer
     python demo.py --help          # every setting
 
@@ -14,9 +15,10 @@ Writes into --out: report.html (the whole run on one page, every figure embedded
 browser), training_loss.png, activation_heatmaps.png, position_influence.png, probe_accuracy.png,
 neuron_selectivity.png, first_layer_weights.png, ablation.png, patching.png, dimensionality.png,
 subspace_interventions.png, steering.png, superposition.png, metrics.json and model.pt; with --seeds seeds.png,
-with --sae sae.png, with --sweep capacity_sweep.png, with --unseen unseen.png. With --model transformer:
-report.html, training_loss.png, position_influence.png, probe_accuracy.png, attention_patterns.png, circuits.png,
-attention_interventions.png, path_patching.png, steering.png, metrics.json and model.pt.
+with --sae sae.png, with --sweep capacity_sweep.png, with --unseen unseen.png, with --grokking grokking.png. With
+--model transformer: report.html, training_loss.png, position_influence.png, probe_accuracy.png,
+attention_patterns.png, circuits.png, attention_interventions.png, path_patching.png, steering.png, metrics.json and
+model.pt.
 The guided, step-by-step version of the same story is demo_notebook.py.
 """
 
@@ -29,7 +31,7 @@ SWEEP_SEQ_LENS = [3, 4, 5, 6, 7, 8, 9, 10]
 SWEEP_WIDTHS = [4, 8, 16, 32]
 MAX_SEEDS = 100
 LOG_WIDTH = 120  # the short log's lines fit a terminal, and a projected one
-SHORT_LOG = ["steering", "superposition", "capacity_sweep", "sae", "unseen", "across_seeds"]  # one headline each, by default
+SHORT_LOG = ["steering", "superposition", "capacity_sweep", "sae", "unseen", "grokking", "across_seeds"]  # one headline each, by default
 METRICS_SCHEMA_VERSION = 3  # metrics.json's layout (docs/metrics.md); 3: "untrained", additive_r2_train
 
 
@@ -54,6 +56,10 @@ def settings():
                              "both models on half the rest over 3 seeds, and test what each mechanism predicts: the "
                              "MLP cannot copy the pair, the transformer can (at the defaults the study runs at "
                              "--seq-len 5 over abcd; about 40 s)")
+    parser.add_argument("--grokking", action="store_true",
+                        help="also run the grokking study: both models at length 5 over abcd, full-batch AdamW "
+                             "(weight decay 1) on 5%% and 25%% of the sequences, seeds --seed to --seed+2, with "
+                             "grokking.png (about 30 s on 2 cores; ignores --seq-len, --vocab, --lr and --epochs)")
     parser.add_argument("--verbose", action="store_true",
                         help="print every finding in full: its evidence and caveats too (by default a short log of "
                              "headlines; report.html always has everything)")
@@ -115,6 +121,7 @@ from reversal.report.plots import BackgroundFigures, plot_training
 from reversal.report.questions import QUESTIONS
 from reversal.report.result import Finding
 from reversal.report.wording import plural
+from reversal.studies.grokking import grokking_study, plot_grokking
 from reversal.studies.seeds import across_seeds, plot_seeds
 from reversal.studies.sweep import capacity_sweep, plot_sweep
 from reversal.studies.unseen import plot_unseen, study_config, unseen_pair
@@ -181,6 +188,14 @@ def main(args, cfg):
             log.full(f"\n{lesson[-1][1]}")
             figures.draw(plot_sae, sae, out("sae.png"))
             results.setdefault("features", {})["sae"] = sae
+
+        # opt-in: the grokking recipe on both models, with progress measures and a computed verdict
+        if args.grokking:
+            grokking = grokking_study(cfg)
+            lesson.append(("grokking", grokking.finding(), ["grokking.png"]))
+            log.full(f"\n{lesson[-1][1]}")
+            figures.draw(plot_grokking, grokking, out("grokking.png"))
+            results["grokking"] = grokking
 
         # opt-in: a letter never seen at a position; each mechanism predicts whether its model can copy it
         if args.unseen is not None:

@@ -294,3 +294,11 @@ def test_a_bad_unseen_pair_exits_2_with_one_line_saying_what_is_allowed(monkeypa
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and len(err.splitlines()) == 1, err
     assert "--unseen" in err and "POSITION from 1 to 5 and LETTER one of 'abcd'" in err, err
+
+
+@pytest.mark.parametrize("argv", [["--seq-len", "2", "--vocab", "ab"], ["--seq-len", "2", "--vocab", "abcde"]])
+def test_unseen_refuses_a_study_too_small_to_split_in_one_line(monkeypatch, capsys, argv):
+    with pytest.raises(SystemExit) as stop:
+        demo_settings(monkeypatch, "--unseen", *argv)
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(err.splitlines()) == 1 and "the study needs at least 3 letters" in err, err

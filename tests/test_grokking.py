@@ -147,7 +147,7 @@ def test_verdict_when_training_never_fits():
 
 def test_a_tiny_study_has_a_finding_and_a_figure(tmp_path):
     result = grokking_study(Config(), n_seeds=1, fractions=(0.05,), steps={"mlp": 20, "transformer": 20},
-                            log_every={"mlp": 10, "transformer": 10}, progress=False, workers=1)
+                            log_every={"mlp": 10, "transformer": 10}, progress=False, workers=2)  # forked, as demo.py runs it
     assert set(result["runs"]) == {"mlp", "transformer"} and len(result["runs"]["mlp"]["0.05"]) == 1
     assert_finding(result)
     plot_grokking(result, tmp_path / "grokking.png")

@@ -17,8 +17,15 @@ def unseen_shape(seq_len, vocab):
     return UNSEEN_SHAPE if (seq_len, vocab) == (3, "abc") else (seq_len, vocab)
 
 
+UNSEEN_MIN_LETTERS, UNSEEN_MIN_SEQUENCES = 3, 64  # a letter to hold out, two to compare it with; enough to split
+
+
 def unseen_pair_setting(text, seq_len, vocab):
     """--unseen's "P:X" -> (0-based position, letter), or a ValueError whose text says what is allowed."""
+    if len(vocab) < UNSEEN_MIN_LETTERS or len(vocab) ** seq_len < UNSEEN_MIN_SEQUENCES:
+        raise ValueError(f"the study needs at least {UNSEEN_MIN_LETTERS} letters and {UNSEEN_MIN_SEQUENCES} sequences "
+                         f"(letters ** --seq-len), to hold a pair out and still train on every other; --seq-len "
+                         f"{seq_len} over {vocab!r} gives {len(vocab)} and {len(vocab) ** seq_len:,}")
     allowed = (f"must be POSITION:LETTER with POSITION from 1 to {seq_len} and LETTER one of {vocab!r} (the study "
                f"runs at --seq-len {seq_len} over {vocab!r}), such as 1:{vocab[0]}, got {text!r}")
     position, _, letter = text.partition(":")

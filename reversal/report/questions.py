@@ -26,6 +26,7 @@ QUESTIONS = {
                                                    "its parts patched?"),
     "path_patching": ("Path patching", "Through which key, and through the query or the key, does the head's "
                                        "answer flow?"),
+    "grokking": ("Grokking", "Does held-out accuracy jump long after training fits?"),
     "unseen": ("A letter never seen at a position", "Can each model copy a letter to an output where training "
                                                     "never showed it, as its mechanism predicts?"),
     "verdict": ("The circuit verdict", "Is this seed's circuit the clean reversal circuit?"),

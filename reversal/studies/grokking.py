@@ -45,6 +45,7 @@ a jump: a rise of at least MIN_JUMP after the fit, most of it (10% to 90%) withi
 
 import math
 import multiprocessing
+import os
 import time
 from dataclasses import replace
 
@@ -301,7 +302,8 @@ def grokking_study(cfg, n_seeds=3, fractions=TRAIN_FRACTIONS, steps=None, log_ev
             results[k] = run_one(tasks[k])
             bar.update()
     else:  # forked workers, as the capacity sweep's: the runs do not depend on each other
-        with multiprocessing.get_context("fork").Pool(workers, initializer=start_worker) as pool:
+        context = multiprocessing.get_context("fork")
+        with context.Pool(workers, initializer=start_worker, initargs=(os.getpid(),)) as pool:  # end with this one
             for k, result in zip(order, pool.imap(run_one, [tasks[k] for k in order])):
                 results[k] = result
                 bar.update()

@@ -29,7 +29,8 @@ OUTPUTS = {
                 "position_influence.png", "probe_accuracy.png", "neuron_selectivity.png", "first_layer_weights.png",
                 "ablation.png", "patching.png", "dimensionality.png", "subspace_interventions.png", "steering.png",
                 "superposition.png", "seeds.png", "sae.png", "capacity_sweep.png", "attention_patterns.png",
-                "circuits.png", "attention_interventions.png", "path_patching.png", "unseen.png"],
+                "circuits.png", "attention_interventions.png", "path_patching.png", "unseen.png",
+                "grokking.png"],
     "demo_notebook.py": ["notebook_report.html", "activation_heatmaps.png"] + [f"notebook_{name}.png" for name in [
         "training_loss", "position_influence", "probe_accuracy", "neuron_selectivity", "first_layer_weights",
         "ablation", "patching", "dimensionality", "subspace_interventions", "attention_patterns", "circuits",
