@@ -47,6 +47,7 @@ GLOSSARY = [
     ("OV circuit", "W_V and W_O read together (with W_E and W_U): what an attended token writes into the output."),
     ("path patching", "Patching along one path of the computation only: here the head's share split into one term "
                       "per key, and the pattern's into its query and key paths."),
+    ("grokking", "Held-out accuracy that stays low long after training accuracy reaches 100%, then jumps."),
     ("steering", "Adding a direction, times a strength alpha, to an activation during the forward pass, to change "
                  "what the model says."),
     ("steering window", "The range of alpha over which steering writes the asked-for letter on nearly every "

@@ -34,7 +34,7 @@ OUTPUTS = {
     "demo_notebook.py": ["notebook_report.html", "activation_heatmaps.png"] + [f"notebook_{name}.png" for name in [
         "training_loss", "position_influence", "probe_accuracy", "neuron_selectivity", "first_layer_weights",
         "ablation", "patching", "dimensionality", "subspace_interventions", "attention_patterns", "circuits",
-        "attention_interventions", "two_circuits", "path_patching", "path_patching_other_seed", "mlp_vs_transformer", "unseen", "steering", "transformer_steering",
+        "attention_interventions", "two_circuits", "path_patching", "path_patching_other_seed", "mlp_vs_transformer", "unseen", "grokking", "steering", "transformer_steering",
         "superposition", "sae", "superposition_crowded", "sae_crowded"]],
 }
 
