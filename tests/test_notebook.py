@@ -13,7 +13,7 @@ from reversal.support import tutorial
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOK = os.path.join(ROOT, "demo_notebook.py")
 FEATURE_FIGURES = ["notebook_steering.png", "notebook_transformer_steering.png", "notebook_superposition.png",
-                   "notebook_sae.png", "notebook_superposition_crowded.png", "notebook_sae_crowded.png"]
+                   "notebook_sae.png"]
 
 
 def notebook_chapters():
@@ -49,8 +49,8 @@ def test_each_chapter_starts_where_its_heading_is():
 
 
 @pytest.mark.slow
-def test_chapter_features_starts_there_shows_each_figure_runs_the_crowded_model_and_the_details(features_notebook_run):
-    result, out, tmp_path = features_notebook_run  # --chapter features --show --crowded --details, a stand-in viewer
+def test_chapter_features_starts_there_shows_each_figure_and_the_details(features_notebook_run):
+    result, out, tmp_path = features_notebook_run  # --chapter features --show --details, a stand-in viewer
     assert result.returncode == 0, result.stderr
     assert "Step 21" in result.stdout and "Step 26" in result.stdout
     assert not re.search(r"^Step ([1-9]|1\d|20):", result.stdout, re.MULTILINE), "an earlier step printed its text"
@@ -59,7 +59,7 @@ def test_chapter_features_starts_there_shows_each_figure_runs_the_crowded_model_
         assert_png(out / name)
     opened = [os.path.basename(line) for line in (tmp_path / "opened").read_text().split()]
     assert opened == FEATURE_FIGURES, "--show opens each figure once, as its step runs"
-    assert "an additive code needs L x (V-1) = 6 x 3 = 18 directions" in result.stdout  # the crowded model's report
+    assert "not run: add --crowded" in result.stdout, "without --crowded, step 25 says how to run it"
     assert "[details] What it proves, and what not:" in result.stdout, "--details did not unfold the notes"
 
 

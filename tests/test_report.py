@@ -159,7 +159,7 @@ def test_the_checks_catch_an_image_or_a_link_off_the_page(tmp_path):
 
 
 MLP_SECTIONS = ["training", "activations", "behaviour", "probes", "selectivity", "weights", "ablation", "patching",
-                "mechanism", "steering", "superposition", "across_seeds"]  # demo_run is `demo.py --seeds 3`
+                "mechanism", "steering", "superposition", "across_seeds"]  # demo_run is `demo.py --seeds 2`
 TRANSFORMER_SECTIONS = ["training", "behaviour", "probes", "attention_patterns", "circuits", "interventions",
                         "path_patching", "verdict", "steering"]
 
