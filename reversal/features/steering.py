@@ -255,11 +255,17 @@ def steering_experiment(run, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
                             dtype=torch.float64)  # (K, T, the part's width)
         draws = draws / draws.norm(dim=-1, keepdim=True)  # unit length: only the direction is random
         neurons = []
-        for t, ((p, x, y), part) in enumerate(zip(triples, parts)):
-            vectors[t, part] = class_mean_vector(acts[:, part], train, p, x, y)
+        found = {}  # (part, p, letter) -> (class mean, most correlated neuron): a letter is in many triples
+        for t, ((p, x, y), part) in enumerate(tqdm(list(zip(triples, parts)), desc=f"steering vectors, {layer}",
+                                                    unit="triple", disable=len(triples) < 200 or not watching())):
+            for letter in (x, y):
+                if (part.start, p, letter) not in found:
+                    found[part.start, p, letter] = (class_mean(acts[:, part], train, p, letter),
+                                                    most_correlated_neuron(acts[:, part], train, p, letter))
+            vectors[t, part] = found[part.start, p, y][0] - found[part.start, p, x][0]  # class_mean_vector
             norm = vectors[t].norm()
             random[:, t, part] = draws[:, t] * norm  # same norm, random direction, same place
-            neuron, sign = most_correlated_neuron(acts[:, part], train, p, y)
+            neuron, sign = found[part.start, p, y][1]
             neurons.append(part.start + neuron)
             single[t, part.start + neuron] = sign * norm  # the same norm, all on one neuron (or dimension)
         readout = layer in READOUT_SITES

@@ -142,7 +142,7 @@ def build_parser(prog, default_samples, description=None, choose_model=True):
              f"len(vocab)**seq-len sequences fit in {MAX_SEQUENCES:,}: 12 for abc, 9 for abcd (default: {d.seq_len})")
     arg("--vocab", type=_vocab, default=d.vocab,
         help=f"the letters: at least 2 distinct lowercase letters (default: {d.vocab}); the experiments' work grows "
-             f"with letters x seq-len: 26 letters at --seq-len 4 run for over 10 minutes, steering most of them")
+             f"with letters x seq-len: 26 letters at --seq-len 4 take over a minute on 2 cores (about 70 s at --epochs 1)")
     arg("--hidden", type=integer(*LIMITS["hidden"]), default=d.hidden,
         help=f"mlp only: neurons per hidden layer, at most {MAX_HIDDEN} (default: {d.hidden})")
     arg("--lr", type=_learning_rate, default=None,
