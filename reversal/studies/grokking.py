@@ -46,6 +46,7 @@ a jump: a rise of at least MIN_JUMP after the fit, most of it (10% to 90%) withi
 import math
 import multiprocessing
 import os
+import textwrap
 import time
 from dataclasses import replace
 
@@ -442,7 +443,9 @@ def plot_grokking(result, path):
     columns = [(model, f) for model in logs for f in logs[model]]
     rows = ["accuracy", "loss", "weight norm", "off-mirror share", "mirrored attention"]
     fig = Figure(figsize=(4 * len(columns), 2.6 * len(rows)))
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.93, bottom=0.05, hspace=0.35, wspace=0.25)
+    narrow = len(columns) <= 2  # the tutorial's small run: room for the labels and a title in two lines
+    fig.subplots_adjust(left=0.12 if narrow else 0.06, right=0.98, top=0.90 if narrow else 0.93, bottom=0.05,
+                        hspace=0.35, wspace=0.3 if narrow else 0.25)
     axes = fig.subplots(len(rows), len(columns), sharex="col", squeeze=False)
     for c, (model, f) in enumerate(columns):
         found = result["runs"][model][f]
@@ -489,7 +492,9 @@ def plot_grokking(result, path):
             if c == 0 or (r == 4 and c == len(columns) - 1):
                 if axes[r, c].get_legend_handles_labels()[0]:
                     axes[r, c].legend(fontsize=7, loc="best")
-    fig.suptitle(f"Grokking? Full-batch AdamW, weight decay {result['weight_decay']:g}, length {result['seq_len']} "
-                 f"over {result['vocab']!r}, seeds {result['seeds'][0]} to {result['seeds'][-1]} (a line each); "
-                 f"dotted grey: the step training fits; grey line: chance loss", fontsize=10)
+    seeds = result["seeds"]
+    seeds = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]} to {seeds[-1]} (a line each)"
+    title = (f"Grokking? Full-batch AdamW, weight decay {result['weight_decay']:g}, length {result['seq_len']} over "
+             f"{result['vocab']!r}, {seeds}; dotted grey: the step training fits; grey line: chance loss")
+    fig.suptitle(textwrap.fill(title, 95 if narrow else 250), fontsize=10)
     save_figure(fig, path)
