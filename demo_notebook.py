@@ -1141,7 +1141,7 @@ figure(plot_comparison, both, out("notebook_mlp_vs_transformer.png"))
 # Each mechanism predicts the answer: the MLP writes one direction per (position, letter), learned from the sequences
 # that have it; the transformer's head routes by position and copies whatever letter it attends to.
 # At the defaults the 27 sequences are too few to hold a pair out, so this runs at --seq-len 5 over abcd (1,024
-# sequences): full-batch AdamW with weight decay 1, one seed, 700 MLP and 200 transformer steps (each fits its
+# sequences): full-batch AdamW with weight decay 1, one seed, 700 MLP and 120 transformer steps (each fits its
 # training sequences by then at seed 42). The measures: accuracy at the output that must copy the pair, beside the
 # other held-out sequences, and the logit difference there. `python demo.py --unseen` runs three seeds for longer,
 # and `--unseen P:X` another pair.

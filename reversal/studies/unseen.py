@@ -57,7 +57,7 @@ EVERY = 20  # steps between measurements
 TARGET = 0.99  # "reached": this share of the pair's sequences right at the output that copies it
 MODELS = ("mlp", "transformer")
 # How long to train: the tutorial's small run (one seed, a few seconds) and demo.py's full one (three seeds).
-SMALL_RUN = {"steps": {"mlp": 700, "transformer": 200}, "seeds": 1}  # seed 42: the MLP fits by step 620, the
+SMALL_RUN = {"steps": {"mlp": 700, "transformer": 120}, "seeds": 1}  # seed 42: the MLP fits by step 620, the
 # transformer by 100, and copies the pair from step 80
 FULL_RUN = {"steps": 1500, "seeds": 3}
 
