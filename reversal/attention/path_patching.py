@@ -200,10 +200,10 @@ class PathPatching(Result):
         return Finding(headline, numbers_, evidence, caveats)
 
 
-def plot_path_patching(result, path, head=0):
+def plot_path_patching(result, path, head=0, model_name=""):
     """Left: the head's share at each output (rows) split by key (columns), then their sum. Middle: activation
     patching of each key's value, for the contrast. Right: the pattern's share split into query path, key path and
-    interaction. result: a PathPatching."""
+    interaction. result: a PathPatching; model_name, e.g. "seed 43", heads the title where two are compared."""
     s = result.split(head)
     seq_len = len(s["head"])
     terms = np.concatenate([s["per_key"], s["head"][:, None]], axis=1)  # (L, T + 1)
@@ -235,6 +235,7 @@ def plot_path_patching(result, path, head=0):
     colorbar = fig.colorbar(image, cax=place(len(widths) - 2))
     colorbar.set_label("share of the clean answer", fontsize=9)
     colorbar.ax.tick_params(labelsize=9)
-    fig.suptitle(f"Path patching, head {head + 1}: the head's share split by key; activation patching gives 0 to any "
-                 "key\nwhose value does not change, path patching shows what attention moved there", fontsize=10)
+    name = f" ({model_name})" if model_name else ""
+    fig.suptitle(f"Path patching{name}, head {head + 1}: the head's share split by key; activation patching gives 0 "
+                 "to any key\nwhose value does not change, path patching shows what attention moved there", fontsize=10)
     save_figure(fig, path)
