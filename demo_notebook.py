@@ -1081,8 +1081,9 @@ tell()
 paths = {label: path_patching(network.model, network.sequences, vocab, result["interventions"]["patching"])
          for label, network, result in [(transformer_cfg.seed, transformer_run, attention),
                                         (seed, other_run, other_attention)]}  # other_run: the seed step 19 kept
-for label, name in [(transformer_cfg.seed, "notebook_path_patching.png"), (seed, "notebook_path_patching_other_seed.png")]:
-    figure(plot_path_patching, paths[label], out(name), model_name=f"seed {label}")
+figure(plot_path_patching, paths[transformer_cfg.seed], out("notebook_path_patching.png"),
+       model_name=f"seed {transformer_cfg.seed}")
+figure(plot_path_patching, paths[seed], out("notebook_path_patching_other_seed.png"), model_name=f"seed {seed}")
 if DETAILS:
     print(f"seed {transformer_cfg.seed}:\n{paths[transformer_cfg.seed].finding()}\nseed {seed}:")
 other_paths = paths[seed].finding()
