@@ -65,6 +65,8 @@ def test_the_unseen_finding_is_layered_and_states_the_prediction_first(short_stu
     assert_finding(short_study)
     headline = short_study.finding().headline
     assert headline.startswith("Prediction:") and "Test" in headline, headline
+    # 20 steps: the transformer has not copied the pair, and the headline must say so, not let the prediction stand
+    assert "below 99% by step 20 on 2 of 2 seeds: train it longer" in headline, headline
 
 
 def test_the_unseen_figure_draws_both_models(short_study, monkeypatch):

@@ -233,13 +233,22 @@ class UnseenPair(Result):
         accuracy = {kind: [run["pair_accuracy"] for run in self[kind]] for kind in MODELS}
         ld = {kind: [run["pair_logit_difference"] for run in self[kind]] for kind in MODELS}
         over = f"over {n} seeds" if n > 1 else f"seed {seeds[0]}"
-        headline = (f"Prediction: the MLP has no direction for {x!r} at input {p + 1}, so cannot copy it; the "
-                    f"transformer's OV copies any letter. Test, {over}: at output {output}, MLP "
-                    f"{span(accuracy['mlp'], '.0%')}, transformer {span(accuracy['transformer'], '.0%')}.")
+        prediction = (f"Prediction: the MLP has no direction for {x!r} at input {p + 1}, so cannot copy it; the "
+                      f"transformer's OV copies any letter.")
+        test = (f"Test, {over}: at output {output}, MLP {span(accuracy['mlp'], '.0%')}, transformer "
+                f"{span(accuracy['transformer'], '.0%')}")
+        missed = n - sum(reached["transformer"])
+        if missed:  # the prediction is not borne out here: say so, and how to look further, in 40 words
+            where = f"on {missed} of {n} seeds" if n > 1 else "here"
+            headline = (f"Prediction: the transformer copies {x!r} at input {p + 1}, the MLP cannot. {test}, "
+                        f"below {TARGET:.0%} by step {steps['transformer']:,} {where}: train it longer "
+                        f"(demo.py --unseen trains {FULL_RUN['steps']:,} steps).")
+        else:
+            headline = f"{prediction} {test}."
         numbers = {"mlp_pair_accuracy_max": max(accuracy["mlp"]),
                    "transformer_pair_accuracy_min": min(accuracy["transformer"]),
                    "transformer_seeds_reaching_target": sum(reached["transformer"]), "seeds": n}
-        evidence = [f"  The split: every sequence with {x!r} at input {p + 1} held out ({self['with_pair']}); "
+        evidence = [f"  {prediction}"] * bool(missed) + [f"  The split: every sequence with {x!r} at input {p + 1} held out ({self['with_pair']}); "
                     f"{self['train']} of the other {self['train'] + self['other_heldout']} trained on, the rest "
                     f"held out too. No training target has {x!r} at output {output}.",
                     f"  Trained full-batch AdamW (weight decay {WEIGHT_DECAY:g}), {steps['mlp']:,} steps for the MLP "
