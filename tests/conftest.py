@@ -71,19 +71,49 @@ def shared_model(**settings):
 
 TRANSFORMER = {"model": "transformer"}  # the settings of `demo.py --model transformer`
 NEEDS_TRANSFORMER = {"trained_transformer", "transformer_run"}
-# The other models worth training at collection, in the background: each takes seconds, and one slow test reads it.
-# By the test's id, its settings for shared_model.
-AHEAD = {f"test_transformer.py::test_reverses_every_heldout_sequence[{name}]": {**TRANSFORMER, **settings}
-         for name, settings in [("seed1", dict(seed=1)), ("seq_len5", dict(seq_len=5))]}
-AHEAD["test_attention.py::test_at_length_6_the_transformer_is_the_mirror_circuit"] = {**TRANSFORMER, "seq_len": 6}
-AHEAD["test_path_patching.py::test_at_seed_3_the_eos_key_carries_what_activation_patching_misses"] = {
-    **TRANSFORMER, "seed": 3}  # a messy circuit: output 2 attends to <eos>
+# The other models worth training at collection, in the background, by settings for shared_model, with the slow
+# tests that read them, by id: a model trains only if one of its readers is selected. Each takes seconds. The MLP's
+# come first, in the order their readers run (in their place, early); the transformers' readers run late, with the
+# other tests that need a transformer.
+NEEDED = "test_mechanism.py::test_the_needed_directions_hold_nearly_all_the_variance"
+OTHER_SEEDS = "test_training.py::test_other_seeds_reverse_every_sequence_including_heldout"
+AHEAD = [
+    ({"seed": 6}, ["test_generalization.py::test_the_finding_names_what_seed_6_training_lacked"]),
+    *[(settings, [f"{NEEDED}[{layer}-{name}]" for layer in ("hidden1", "hidden2")
+                  for name in ("seed 1", "seed 2", "seq-len 5")] + readers)
+      for settings, readers in [
+          ({"seed": 1}, [f"{OTHER_SEEDS}[1]"]), ({"seed": 2}, [f"{OTHER_SEEDS}[2]"]),
+          ({"seq_len": 5}, ["test_training.py::test_length_5_generalizes_to_heldout_sequences",
+                            "test_sae.py::test_steering_toward_a_middle_letter_overshoots_to_the_far_end"])]],
+    *[(settings, [f"test_mechanism.py::test_at_settings_where_patching_misses_no_change_of_basis_is_claimed[{name}]"])
+      for name, settings in [("length 2, ab", {"seq_len": 2, "vocab": "ab"}), ("epochs 5", {"epochs": 5})]],
+    ({"vocab": "ab"}, ["test_sae.py::test_two_letters_are_not_double_counted_nor_called_off_a_line"]),
+    ({"hidden": 6, "seq_len": 4},
+     ["test_superposition.py::test_a_small_width_that_keeps_every_letter_is_packed_even_where_the_task_fails"]),
+    *[({**TRANSFORMER, **settings}, [f"test_transformer.py::test_reverses_every_heldout_sequence[{name}]"])
+      for name, settings in [("seed1", {"seed": 1}), ("seq_len5", {"seq_len": 5})]],
+    ({**TRANSFORMER, "seq_len": 6}, ["test_attention.py::test_at_length_6_the_transformer_is_the_mirror_circuit"]),
+    ({**TRANSFORMER, "seed": 3},  # a messy circuit: output 2 attends to <eos>
+     ["test_path_patching.py::test_at_seed_3_the_eos_key_carries_what_activation_patching_misses"]),
+]
 background = {}  # what started at collection: the models' training, the script runs (Futures)
 folders = []  # the script runs' own folders, removed at the end
 running = []  # the script runs' processes, stopped at the end
 ending = Event()  # set at the end: start no further script run
 started = set()  # the script runs begun, by name; `starting` guards it (two threads start them)
 starting = Lock()
+
+
+def call_key(function, args):
+    return function.__module__, function.__qualname__, repr(args)
+
+
+def computed(function, *args):
+    """function(*args), worked out at collection in the background where a slow test module asks for it: its
+    AHEAD_CALLS maps a test's name to the calls [(function, *args)] it reads (the function at module level, so the
+    forked worker finds it by name). Elsewhere, computed here."""
+    ahead = background.get(call_key(function, args))
+    return function(*args) if ahead is None else ahead.result()
 
 
 def train_weights(settings):
@@ -152,15 +182,23 @@ def pytest_collection_modifyitems(items):
     """Start what takes longest now, on the second core, and run the tests that need it last."""
     uses = lambda item, names: set(names) & set(getattr(item, "fixturenames", ()))
     scripts = [name for name in SCRIPT_RUNS if any(uses(item, [name]) for item in items)]
+    selected = {item.nodeid.split("/")[-1]: item for item in items}
+    ahead = [settings for settings, readers in AHEAD if set(readers) & set(selected)]
+    mlp = [settings for settings in ahead if settings.get("model") != "transformer"]
+    transformers = [settings for settings in ahead if settings.get("model") == "transformer"]
     needing = [item for item in items if uses(item, NEEDS_TRANSFORMER)]
-    ahead = [AHEAD[item.nodeid.split("/")[-1]] for item in items if item.nodeid.split("/")[-1] in AHEAD]
-    needing += [item for item in items if item.nodeid.split("/")[-1] in AHEAD]
-    if needing and "fork" in multiprocessing.get_all_start_methods():
+    needing += [selected[reader] for settings, readers in AHEAD if settings.get("model") == "transformer"
+                for reader in readers if reader in selected]
+    calls = [call for item in items if item.get_closest_marker("slow")
+             for call in getattr(item.module, "AHEAD_CALLS", {}).get(item.originalname, [])]
+    if ahead + needing + calls and "fork" in multiprocessing.get_all_start_methods():
         # Training is seeded and on one thread, so the weights are bit-identical to training here.
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
         background["pool"] = pool
-        for settings in [TRANSFORMER] * any(uses(item, NEEDS_TRANSFORMER) for item in items) + ahead:
+        for settings in mlp + [TRANSFORMER] * any(uses(item, NEEDS_TRANSFORMER) for item in items) + transformers:
             background[frozenset(settings.items())] = pool.submit(train_weights, settings)
+        for function, *args in calls:
+            background[call_key(function, args)] = pool.submit(function, *args)
     for name in scripts:
         background[name] = Future()
     if scripts:

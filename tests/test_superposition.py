@@ -4,7 +4,7 @@ letter, whether or not the model also does the task."""
 import pytest
 import torch
 
-from conftest import assert_finding, assert_png, train_model
+from conftest import assert_finding, assert_png, shared_model, train_model
 from reversal.core.run import Run
 from reversal.core.train import make_model
 from reversal.features.superposition import plot_superposition, superposition_report, verdict
@@ -36,11 +36,11 @@ def test_a_model_too_little_trained_with_too_few_neurons_is_not_called_superposi
     assert_finding(report)
 
 
-@pytest.mark.slow  # trains a model at --seq-len 4: about 6 s
+@pytest.mark.slow  # reads a model at --seq-len 4, trained at collection (conftest.AHEAD)
 def test_a_small_width_that_keeps_every_letter_is_packed_even_where_the_task_fails():
     # measured, seed 42: 8 needed directions in 6 neurons, hidden1's probes read every position at 91% or more, and
     # the model reverses 56% of held-out sequences. The verdict used to read the task ("no superposition to show").
-    t = train_model(hidden=6, seq_len=4)
+    t = shared_model(hidden=6, seq_len=4)
     report = superposition_report(Run(t.model, make_model(t.cfg, t.data.vocab), t.data, t.cfg))
     assert min(report["probe_reads"]["hidden1"]) >= 0.9 and report["heldout_accuracy"] < 0.99, (
         f"probes {report['probe_reads']['hidden1']}, held out {report['heldout_accuracy']:.0%}: expected a layer "
