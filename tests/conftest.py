@@ -180,7 +180,11 @@ def run_scripts(names):
 @pytest.hookimpl(trylast=True)  # after -m and -k have deselected: start only what the selected tests read
 def pytest_collection_modifyitems(items):
     """Start what takes longest now, on the second core, and run the tests that need it last."""
-    uses = lambda item, names: set(names) & set(getattr(item, "fixturenames", ()))
+    def uses(item, names):  # a fixture by name, or by a parameter that names it (request.getfixturevalue)
+        parameters = getattr(item, "callspec", None)
+        named = [value for value in parameters.params.values() if isinstance(value, str)] if parameters else []
+        return set(names) & {*getattr(item, "fixturenames", ()), *named}
+
     scripts = [name for name in SCRIPT_RUNS if any(uses(item, [name]) for item in items)]
     selected = {item.nodeid.split("/")[-1]: item for item in items}
     ahead = [settings for settings, readers in AHEAD if set(readers) & set(selected)]
