@@ -96,6 +96,7 @@ from reversal.attention.path_patching import path_patching, plot_path_patching
 from reversal.attention.patterns import attention_experiments, plot_patterns
 from reversal.core.common import SEED_NOTE
 from reversal.core.health import training_health
+from reversal.core.progress import heartbeat
 from reversal.core.run import start_run
 from reversal.core.train import reverse_text, sequence_accuracy, train
 from reversal.features.sae import plot_sae, sae_experiment
@@ -144,6 +145,7 @@ def main(args, cfg):
              f"{len(data.heldout_sequences)} held-out sequences")
     print(sizes)
 
+    heartbeat.stage("training")  # at a big setting a stage takes minutes: at a terminal, a line every few seconds
     history = train(model, data, cfg)
     steps = cfg.epochs * math.ceil(cfg.samples / cfg.batch_size)  # the last batch of an epoch may be short
     trained = (f"trained {cfg.epochs} epochs in {history.seconds:.2f} s ({steps / history.seconds:,.0f} steps/s); "
@@ -163,6 +165,7 @@ def main(args, cfg):
     # the report's sections, in lesson order: (name in QUESTIONS, finding, figure files)
     lesson = [("training", generalization_finding, ["training_loss.png"])]
 
+    heartbeat.stage("the experiments")
     with BackgroundFigures() as figures:  # figures draw on the second core while the experiments run
         figures.draw(plot_training, history, out("training_loss.png"))
         if health.responsive:
@@ -221,6 +224,7 @@ def main(args, cfg):
         if name in SHORT_LOG:
             log.short(finding.headline)
 
+    heartbeat.stage("writing the files")
     save_model(model, cfg, out("model.pt"))  # weights + settings: reversal.support.checkpoint.load_model reads it back
     save_json({
         "schema_version": METRICS_SCHEMA_VERSION,

@@ -1,5 +1,6 @@
 """Build the data and model from a Config, train with mini-batch Adam, and measure exact-match accuracy."""
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -79,7 +80,10 @@ def train(model, data, cfg, progress=True):
     history = History(loss=[], heldout_accuracy=[])
     probe = probe_tokens(data, cfg.device)  # (n, T) a few training sequences: a diverged model answers them alike
     start = time.perf_counter()
-    for _ in tqdm(range(cfg.epochs), desc="training", unit="epoch", disable=not (progress and watching())):
+    steps = cfg.epochs * math.ceil(len(inputs) / cfg.batch_size)  # the last batch of an epoch may be short
+    # the bar counts steps, not epochs: at a million samples an epoch is thousands of steps
+    bar = tqdm(total=steps, desc="training", unit="step", disable=not (progress and watching()))
+    for _ in range(cfg.epochs):
         model.train()
         order = torch.randperm(len(inputs), generator=generator).to(cfg.device)
         total = torch.zeros((), device=cfg.device)  # summed on the device: no GPU->CPU sync every step
@@ -90,9 +94,11 @@ def train(model, data, cfg, progress=True):
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(batch)
+            bar.update()
         model.eval()
         history.loss.append(total.item() / len(inputs))
         history.heldout_accuracy.append(sequence_accuracy(model, data.heldout_sequences, data.vocab.eos_id))
         history.responsive.append(responds_to_input(model, probe))  # core.health reads when training diverged
+    bar.close()
     history.seconds = time.perf_counter() - start
     return history

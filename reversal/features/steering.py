@@ -52,7 +52,7 @@ from .steering_result import (CLEAN_FLIP, CLEAN_SIDE_EFFECTS, Steering, beats_ra
 # what a sweep found (clean, the controls, the wording) lives in steering_result.py and the figure in steering_plot.py;
 # their names are importable from here too
 __all__ = ["SITES", "READOUT_SITES", "METHODS", "RANDOM_DRAWS", "RANDOM_SEQUENCES", "BATCH_ROWS", "ALPHAS",
-           "CLEAN_FLIP", "CLEAN_SIDE_EFFECTS", "steering_triples", "class_mean_vector", "most_correlated_neuron",
+           "CLEAN_FLIP", "CLEAN_SIDE_EFFECTS", "steering_triples", "class_mean_vector", "most_correlated_neurons",
            "site_slice", "clean_intervals", "is_clean", "readout_logits", "readout_change", "steer_layer",
            "percentile_95", "steering_experiment", "beats_random_p95", "neuron_name", "Steering", "plot_steering"]
 
@@ -80,14 +80,16 @@ def class_mean_vector(activations, sequences, position, source, target):
     return class_mean(activations, sequences, position, target) - class_mean(activations, sequences, position, source)
 
 
-def most_correlated_neuron(activations, sequences, position, letter):
-    """(neuron, sign): the neuron whose activation correlates most, in magnitude, with "`letter` at `position`"."""
-    indicator = (sequences[:, position] == letter).double()
+def most_correlated_neurons(activations, sequences, position, n_letters):
+    """[(neuron, sign)] for each letter x: the neuron whose activation correlates most, in magnitude, with "x at
+    `position`". Every letter in one product: a big vocab's training sequences are hundreds of thousands of rows."""
+    indicators = torch.nn.functional.one_hot(sequences[:, position], n_letters).double()  # (N, V)
+    indicators -= indicators.mean(0)
     centred = activations.double() - activations.double().mean(0)  # (N, H)
-    spread = centred.norm(dim=0) * (indicator - indicator.mean()).norm()
-    correlation = torch.nan_to_num(centred.T @ (indicator - indicator.mean()) / spread)  # (H,) a dead neuron: 0
-    neuron = int(correlation.abs().argmax())
-    return neuron, 1.0 if correlation[neuron] >= 0 else -1.0
+    spread = centred.norm(dim=0)[:, None] * indicators.norm(dim=0)[None, :]  # (H, V)
+    correlation = torch.nan_to_num(centred.T @ indicators / spread)  # (H, V) a dead neuron, or an absent letter: 0
+    neurons = correlation.abs().argmax(0)  # (V,)
+    return [(int(neuron), 1.0 if correlation[neuron, x] >= 0 else -1.0) for x, neuron in enumerate(neurons)]
 
 
 def site_slice(where, position, seq_len, width):
@@ -255,17 +257,18 @@ def steering_experiment(run, chosen=(0, 0, 1), alphas=ALPHAS, clamp=True):
                             dtype=torch.float64)  # (K, T, the part's width)
         draws = draws / draws.norm(dim=-1, keepdim=True)  # unit length: only the direction is random
         neurons = []
-        found = {}  # (part, p, letter) -> (class mean, most correlated neuron): a letter is in many triples
+        means, correlated = {}, {}  # by (part, p, letter) and by (part, p): a letter is in many triples
         for t, ((p, x, y), part) in enumerate(tqdm(list(zip(triples, parts)), desc=f"steering vectors, {layer}",
                                                     unit="triple", disable=len(triples) < 200 or not watching())):
             for letter in (x, y):
-                if (part.start, p, letter) not in found:
-                    found[part.start, p, letter] = (class_mean(acts[:, part], train, p, letter),
-                                                    most_correlated_neuron(acts[:, part], train, p, letter))
-            vectors[t, part] = found[part.start, p, y][0] - found[part.start, p, x][0]  # class_mean_vector
+                if (part.start, p, letter) not in means:
+                    means[part.start, p, letter] = class_mean(acts[:, part], train, p, letter)
+            if (part.start, p) not in correlated:
+                correlated[part.start, p] = most_correlated_neurons(acts[:, part], train, p, n_letters)
+            vectors[t, part] = means[part.start, p, y] - means[part.start, p, x]  # class_mean_vector
             norm = vectors[t].norm()
             random[:, t, part] = draws[:, t] * norm  # same norm, random direction, same place
-            neuron, sign = found[part.start, p, y][1]
+            neuron, sign = correlated[part.start, p][y]
             neurons.append(part.start + neuron)
             single[t, part.start + neuron] = sign * norm  # the same norm, all on one neuron (or dimension)
         readout = layer in READOUT_SITES

@@ -18,6 +18,8 @@ import sys
 import threading
 import time
 
+from ..core.progress import heartbeat
+
 _writing = set()  # the temporary files this process is writing now: a signal removes them before the process ends
 TEMPORARY = re.compile(r"\.tmp-(\d+)-[0-9a-f]{8}(\.\w+)?")  # the names write_atomically gives its temporary files
 
@@ -182,6 +184,7 @@ def stop(number, frame):
     """The signal handler: Python runs it in the main thread, between two lines of whatever was running."""
     for each in STOPPING:  # a second Ctrl-C, or the terminal's SIGHUP after it, must not interrupt the cleanup
         signal.signal(each, signal.SIG_IGN)
+    heartbeat.stage(None)  # stopping: nothing is still working
     for tmp in list(_writing):
         remove(tmp)
     if os.getpid() == _main:  # a worker ends silently: its parent says it

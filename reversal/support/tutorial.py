@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 
-from ..core.progress import in_notebook
+from ..core.progress import heartbeat, in_notebook
 from ..report.glossary import GLOSSARY
 from ..report.html import Section, write_report
 from ..report.questions import STEPS
@@ -34,10 +34,13 @@ def pause(enabled):
     """Wait for Enter between steps, but only for a person at a terminal: never in a notebook, pipe or CI."""
     if not enabled or _quiet or in_notebook() or not sys.stdin or not sys.stdin.isatty():
         return
+    name = heartbeat.name
+    heartbeat.stage(None)  # waiting for the person: nothing is still working
     try:
         input("\n[press Enter to continue] ")
     except EOFError:  # stdin closed while waiting: carry on rather than crash
         pass
+    heartbeat.stage(name)
 
 
 def show(path):
@@ -190,11 +193,15 @@ def tell(caller=None):
                 continue
             elif text.startswith("#"):  # a heading: make it stand out
                 heading = text.lstrip("# ")
+                step = re.match(r"Step \d+", heading)
+                if step:  # what the heartbeat names, should the step's cells run long (core.progress)
+                    heartbeat.name = step.group(0).lower()
                 shown.append(f"{'=' * 78}\n{heading}\n{'=' * 78}")
             else:
                 shown.append(text)
         if any(shown):  # a cell that is all folded prints nothing, not blank lines
             print("\n".join(shown))
+    heartbeat.stage(heartbeat.name or "the introduction")  # a code cell starts now
 
 
 _background = None  # the worker pool that draws a terminal run's figures; started by the first figure()
