@@ -194,7 +194,7 @@ def pytest_collection_modifyitems(items):
     needing += [selected[reader] for settings, readers in AHEAD if settings.get("model") == "transformer"
                 for reader in readers if reader in selected]
     calls = [call for item in items if item.get_closest_marker("slow")
-             for call in getattr(item.module, "AHEAD_CALLS", {}).get(item.originalname, [])]
+             for call in getattr(getattr(item, "module", None), "AHEAD_CALLS", {}).get(item.originalname, [])]
     if ahead + needing + calls and "fork" in multiprocessing.get_all_start_methods():
         # Training is seeded and on one thread, so the weights are bit-identical to training here.
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))

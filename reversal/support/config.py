@@ -142,11 +142,14 @@ def build_parser(prog, default_samples, description=None, choose_model=True):
              f"len(vocab)**seq-len sequences fit in {MAX_SEQUENCES:,}: 12 for abc, 9 for abcd (default: {d.seq_len})")
     arg("--vocab", type=_vocab, default=d.vocab,
         help=f"the letters: at least 2 distinct lowercase letters (default: {d.vocab}); the experiments' work grows "
-             f"with letters x seq-len: 26 letters at --seq-len 4 take about a minute on 2 cores (62 s at --epochs 1)")
+             f"with letters x seq-len: 26 letters at --seq-len 4 take about "
+             f"{'a minute on 2 cores (62 s' if choose_model else '3 minutes on 2 cores (179 s'} at --epochs 1)")
     arg("--hidden", type=integer(*LIMITS["hidden"]), default=d.hidden,
         help=f"mlp only: neurons per hidden layer, at most {MAX_HIDDEN} (default: {d.hidden}); the experiments' "
-             f"work grows with it: 256 at --seq-len 9 --vocab abcd take about 3 minutes on 2 cores (184 s at "
-             f"--epochs 1), and a line every 5 s says what is still running")
+             f"work grows with it: 256 at --seq-len 9 --vocab abcd take " + (
+                 "about 3 minutes on 2 cores (184 s at --epochs 1)" if choose_model else
+                 "over 5 minutes on 2 cores (at --epochs 1, step 13 of 26 after 5.5 minutes)") +
+             ", and a line every 5 s says what is still running")
     arg("--lr", type=_learning_rate, default=None,
         help=f"Adam learning rate, positive (default: {DEFAULT_LR['mlp']:g} for mlp, "
              f"{DEFAULT_LR['transformer']:g} for transformer)" if choose_model else
