@@ -90,9 +90,9 @@ AHEAD = [
     ({"vocab": "ab"}, ["test_sae.py::test_two_letters_are_not_double_counted_nor_called_off_a_line"]),
     ({"hidden": 6, "seq_len": 4},
      ["test_superposition.py::test_a_small_width_that_keeps_every_letter_is_packed_even_where_the_task_fails"]),
-    *[({**TRANSFORMER, **settings}, [f"test_transformer.py::test_reverses_every_heldout_sequence[{name}]"])
-      for name, settings in [("seed1", {"seed": 1}), ("seq_len5", {"seq_len": 5})]],
-    ({**TRANSFORMER, "seq_len": 6}, ["test_attention.py::test_at_length_6_the_transformer_is_the_mirror_circuit"]),
+    ({**TRANSFORMER, "seed": 1}, ["test_transformer.py::test_reverses_every_heldout_sequence[seed1]"]),
+    ({**TRANSFORMER, "seq_len": 6}, ["test_transformer.py::test_reverses_every_heldout_sequence[seq_len6]",
+                                     "test_attention.py::test_at_length_6_the_transformer_is_the_mirror_circuit"]),
     ({**TRANSFORMER, "seed": 3},  # a messy circuit: output 2 attends to <eos>
      ["test_path_patching.py::test_at_seed_3_the_eos_key_carries_what_activation_patching_misses"]),
 ]

@@ -81,8 +81,8 @@ def test_dotted_hooks_are_removed_even_when_the_body_raises(default):
     assert hook_count(model) == 0, "a hook outlived its `with` block: hooks() must remove them in `finally`"
 
 
-@pytest.mark.parametrize("settings", [dict(seed=42), dict(seed=1), dict(seq_len=5)],
-                         ids=["seed42", "seed1", "seq_len5"])
+# length 6: the model test_attention reads too, trained once, at collection (conftest.AHEAD)
+@pytest.mark.parametrize("settings", [dict(seed=42), dict(seed=1), dict(seq_len=6)], ids=["seed42", "seed1", "seq_len6"])
 @pytest.mark.slow
 def test_reverses_every_heldout_sequence(default, settings):
     if settings == dict(seed=42):
