@@ -25,9 +25,13 @@ def test_a_long_stage_says_what_runs_every_few_seconds(monkeypatch, capsys):
     at_a_terminal(monkeypatch)
     beat = Heartbeat(every=0.1)
     beat.stage("the experiments")
-    time.sleep(0.35)
+    said, deadline = [], time.monotonic() + 5  # a busy machine may wake the thread late: wait for two lines
+    while len(said) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        said += capsys.readouterr().err.splitlines()
     beat.stage(None)  # a pause: the person is being waited for
-    said = capsys.readouterr().err.splitlines()
+    time.sleep(0.1)  # a line the thread had begun before the pause
+    said += capsys.readouterr().err.splitlines()
     time.sleep(0.2)
     assert len(said) >= 2 and all(line.startswith("... still working on the experiments: ") for line in said), said
     assert capsys.readouterr().err == "", "the heartbeat spoke while nothing was running"
