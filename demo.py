@@ -84,7 +84,6 @@ if __name__ == "__main__":
     stop_cleanly_on_signals()  # Ctrl-C, kill or a closed terminal, from here on: one line, nothing half-written
     ARGS, CFG = settings()  # parser.error exits 2 here, in a fraction of a second
 
-import math
 import os
 import textwrap
 
@@ -98,7 +97,7 @@ from reversal.core.common import SEED_NOTE
 from reversal.core.health import training_health
 from reversal.core.progress import heartbeat
 from reversal.core.run import start_run
-from reversal.core.train import reverse_text, sequence_accuracy, train
+from reversal.core.train import optimizer_steps, reverse_text, sequence_accuracy, train
 from reversal.features.sae import plot_sae, sae_experiment
 from reversal.features.steering import steering_experiment
 from reversal.features.steering_plot import plot_steering
@@ -147,7 +146,7 @@ def main(args, cfg):
 
     heartbeat.stage("training")  # at a big setting a stage takes minutes: at a terminal, a line every few seconds
     history = train(model, data, cfg)
-    steps = cfg.epochs * math.ceil(cfg.samples / cfg.batch_size)  # the last batch of an epoch may be short
+    steps = optimizer_steps(cfg)
     trained = (f"trained {cfg.epochs} epochs in {history.seconds:.2f} s ({steps / history.seconds:,.0f} steps/s); "
                f"final loss {history.loss[-1]:.2e}")
     print(trained)

@@ -32,14 +32,12 @@ SEEDS = 10  # issue 6: `demo.py --seeds 10` within 60 s
 # Training alone, in a fresh Python started in the repo root (so `reversal` imports without touching sys.path):
 # prints the seconds train() measured and the optimizer steps per second. {model} is "mlp" or "transformer".
 TRAINING = """
-import math
-from reversal.core.train import make_data, make_model, train
+from reversal.core.train import make_data, make_model, optimizer_steps, train
 from reversal.support.config import Config
 cfg = Config(model="{model}")
 data = make_data(cfg)
 history = train(make_model(cfg, data.vocab), data, cfg, progress=False)
-steps = cfg.epochs * math.ceil(cfg.samples / cfg.batch_size)  # the last batch of an epoch may be short
-print(history.seconds, steps / history.seconds)
+print(history.seconds, optimizer_steps(cfg) / history.seconds)
 """
 
 # The end-to-end commands timed in every round; "{out}" becomes a temporary folder, so nothing stays behind.

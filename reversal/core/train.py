@@ -69,6 +69,11 @@ class History:
     responsive: list = field(default_factory=list)  # after each epoch: do the outputs still depend on the input?
 
 
+def optimizer_steps(cfg):
+    """How many optimizer steps train() takes: the last batch of an epoch may be short."""
+    return cfg.epochs * math.ceil(cfg.samples / cfg.batch_size)
+
+
 def train(model, data, cfg, progress=True):
     """Mini-batch Adam on cross-entropy over every output position. Returns the per-epoch History.
 
@@ -80,9 +85,8 @@ def train(model, data, cfg, progress=True):
     history = History(loss=[], heldout_accuracy=[])
     probe = probe_tokens(data, cfg.device)  # (n, T) a few training sequences: a diverged model answers them alike
     start = time.perf_counter()
-    steps = cfg.epochs * math.ceil(len(inputs) / cfg.batch_size)  # the last batch of an epoch may be short
     # the bar counts steps, not epochs: at a million samples an epoch is thousands of steps
-    bar = tqdm(total=steps, desc="training", unit="step", disable=not (progress and watching()))
+    bar = tqdm(total=optimizer_steps(cfg), desc="training", unit="step", disable=not (progress and watching()))
     for _ in range(cfg.epochs):
         model.train()
         order = torch.randperm(len(inputs), generator=generator).to(cfg.device)

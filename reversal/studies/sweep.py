@@ -33,7 +33,7 @@ from tqdm import tqdm
 from ..report import files
 from ..report.files import save_figure
 from ..report.result import Finding, Result
-from ..core.train import make_data, make_model, sequence_accuracy, train
+from ..core.train import make_data, make_model, optimizer_steps, sequence_accuracy, train
 from ..core.progress import watching
 
 LARGER_BUDGET = 10  # the second budget trains on this many times the samples, so takes this many times the steps
@@ -47,7 +47,7 @@ def training_budget(cfg):
     an epoch may be short, hence the ceiling.
     """
     return {"samples": cfg.samples, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-            "optimizer_steps": cfg.epochs * math.ceil(cfg.samples / cfg.batch_size)}
+            "optimizer_steps": optimizer_steps(cfg)}
 
 
 def default_budgets(cfg):
